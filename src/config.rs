@@ -1,0 +1,47 @@
+//! Settings, read from command-line flags or the environment.
+
+use clap::Args;
+
+/// Where the service keeps its data when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "coop-registry.db";
+/// Where the service listens when `BIND` is not set.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// Everything the service can be told at start; each flag also reads an environment variable.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Database: a `postgres://` (or `postgresql://`) URL selects PostgreSQL; anything else is
+    /// the path of an SQLite file (a `sqlite://` prefix is accepted).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND", default_value = DEFAULT_BIND, global = true)]
+    pub bind: String,
+
+    /// Most database connections the service keeps open for reading (SQLite) or for everything
+    /// (PostgreSQL). SQLite always writes through one connection of its own.
+    #[arg(long, env = "POOL_SIZE", default_value_t = 8, global = true)]
+    pub pool_size: u32,
+
+    /// HTTP worker threads; defaults to the number of CPU cores.
+    #[arg(long, env = "WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Seconds a request waits for a database connection before it is answered 503.
+    #[arg(long, env = "DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub db_timeout_secs: u64,
+}
+
+impl Settings {
+    /// Settings with every default, for the given database; used by tests and tools.
+    pub fn with_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            bind: DEFAULT_BIND.to_owned(),
+            pool_size: 8,
+            workers: None,
+            db_timeout_secs: 5,
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The country resource: what is stored, what clients send, and the rules it must keep.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+use crate::pagination::{Sort, SortField};
+use crate::schema::countries;
+use crate::validation::{Validator, search_text};
+
+/// A country or territory, keyed by its ISO 3166-1 alpha-2 code.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = countries)]
+#[schema(example = json!({
+    "code": "KZ", "alpha3": "KAZ", "numeric": "398", "name": "Kazakhstan",
+    "region": "Asia", "subregion": "Central Asia", "participant": true,
+    "joined_on": "2013-03-13", "notes": "Founding member of the hub.",
+    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+}))]
+pub struct Country {
+    /// ISO 3166-1 alpha-2 code, upper-case; the key in the path. Immutable.
+    #[schema(pattern = "^[A-Z]{2}$", example = "KZ")]
+    pub code: String,
+    /// ISO 3166-1 alpha-3 code, unique.
+    #[schema(pattern = "^[A-Z]{3}$", example = "KAZ")]
+    pub alpha3: String,
+    /// ISO 3166-1 numeric code, three digits.
+    #[diesel(column_name = numeric_code)]
+    #[schema(pattern = "^[0-9]{3}$", example = "398")]
+    pub numeric: String,
+    /// Short name.
+    #[schema(min_length = 1, max_length = 200, example = "Kazakhstan")]
+    pub name: String,
+    /// UN geoscheme region.
+    #[schema(example = "Asia")]
+    pub region: Option<String>,
+    /// UN geoscheme subregion.
+    #[schema(example = "Central Asia")]
+    pub subregion: Option<String>,
+    /// Whether the country takes part in the hub's cooperation.
+    pub participant: bool,
+    /// When the country joined the hub.
+    #[schema(format = Date, example = "2013-03-13")]
+    pub joined_on: Option<NaiveDate>,
+    /// Free notes, at most 5000 characters.
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+    /// When the record was created (RFC 3339, UTC).
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00Z")]
+    pub created_at: NaiveDateTime,
+    /// When the record last changed (RFC 3339, UTC).
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00Z")]
+    pub updated_at: NaiveDateTime,
+    /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
+    #[schema(minimum = 1, example = 1)]
+    pub version: i64,
+}
+
+/// The writable fields of a country: the body of create (POST) and replace (PUT), and what a
+/// merge patch (PATCH) is applied to.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "code": "XK", "alpha3": "XKX", "numeric": "983", "name": "Kosovo",
+    "region": "Europe", "subregion": "Southern Europe", "participant": false
+}))]
+pub struct CountryInput {
+    /// Required on create. On replace it may be left out; when given it must equal the path's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z]{2}$", example = "XK")]
+    pub code: Option<String>,
+    #[schema(pattern = "^[A-Za-z]{3}$", example = "XKX")]
+    pub alpha3: String,
+    #[schema(pattern = "^[0-9]{3}$", example = "983")]
+    pub numeric: String,
+    #[schema(min_length = 1, max_length = 200, example = "Kosovo")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub region: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub subregion: Option<String>,
+    /// Defaults to false.
+    #[serde(default)]
+    pub participant: bool,
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub joined_on: Option<NaiveDate>,
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+}
+
+impl From<Country> for CountryInput {
+    fn from(country: Country) -> Self {
+        CountryInput {
+            code: Some(country.code),
+            alpha3: country.alpha3,
+            numeric: country.numeric,
+            name: country.name,
+            region: country.region,
+            subregion: country.subregion,
+            participant: country.participant,
+            joined_on: country.joined_on,
+            notes: country.notes,
+        }
+    }
+}
+
+/// A checked country, ready to be stored.
+#[derive(Clone, Debug, Insertable, AsChangeset)]
+#[diesel(table_name = countries, treat_none_as_null = true)]
+pub struct CountryChanges {
+    pub alpha3: String,
+    pub numeric_code: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub subregion: Option<String>,
+    pub participant: bool,
+    pub joined_on: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub search_text: String,
+}
+
+impl CountryInput {
+    /// Checks every rule; returns the upper-case code and the values to store.
+    ///
+    /// `path_code` is the code of the country being replaced, or `None` on create.
+    pub fn validate(self, path_code: Option<&str>) -> Result<(String, CountryChanges), ApiError> {
+        let mut v = Validator::new();
+        let code = match (self.code.as_deref(), path_code) {
+            (Some(code), None) => v.letters("code", code, 2),
+            (None, None) => {
+                v.check(false, "code", "is required");
+                String::new()
+            }
+            (given, Some(path)) => {
+                let same = given.is_none_or(|g| g.trim().eq_ignore_ascii_case(path));
+                v.check(same, "code", "is immutable: it must equal the code in the path");
+                path.to_owned()
+            }
+        };
+        let changes = CountryChanges {
+            alpha3: v.letters("alpha3", &self.alpha3, 3),
+            numeric_code: v.digits("numeric", &self.numeric, 3),
+            name: v.text("name", &self.name, 1, 200),
+            region: v.optional_text("region", self.region.as_deref(), 200),
+            subregion: v.optional_text("subregion", self.subregion.as_deref(), 200),
+            participant: self.participant,
+            joined_on: v.date("joined_on", self.joined_on),
+            notes: v.optional_text("notes", self.notes.as_deref(), 5000),
+            search_text: String::new(),
+        };
+        v.finish()?;
+        let search_text = country_search_text(&code, &changes);
+        Ok((code, CountryChanges { search_text, ..changes }))
+    }
+}
+
+/// What `q` matches for a country: its codes, name, regions and notes.
+pub fn country_search_text(code: &str, c: &CountryChanges) -> String {
+    search_text([
+        Some(code),
+        Some(&c.alpha3),
+        Some(&c.name),
+        c.region.as_deref(),
+        c.subregion.as_deref(),
+        c.notes.as_deref(),
+    ])
+}
+
+/// The fields countries can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountrySort {
+    Code,
+    Name,
+    Alpha3,
+    Numeric,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for CountrySort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("code", Self::Code),
+        ("name", Self::Name),
+        ("alpha3", Self::Alpha3),
+        ("numeric", Self::Numeric),
+        ("created_at", Self::CreatedAt),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+/// Filters and order for the country list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountryFilter {
+    /// Only countries in this region (exact name, e.g. `Asia`).
+    pub region: Option<String>,
+    /// Only countries in this subregion (exact name, e.g. `Central Asia`).
+    pub subregion: Option<String>,
+    /// Only participants (`true`) or only non-participants (`false`).
+    pub participant: Option<bool>,
+    /// Case-insensitive search in codes, names, regions and notes.
+    pub q: Option<String>,
+    /// Sort by `code` (default), `name`, `alpha3`, `numeric`, `created_at` or `updated_at`;
+    /// `-` in front for descending.
+    #[param(schema_with = crate::pagination::sort_schema::<CountrySort>)]
+    pub sort: Option<Sort<CountrySort>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> CountryInput {
+        CountryInput {
+            code: Some("xk".into()),
+            alpha3: "xkx".into(),
+            numeric: "983".into(),
+            name: " Kosovo ".into(),
+            region: Some("Europe".into()),
+            subregion: None,
+            participant: false,
+            joined_on: None,
+            notes: Some("".into()),
+        }
+    }
+
+    #[test]
+    fn create_normalizes_codes_and_texts() {
+        let (code, changes) = input().validate(None).expect("valid");
+        assert_eq!(code, "XK");
+        assert_eq!(changes.alpha3, "XKX");
+        assert_eq!(changes.name, "Kosovo");
+        assert_eq!(changes.notes, None);
+        assert!(changes.search_text.contains("kosovo"));
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported() {
+        let bad = CountryInput {
+            code: None,
+            alpha3: "X1".into(),
+            numeric: "98".into(),
+            name: "".into(),
+            notes: Some("n".repeat(5001)),
+            ..input()
+        };
+        let Err(ApiError::Validation(errors)) = bad.validate(None) else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["code", "alpha3", "numeric", "name", "notes"]);
+    }
+
+    #[test]
+    fn replace_keeps_the_path_code() {
+        assert!(input().validate(Some("XK")).is_ok());
+        assert!(CountryInput { code: None, ..input() }.validate(Some("XK")).is_ok());
+        assert!(input().validate(Some("KZ")).is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! Country queries. Each takes the caller's connection, so the caller owns the transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::model::{Country, CountryChanges, CountryFilter, CountrySort, country_search_text};
+use crate::db::{DbConnection, MultiBackend};
+use crate::error::ApiError;
+use crate::keyset;
+use crate::pagination::{Cursor, Sort};
+use crate::schema::countries;
+use crate::validation::like_pattern;
+
+/// A new country row: the key, the checked fields and the bookkeeping columns.
+#[derive(Insertable)]
+#[diesel(table_name = countries)]
+struct NewCountry {
+    code: String,
+    #[diesel(embed)]
+    changes: CountryChanges,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl NewCountry {
+    fn new(code: String, changes: CountryChanges, now: NaiveDateTime) -> Self {
+        NewCountry {
+            code,
+            changes,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>> {
+    countries::table
+        .find(code)
+        .select(Country::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The code of another country that already uses `alpha3`, if any.
+pub fn alpha3_owner(conn: &mut DbConnection, alpha3: &str, except: &str) -> QueryResult<Option<String>> {
+    countries::table
+        .filter(countries::alpha3.eq(alpha3))
+        .filter(countries::code.ne(except))
+        .select(countries::code)
+        .first(conn)
+        .optional()
+}
+
+/// The countries matching `filter`, as a boxed query both `list` and `count` build on.
+fn filtered(filter: &CountryFilter) -> countries::BoxedQuery<'static, MultiBackend> {
+    let mut query = countries::table.into_boxed();
+    if let Some(region) = &filter.region {
+        query = query.filter(countries::region.eq(region.clone()));
+    }
+    if let Some(subregion) = &filter.subregion {
+        query = query.filter(countries::subregion.eq(subregion.clone()));
+    }
+    if let Some(participant) = filter.participant {
+        query = query.filter(countries::participant.eq(participant));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    query
+}
+
+/// One page of countries after `cursor`, `fetch` rows at most.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &CountryFilter,
+    sort: Sort<CountrySort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<Country>, ApiError> {
+    use countries::*;
+    let query = filtered(filter);
+    let d = sort.direction;
+    let query = match sort.field {
+        CountrySort::Code => keyset!(query, code, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
+        CountrySort::Name => keyset!(query, name, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
+        CountrySort::Alpha3 => keyset!(query, alpha3, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
+        CountrySort::Numeric => keyset!(query, numeric_code, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
+        CountrySort::CreatedAt => keyset!(query, created_at, code, d, cursor.map(|c| c.position::<NaiveDateTime, String>()).transpose()?),
+        CountrySort::UpdatedAt => keyset!(query, updated_at, code, d, cursor.map(|c| c.position::<NaiveDateTime, String>()).transpose()?),
+    };
+    Ok(query.select(Country::as_select()).limit(fetch).load(conn)?)
+}
+
+/// A row's position under `field`, for the next page's cursor.
+pub fn position(country: &Country, field: CountrySort) -> (serde_json::Value, String) {
+    let key = match field {
+        CountrySort::Code => country.code.clone().into(),
+        CountrySort::Name => country.name.clone().into(),
+        CountrySort::Alpha3 => country.alpha3.clone().into(),
+        CountrySort::Numeric => country.numeric.clone().into(),
+        CountrySort::CreatedAt => serde_json::to_value(country.created_at).unwrap_or_default(),
+        CountrySort::UpdatedAt => serde_json::to_value(country.updated_at).unwrap_or_default(),
+    };
+    (key, country.code.clone())
+}
+
+/// How many countries match `filter`.
+pub fn count(conn: &mut DbConnection, filter: &CountryFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, code: String, changes: CountryChanges) -> QueryResult<Country> {
+    diesel::insert_into(countries::table)
+        .values(NewCountry::new(code.clone(), changes, crate::time::now()))
+        .execute(conn)?;
+    countries::table.find(code).select(Country::as_select()).first(conn)
+}
+
+/// Stores `changes` if the country is still at `version`; `None` when it has moved on.
+pub fn update(
+    conn: &mut DbConnection,
+    code: &str,
+    version: i64,
+    changes: CountryChanges,
+) -> QueryResult<Option<Country>> {
+    let updated = diesel::update(countries::table.find(code).filter(countries::version.eq(version)))
+        .set((
+            changes,
+            countries::updated_at.eq(crate::time::now()),
+            countries::version.eq(version + 1),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, code)
+}
+
+pub fn delete(conn: &mut DbConnection, code: &str) -> QueryResult<usize> {
+    diesel::delete(countries::table.find(code)).execute(conn)
+}
+
+/// Loads every ISO 3166-1 country from the `keshvar` crate into an empty table, in one
+/// transaction; does nothing once countries exist (so deleted or edited ones stay as the hub
+/// left them). Returns how many were loaded.
+pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let existing: i64 = countries::table.count().get_result(conn)?;
+        if existing > 0 {
+            return Ok(0);
+        }
+        let now = crate::time::now();
+        let rows = keshvar::CountryIterator::new()
+            .map(|country| {
+                let code = country.alpha2().to_string().to_ascii_uppercase();
+                let mut changes = CountryChanges {
+                    alpha3: country.alpha3().to_string().to_ascii_uppercase(),
+                    numeric_code: country.number().to_owned(),
+                    name: country.iso_short_name().to_owned(),
+                    region: country.maybe_region().map(|r| un_name(&r.to_string())),
+                    subregion: country.maybe_subregion().map(|s| un_name(&s.to_string())),
+                    participant: false,
+                    joined_on: None,
+                    notes: None,
+                    search_text: String::new(),
+                };
+                changes.search_text = country_search_text(&code, &changes);
+                NewCountry::new(code, changes, now)
+            });
+        // One statement per row: the multi-backend connection has no batch insert. In one
+        // transaction this takes milliseconds, once per database.
+        let mut loaded = 0;
+        for row in rows {
+            loaded += diesel::insert_into(countries::table).values(row).execute(conn)?;
+        }
+        Ok(loaded)
+    })
+}
+
+/// `south-eastern-asia` → `South-Eastern Asia`: keshvar's slugs as the UN geoscheme writes them.
+fn un_name(slug: &str) -> String {
+    let words: Vec<String> = slug
+        .split('-')
+        .map(|word| match word {
+            "and" => "and".to_owned(),
+            word => {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_uppercase().chain(chars).collect()
+                })
+            }
+        })
+        .collect();
+    words.join(" ").replace("South Eastern", "South-Eastern")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::un_name;
+
+    #[test]
+    fn un_names_read_as_the_geoscheme() {
+        assert_eq!(un_name("central-asia"), "Central Asia");
+        assert_eq!(un_name("south-eastern-asia"), "South-Eastern Asia");
+        assert_eq!(un_name("australia-and-new-zealand"), "Australia and New Zealand");
+        assert_eq!(un_name("asia"), "Asia");
+    }
+}

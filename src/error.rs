@@ -1,0 +1,362 @@
+//! The one error type of the API and its single mapping to `application/problem+json` (RFC 9457).
+
+use actix_web::body::BoxBody;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error as actix_error};
+use diesel::result::DatabaseErrorKind;
+use serde::Serialize;
+use utoipa::{ToResponse, ToSchema};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One broken rule of one field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field, as a JSON path into the body (`parties[1].role`) or the query parameter's name.
+    #[schema(example = "name")]
+    pub field: String,
+    /// What is wrong with it.
+    #[schema(example = "must be 1 to 200 characters")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An error response, as RFC 9457 describes, with a machine-readable `code` and every failed field
+/// rule in `errors`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:coop-registry:problem:validation_failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "code": "validation_failed",
+    "detail": "the request body breaks 1 rule",
+    "errors": [{"field": "name", "message": "must be 1 to 200 characters"}]
+}))]
+pub struct ProblemDetails {
+    /// A URI naming the kind of problem: `urn:coop-registry:problem:` followed by `code`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP status's reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// The kind of problem, in snake_case, for programs to branch on.
+    pub code: String,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// Every failed field rule (empty when the problem is not about fields).
+    pub errors: Vec<FieldError>,
+}
+
+/// Everything that can go wrong in a request. Handlers return `Result<_, ApiError>`; this is the
+/// only place that decides statuses and bodies.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, wrong JSON types, unknown fields, a bad query or path parameter.
+    #[error("{detail}")]
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// The body parsed, but breaks field rules; lists all of them.
+    #[error("the request body breaks {} rule(s)", .0.len())]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the resource has changed: If-Match does not hold its current ETag")]
+    PreconditionFailed,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than {} bytes", crate::MAX_BODY_BYTES)]
+    PayloadTooLarge,
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
+    /// The database did not answer in time, or is down: try again later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the cause is logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 about a single field or parameter.
+    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let error = FieldError::new(field, message);
+        Self::BadRequest {
+            detail: format!("{}: {}", error.field, error.message),
+            errors: vec![error],
+        }
+    }
+
+    /// The snake_case name of the problem.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The body sent to the client.
+    pub fn problem(&self) -> ProblemDetails {
+        let status = self.status_code();
+        let detail = match self {
+            // The cause is in the log; clients learn nothing about the internals.
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let errors = match self {
+            Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        ProblemDetails {
+            problem_type: format!("urn:coop-registry:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: self.code().to_owned(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        match self {
+            Self::Internal(cause) => log::error!("internal error: {cause}"),
+            Self::Unavailable(cause) => log::warn!("database unavailable: {cause}"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type(PROBLEM_JSON);
+        if matches!(self, Self::Unavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.json(self.problem())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::Error as E;
+        match error {
+            E::NotFound => Self::NotFound("no such resource".to_owned()),
+            E::DatabaseError(kind, info) => match kind {
+                DatabaseErrorKind::UniqueViolation => {
+                    Self::Conflict("a resource with the same unique value exists".to_owned())
+                }
+                DatabaseErrorKind::ForeignKeyViolation => Self::Conflict(
+                    "the change would break a reference between resources".to_owned(),
+                ),
+                DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::SerializationFailure
+                | DatabaseErrorKind::ReadOnlyTransaction => Self::Unavailable(info.message().to_owned()),
+                // SQLite reports a lock held past busy_timeout as a plain error.
+                _ if is_busy(info.message()) => Self::Unavailable(info.message().to_owned()),
+                _ => Self::Internal(format!("database error ({kind:?}): {}", info.message())),
+            },
+            E::BrokenTransactionManager => Self::Unavailable("the database connection broke".to_owned()),
+            other => Self::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(format!("no database connection: {error}"))
+    }
+}
+
+impl From<diesel::r2d2::Error> for ApiError {
+    fn from(error: diesel::r2d2::Error) -> Self {
+        Self::Unavailable(format!("database connection failed: {error}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        Self::Unavailable(format!("the blocking thread pool is gone: {error}"))
+    }
+}
+
+/// Turns a JSON body error from actix into the matching problem.
+pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_error::JsonPayloadError as J;
+    let problem = match error {
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => ApiError::PayloadTooLarge,
+        J::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON: Content-Type application/json (or application/merge-patch+json for PATCH)"
+                .to_owned(),
+        ),
+        J::Deserialize(e) => ApiError::BadRequest {
+            detail: format!("the body is not valid JSON: {e}"),
+            errors: Vec::new(),
+        },
+        J::Payload(e) => ApiError::BadRequest {
+            detail: format!("the body could not be read: {e}"),
+            errors: Vec::new(),
+        },
+        other => ApiError::BadRequest {
+            detail: other.to_string(),
+            errors: Vec::new(),
+        },
+    };
+    problem.into()
+}
+
+/// Turns a path segment that does not parse (an id that is not a number) into a 400.
+pub fn path_error(error: actix_error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_field("path", format!("bad path parameter: {error}")).into()
+}
+
+/// The first name serde quotes in backticks in an error message (`unknown field `x``).
+pub(crate) fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+/// The answer to any path no route matches.
+pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such path; the API lives under /api/v1 (see /swagger-ui/)".to_owned()))
+}
+
+/// Reusable OpenAPI responses, one per error status, all with a [`ProblemDetails`] body.
+pub mod responses {
+    use super::*;
+
+    /// Malformed JSON, wrong JSON types, an unknown field, or a bad query or path parameter.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:bad_request", "title": "Bad Request", "status": 400,
+        "code": "bad_request", "detail": "limit: must be between 1 and 500",
+        "errors": [{"field": "limit", "message": "must be between 1 and 500"}]}))]
+    pub struct BadRequest(pub ProblemDetails);
+
+    /// The body parsed but breaks field rules; `errors` lists every one.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
+        "status": 422, "code": "validation_failed", "detail": "the request body breaks 2 rule(s)",
+        "errors": [{"field": "name", "message": "must be 1 to 200 characters"},
+                   {"field": "alpha3", "message": "must be three letters A-Z"}]}))]
+    pub struct Unprocessable(pub ProblemDetails);
+
+    /// No resource has this key.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:not_found", "title": "Not Found", "status": 404,
+        "code": "not_found", "detail": "no country with code QQ", "errors": []}))]
+    pub struct NotFound(pub ProblemDetails);
+
+    /// The change clashes with existing data: a duplicate key, or a resource still referenced.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:conflict", "title": "Conflict", "status": 409,
+        "code": "conflict", "detail": "country KZ is still referenced by partner 3", "errors": []}))]
+    pub struct Conflict(pub ProblemDetails);
+
+    /// `If-Match` does not hold the resource's current ETag; nothing was changed.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:precondition_failed", "title": "Precondition Failed",
+        "status": 412, "code": "precondition_failed",
+        "detail": "the resource has changed: If-Match does not hold its current ETag", "errors": []}))]
+    pub struct PreconditionFailed(pub ProblemDetails);
+
+    /// The body is not sent as JSON.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:unsupported_media_type", "title": "Unsupported Media Type",
+        "status": 415, "code": "unsupported_media_type",
+        "detail": "the body must be JSON: Content-Type application/json", "errors": []}))]
+    pub struct UnsupportedMediaType(pub ProblemDetails);
+
+    /// The body is larger than 1 MiB.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:payload_too_large", "title": "Payload Too Large",
+        "status": 413, "code": "payload_too_large",
+        "detail": "the request body is larger than 1048576 bytes", "errors": []}))]
+    pub struct PayloadTooLarge(pub ProblemDetails);
+
+    /// The database did not answer in time; retry later.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:service_unavailable", "title": "Service Unavailable",
+        "status": 503, "code": "service_unavailable",
+        "detail": "no database connection: timed out waiting for connection", "errors": []}))]
+    pub struct Unavailable(pub ProblemDetails);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backticked_finds_the_first_quoted_name() {
+        assert_eq!(
+            backticked("unknown field `colour`, expected one of `a`").as_deref(),
+            Some("colour")
+        );
+        assert_eq!(backticked("no quotes"), None);
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let problem = ApiError::Internal("secret table name".to_owned()).problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn validation_problem_lists_every_field() {
+        let problem = ApiError::Validation(vec![
+            FieldError::new("a", "bad"),
+            FieldError::new("b", "worse"),
+        ])
+        .problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.code, "validation_failed");
+        assert_eq!(problem.errors.len(), 2);
+        assert_eq!(problem.problem_type, "urn:coop-registry:problem:validation_failed");
+    }
+}

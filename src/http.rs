@@ -1,0 +1,196 @@
+//! HTTP conventions every resource shares: JSON bodies, ETags, preconditions and merge patches.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, EntityTag, IfMatch, IfNoneMatch};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldError, backticked};
+
+/// A JSON request body parsed into `T`. Syntax, media type and size errors come from actix's
+/// `JsonConfig` (see `error::json_error`); type errors name the offending field's path.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            Ok(JsonBody(parse_body(value)?))
+        })
+    }
+}
+
+/// Query parameters parsed into `T`; a parameter that does not parse is a 400 naming it.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+        let result = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs))
+            .map(QueryParams)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                let field = if field == "." { "query".to_owned() } else { field };
+                ApiError::bad_field(field, error.inner().to_string()).into()
+            });
+        std::future::ready(result)
+    }
+}
+
+/// Reads a JSON value into `T`, reporting where it does not fit as a 400 naming the field.
+pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        // serde names a missing or unknown field in its message, not in the path.
+        let field = match (path.as_str(), backticked(&message)) {
+            (".", Some(name)) => name,
+            (".", None) => "body".to_owned(),
+            (path, _) => path.to_owned(),
+        };
+        ApiError::BadRequest {
+            detail: format!("the body does not fit the schema: {field}: {message}"),
+            errors: vec![FieldError::new(field, message)],
+        }
+    })
+}
+
+/// Applies a JSON Merge Patch (RFC 7396) to `target`. The patch itself must be an object.
+pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
+    if !patch.is_object() {
+        return Err(ApiError::bad_field(
+            "body",
+            "a merge patch must be a JSON object",
+        ));
+    }
+    json_patch::merge(target, patch);
+    Ok(())
+}
+
+/// The strong ETag of a resource at `version`.
+pub fn etag(version: i64) -> EntityTag {
+    EntityTag::new_strong(version.to_string())
+}
+
+/// The `If-Match` condition of a write: `None` when the client sent none.
+#[derive(Clone, Debug, Default)]
+pub struct Precondition(Option<IfMatch>);
+
+impl Precondition {
+    /// Fails with 412 unless the resource's current version satisfies `If-Match`.
+    pub fn check(&self, current_version: i64) -> Result<(), ApiError> {
+        match &self.0 {
+            None | Some(IfMatch::Any) => Ok(()),
+            Some(IfMatch::Items(tags)) => {
+                let current = etag(current_version);
+                if tags.iter().any(|tag| tag.strong_eq(&current)) {
+                    Ok(())
+                } else {
+                    Err(ApiError::PreconditionFailed)
+                }
+            }
+        }
+    }
+}
+
+impl FromRequest for Precondition {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = if req.headers().contains_key(header::IF_MATCH) {
+            <IfMatch as header::Header>::parse(req)
+                .map(|h| Precondition(Some(h)))
+                .map_err(|_| {
+                    ApiError::bad_field("If-Match", "must be * or a list of quoted ETags").into()
+                })
+        } else {
+            Ok(Precondition(None))
+        };
+        std::future::ready(result)
+    }
+}
+
+/// A 200 with the resource and its ETag, or a 304 when `If-None-Match` already holds it.
+pub fn respond_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -> HttpResponse {
+    let current = etag(version);
+    let fresh = match <IfNoneMatch as header::Header>::parse(req) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&current)),
+        Err(_) => false,
+    };
+    if fresh {
+        return HttpResponse::NotModified()
+            .insert_header(header::ETag(current))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header(header::ETag(current))
+        .json(body)
+}
+
+/// A write's answer: the stored resource with its ETag, and on create a `Location`.
+pub fn respond_written<T: Serialize>(
+    status: StatusCode,
+    location: Option<String>,
+    version: i64,
+    body: &T,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header(header::ETag(etag(version)));
+    if let Some(location) = location {
+        response.insert_header((header::LOCATION, location));
+    }
+    response.json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_sets_removes_and_replaces_arrays() {
+        let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "list": [1, 2]});
+        merge_patch(&mut doc, &json!({"a": null, "b": {"c": 5}, "list": [9]})).expect("object patch");
+        assert_eq!(doc, json!({"b": {"c": 5, "d": 3}, "list": [9]}));
+        assert!(merge_patch(&mut doc, &json!([1])).is_err());
+    }
+
+    #[test]
+    fn preconditions_compare_strong_etags() {
+        let tags = |v: &str| Precondition(Some(IfMatch::Items(vec![EntityTag::new_strong(v.to_owned())])));
+        assert!(tags("3").check(3).is_ok());
+        assert!(matches!(tags("2").check(3), Err(ApiError::PreconditionFailed)));
+        assert!(Precondition(Some(IfMatch::Any)).check(9).is_ok());
+        assert!(Precondition::default().check(9).is_ok());
+    }
+
+    #[test]
+    fn parse_body_names_the_failing_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Input {
+            name: String,
+            count: u32,
+        }
+        let err = parse_body::<Input>(json!({"name": "x", "count": "many"})).expect_err("type error");
+        assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "count"));
+        let err = parse_body::<Input>(json!({"name": "x", "count": 1, "extra": 1})).expect_err("unknown");
+        assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "extra"));
+        let err = parse_body::<Input>(json!({"count": 1})).expect_err("missing");
+        assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "name"));
+    }
+}

@@ -1,0 +1,123 @@
+//! Cooperation Registry: the partners, countries, agreements and events of an international
+//! cooperation hub, as a REST JSON API on SQLite or PostgreSQL.
+
+pub mod cli;
+pub mod config;
+pub mod countries;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod pagination;
+pub mod references;
+pub mod schema;
+pub mod telemetry;
+pub mod time;
+pub mod validation;
+
+use std::net::TcpListener;
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Settings;
+use crate::db::{Db, SetupError};
+use crate::error::ApiError;
+
+/// The largest request body accepted: 1 MiB.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The service, built and bound, ready to run.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Migrates the database, binds the listener and builds the server.
+    pub fn build(settings: &Settings) -> Result<Self, SetupError> {
+        let db = Db::new(settings);
+        let applied = db.migrate()?;
+        if !applied.is_empty() {
+            log::info!("applied migrations: {}", applied.join(", "));
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let metrics = telemetry::metrics(&db)?;
+        let db = web::Data::new(db);
+        let openapi = openapi::document();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+                .wrap(metrics.clone())
+                // The access log sits outside the request id so that it can log the id.
+                .wrap(from_fn(telemetry::request_id))
+                .wrap(telemetry::access_log())
+                .app_data(db.clone())
+                .app_data(json_config())
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+                .service(web::resource("/").get(to_swagger_ui))
+                .service(web::resource("/healthz").get(health::healthz))
+                .service(web::resource("/readyz").get(health::readyz))
+                .service(web::scope("/api/v1").configure(countries::routes))
+                .default_service(web::to(error::no_route))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        log::info!("listening on {}:{port}", listener_host(&settings.bind));
+        Ok(Self {
+            server: server.run(),
+            port,
+        })
+    }
+
+    /// The port the service listens on (useful when bound to port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM; requests in flight finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn listener_host(bind: &str) -> &str {
+    bind.rsplit_once(':').map_or(bind, |(host, _)| host)
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .content_type_required(true)
+        .content_type(|mime| {
+            mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        })
+        .error_handler(error::json_error)
+}
+
+async fn to_swagger_ui() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/swagger-ui/"))
+        .finish()
+}
+
+/// actix answers a known path with an unknown method by an empty 405; give it the problem body.
+fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (req, _) = res.into_parts();
+    let response: HttpResponse<BoxBody> = ApiError::MethodNotAllowed.error_response();
+    let res = ServiceResponse::new(req, response).map_body(|_, body| EitherBody::<B, BoxBody>::right(body));
+    Ok(ErrorHandlerResponse::Response(res))
+}

@@ -1,0 +1,63 @@
+//! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
+
+use utoipa::OpenApi;
+
+use crate::error::{FieldError, ProblemDetails, responses};
+use crate::{countries, health};
+
+/// The whole API description; `/api-docs/openapi.json` serves it and `openapi/openapi.json`
+/// holds a copy (`cargo run -- openapi > openapi/openapi.json` regenerates it).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cooperation Registry",
+        description = "The record of an international cooperation hub: its partners, the countries \
+that take part, the cooperation agreements that bind them and the events held under them.\n\n\
+Errors are `application/problem+json` (RFC 9457). Lists are keyset-paginated: follow \
+`next_cursor`. Every resource carries a `version`, sent as its `ETag`; send it back in `If-Match` \
+to update safely.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        countries::handlers::list_countries,
+        countries::handlers::create_country,
+        countries::handlers::get_country,
+        countries::handlers::replace_country,
+        countries::handlers::update_country,
+        countries::handlers::delete_country,
+        health::healthz,
+        health::readyz,
+    ),
+    components(
+        schemas(ProblemDetails, FieldError),
+        responses(
+            responses::BadRequest,
+            responses::Unprocessable,
+            responses::NotFound,
+            responses::Conflict,
+            responses::PreconditionFailed,
+            responses::UnsupportedMediaType,
+            responses::PayloadTooLarge,
+            responses::Unavailable,
+        ),
+    ),
+    tags(
+        (name = "countries", description = "ISO 3166-1 countries and the hub's participation"),
+        (name = "operations", description = "Health checks for load balancers and orchestrators"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as a value.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as the pretty-printed JSON that `openapi/openapi.json` holds.
+pub fn to_json() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}

@@ -1,0 +1,362 @@
+//! Lists: `limit`, keyset `cursor`, `sort`, `with_total`, the page envelope and its `Link` header.
+//!
+//! A cursor holds the sort key and the tie-breaker of the last row served, so the next page is
+//! a range scan from there (`WHERE (key, id) > (…)`), which costs the same at any depth.
+
+use std::borrow::Cow;
+
+use actix_web::{HttpRequest, HttpResponse, http::header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+
+/// The page size when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: u32 = 500;
+
+/// The list parameters every collection takes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page, to get the page after it.
+    pub cursor: Option<String>,
+    /// `true` adds the number of all matching items as `total`.
+    #[param(default = false)]
+    pub with_total: Option<bool>,
+}
+
+impl PageParams {
+    /// The page size, checked against its bounds.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit.unwrap_or(DEFAULT_LIMIT) {
+            limit @ 1..=MAX_LIMIT => Ok(limit),
+            _ => Err(ApiError::bad_field(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            )),
+        }
+    }
+
+    pub fn with_total(&self) -> bool {
+        self.with_total.unwrap_or(false)
+    }
+
+    /// The position to continue after, checked to belong to `sort`.
+    pub fn cursor<F: SortField>(&self, sort: &Sort<F>) -> Result<Option<Cursor>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|text| Cursor::decode(text, sort))
+            .transpose()
+    }
+}
+
+/// Ascending or descending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// The fields a resource can be sorted by. The first of `FIELDS` is the default sort.
+pub trait SortField: Copy + Eq + std::fmt::Debug + 'static {
+    const FIELDS: &'static [(&'static str, Self)];
+}
+
+/// A `sort` parameter: a field name, with `-` in front for descending order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sort<F> {
+    pub field: F,
+    pub direction: Direction,
+}
+
+impl<F: SortField> Sort<F> {
+    /// Parses `name` or `-name`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (direction, name) = match text.strip_prefix('-') {
+            Some(name) => (Direction::Desc, name),
+            None => (Direction::Asc, text),
+        };
+        F::FIELDS
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|&(_, field)| Sort { field, direction })
+            .ok_or_else(|| {
+                let names: Vec<_> = F::FIELDS.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "unknown sort `{text}`: use one of {} (prefix - for descending)",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// The parameter as a client writes it.
+    pub fn as_param(&self) -> String {
+        let name = F::FIELDS
+            .iter()
+            .find(|(_, field)| *field == self.field)
+            .map_or("", |(name, _)| *name);
+        match self.direction {
+            Direction::Asc => name.to_owned(),
+            Direction::Desc => format!("-{name}"),
+        }
+    }
+}
+
+impl<F: SortField> Default for Sort<F> {
+    fn default() -> Self {
+        Sort {
+            field: F::FIELDS[0].1,
+            direction: Direction::Asc,
+        }
+    }
+}
+
+impl<'de, F: SortField> Deserialize<'de> for Sort<F> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<str>::deserialize(deserializer)?;
+        Sort::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The OpenAPI schema of a `sort` parameter: every field name, plain and with `-`.
+pub fn sort_schema<F: SortField>() -> RefOr<Schema> {
+    {
+        let values: Vec<String> = F::FIELDS
+            .iter()
+            .flat_map(|(name, _)| [name.to_string(), format!("-{name}")])
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(values))
+            .description(Some(
+                "Sort field; `-` in front sorts descending. Ties are broken by the key.",
+            ))
+            .default(Some(Value::String(F::FIELDS[0].0.to_owned())))
+            .into()
+    }
+}
+
+
+/// Where a page ended: the sort it was made for, the last sort key and the last tie-breaker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "s")]
+    sort: String,
+    #[serde(rename = "k")]
+    key: Value,
+    #[serde(rename = "i")]
+    tie: Value,
+}
+
+impl Cursor {
+    /// A cursor pointing after a row with the given sort key and tie-breaker.
+    pub fn after<F: SortField>(sort: &Sort<F>, key: impl Serialize, tie: impl Serialize) -> Self {
+        Cursor {
+            sort: sort.as_param(),
+            key: serde_json::to_value(key).unwrap_or(Value::Null),
+            tie: serde_json::to_value(tie).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The opaque text a client gets as `next_cursor`.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Reads a cursor back; anything this service did not make for this sort is a 400.
+    pub fn decode<F: SortField>(text: &str, sort: &Sort<F>) -> Result<Self, ApiError> {
+        let bad = || ApiError::bad_field("cursor", "not a cursor from this list; start again without it");
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        if cursor.sort != sort.as_param() {
+            return Err(ApiError::bad_field(
+                "cursor",
+                format!("the cursor was made for sort `{}`; keep the same sort while paging", cursor.sort),
+            ));
+        }
+        Ok(cursor)
+    }
+
+    /// The sort key and tie-breaker as the column types `K` and `T`.
+    pub fn position<K: DeserializeOwned, T: DeserializeOwned>(&self) -> Result<(K, T), ApiError> {
+        let bad = || ApiError::bad_field("cursor", "not a cursor from this list; start again without it");
+        let key = K::deserialize(&self.key).map_err(|_| bad())?;
+        let tie = T::deserialize(&self.tie).map_err(|_| bad())?;
+        Ok((key, tie))
+    }
+}
+
+/// Orders a boxed diesel query by `column` then `tie`, starting after `after` when given.
+///
+/// `after` is `Option<(key, tie)>` typed like the two columns; a cursor's `position` yields it.
+#[macro_export]
+macro_rules! keyset {
+    ($query:expr, $column:expr, $tie:expr, $direction:expr, $after:expr) => {{
+        use diesel::{BoolExpressionMethods as _, ExpressionMethods as _, QueryDsl as _};
+        let query = $query;
+        let query = match ($after, $direction) {
+            (None, _) => query,
+            (Some((key, tie)), $crate::pagination::Direction::Asc) => query.filter(
+                $column.gt(key.clone()).or($column.eq(key).and($tie.gt(tie))),
+            ),
+            (Some((key, tie)), $crate::pagination::Direction::Desc) => query.filter(
+                $column.lt(key.clone()).or($column.eq(key).and($tie.lt(tie))),
+            ),
+        };
+        match $direction {
+            $crate::pagination::Direction::Asc => query.then_order_by($column.asc()).then_order_by($tie.asc()),
+            $crate::pagination::Direction::Desc => query.then_order_by($column.desc()).then_order_by($tie.desc()),
+        }
+    }};
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    /// The items of this page, in the requested order.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// How many items match the filters in all; only with `with_total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+/// Collects a page from rows fetched with `limit + 1`: the extra row only tells that more follow.
+pub struct PageBuilder<F> {
+    sort: Sort<F>,
+    limit: usize,
+}
+
+impl<F: SortField> PageBuilder<F> {
+    pub fn new(sort: Sort<F>, limit: u32) -> Self {
+        Self {
+            sort,
+            limit: limit as usize,
+        }
+    }
+
+    /// How many rows to fetch.
+    pub fn fetch(&self) -> i64 {
+        self.limit as i64 + 1
+    }
+
+    /// Builds the page; `position` gives a row's sort key and tie-breaker for the cursor.
+    pub fn build<R, T, K, I>(
+        &self,
+        mut rows: Vec<R>,
+        total: Option<i64>,
+        position: impl Fn(&R, F) -> (K, I),
+        to_item: impl Fn(R) -> T,
+    ) -> Page<T>
+    where
+        T: ToSchema,
+        K: Serialize,
+        I: Serialize,
+    {
+        let next_cursor = if rows.len() > self.limit {
+            rows.truncate(self.limit);
+            rows.last().map(|last| {
+                let (key, tie) = position(last, self.sort.field);
+                Cursor::after(&self.sort, key, tie).encode()
+            })
+        } else {
+            None
+        };
+        Page {
+            items: rows.into_iter().map(to_item).collect(),
+            next_cursor,
+            total,
+        }
+    }
+}
+
+/// The 200 response for a page, with `Link: <…>; rel="next"` when a next page exists.
+pub fn respond<T: Serialize + ToSchema>(req: &HttpRequest, page: &Page<T>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Some(cursor) = &page.next_cursor {
+        response.insert_header((header::LINK, next_link(req, cursor)));
+    }
+    response.json(page)
+}
+
+/// The request's own URL with `cursor` replaced by the next one.
+fn next_link(req: &HttpRequest, cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if name != "cursor" {
+            query.append_pair(&name, &value);
+        }
+    }
+    query.append_pair("cursor", cursor);
+    format!("<{}?{}>; rel=\"next\"", req.path(), query.finish())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Field {
+        Name,
+        CreatedAt,
+    }
+
+    impl SortField for Field {
+        const FIELDS: &'static [(&'static str, Self)] =
+            &[("name", Field::Name), ("created_at", Field::CreatedAt)];
+    }
+
+    #[test]
+    fn sort_parses_names_and_descending_prefix() {
+        assert_eq!(
+            Sort::<Field>::parse("-created_at"),
+            Ok(Sort { field: Field::CreatedAt, direction: Direction::Desc })
+        );
+        assert_eq!(Sort::<Field>::parse("name").map(|s| s.as_param()), Ok("name".to_owned()));
+        assert!(Sort::<Field>::parse("colour").is_err());
+        assert!(Sort::<Field>::parse("--name").is_err());
+        assert_eq!(Sort::<Field>::default().field, Field::Name);
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let sort = Sort::<Field>::parse("-name").expect("valid sort");
+        let text = Cursor::after(&sort, "Kazakhstan", 7).encode();
+        let cursor = Cursor::decode(&text, &sort).expect("decodes");
+        assert_eq!(cursor.position::<String, i64>().expect("typed"), ("Kazakhstan".to_owned(), 7));
+    }
+
+    #[test]
+    fn cursor_for_another_sort_or_tampered_is_rejected() {
+        let sort = Sort::<Field>::parse("name").expect("valid sort");
+        let other = Sort::<Field>::parse("-name").expect("valid sort");
+        let text = Cursor::after(&sort, "A", 1).encode();
+        assert!(Cursor::decode(&text, &other).is_err());
+        assert!(Cursor::decode("not base64!", &sort).is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("{}"), &sort).is_err());
+        let cursor = Cursor::decode(&text, &sort).expect("decodes");
+        assert!(cursor.position::<i64, i64>().is_err());
+    }
+
+    #[test]
+    fn limit_bounds_are_enforced() {
+        let limit = |n| PageParams { limit: Some(n), ..Default::default() }.limit();
+        assert!(limit(0).is_err());
+        assert!(limit(501).is_err());
+        assert_eq!(limit(500).ok(), Some(500));
+        assert_eq!(PageParams::default().limit().ok(), Some(DEFAULT_LIMIT));
+    }
+}

@@ -1,0 +1,204 @@
+//! Field rules shared by every resource. A `Validator` collects every broken rule so that one
+//! 422 lists them all; the checked values come out normalized (trimmed, empty → null).
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::error::{ApiError, FieldError};
+
+/// Collects broken field rules.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `message` for `field` unless `ok`.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, message: impl Into<String>) {
+        if !ok {
+            self.errors.push(FieldError::new(field, message));
+        }
+    }
+
+    /// A required text of `min..=max` characters, trimmed.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        let value = value.trim();
+        let chars = value.chars().count();
+        self.check(
+            (min..=max).contains(&chars),
+            field,
+            format!("must be {min} to {max} characters"),
+        );
+        self.no_nul(field, value);
+        value.to_owned()
+    }
+
+    /// An optional text of at most `max` characters, trimmed; blank becomes null.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        self.check(
+            value.chars().count() <= max,
+            field,
+            format!("must be at most {max} characters"),
+        );
+        self.no_nul(field, value);
+        Some(value.to_owned())
+    }
+
+    /// Exactly `len` ASCII letters, returned upper-case (ISO codes).
+    pub fn letters(&mut self, field: &str, value: &str, len: usize) -> String {
+        let value = value.trim().to_ascii_uppercase();
+        self.check(
+            value.len() == len && value.bytes().all(|b| b.is_ascii_uppercase()),
+            field,
+            format!("must be {len} letters A-Z"),
+        );
+        value
+    }
+
+    /// Exactly `len` ASCII digits.
+    pub fn digits(&mut self, field: &str, value: &str, len: usize) -> String {
+        let value = value.trim().to_owned();
+        self.check(
+            value.len() == len && value.bytes().all(|b| b.is_ascii_digit()),
+            field,
+            format!("must be {len} digits 0-9"),
+        );
+        value
+    }
+
+    /// An optional absolute http(s) URL.
+    pub fn http_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let value = self.optional_text(field, value, 2000)?;
+        let ok = url::Url::parse(&value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()));
+        self.check(ok, field, "must be an absolute http or https URL");
+        Some(value)
+    }
+
+    /// An optional e-mail address.
+    pub fn email(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let value = self.optional_text(field, value, 254)?;
+        self.check(
+            value.parse::<email_address::EmailAddress>().is_ok(),
+            field,
+            "must be an e-mail address",
+        );
+        Some(value)
+    }
+
+    /// An optional date in years 1–9999, the range both backends and RFC 3339 share.
+    pub fn date(&mut self, field: &str, value: Option<NaiveDate>) -> Option<NaiveDate> {
+        if let Some(date) = value {
+            self.check(
+                (1..=9999).contains(&date.year()),
+                field,
+                "must be a date in years 0001 to 9999",
+            );
+        }
+        value
+    }
+
+    /// `end` must not come before `start`.
+    pub fn date_order(&mut self, end_field: &str, start: Option<NaiveDate>, end: Option<NaiveDate>) {
+        if let (Some(start), Some(end)) = (start, end) {
+            self.check(end >= start, end_field, "must not be before the start date");
+        }
+    }
+
+    /// Ends validation: every recorded rule as one 422, or nothing.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+
+    /// PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
+    fn no_nul(&mut self, field: &str, value: &str) {
+        self.check(!value.contains('\0'), field, "must not contain NUL characters");
+    }
+}
+
+/// The lower-cased text that `q` searches, made in Rust so that case folding is the same for
+/// Cyrillic, Kazakh or Korean on both backends (SQLite's `lower()` only knows ASCII).
+pub fn search_text<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    parts
+        .into_iter()
+        .flatten()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The LIKE pattern for a `q` search: lower-cased, with LIKE's wildcards escaped by `\`.
+pub fn like_pattern(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for c in q.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_trimmed_and_bounded_in_characters() {
+        let mut v = Validator::new();
+        assert_eq!(v.text("name", "  Қазақстан ", 1, 9), "Қазақстан");
+        assert!(v.errors.is_empty());
+        v.text("name", "   ", 1, 9);
+        v.text("title", "0123456789", 1, 9);
+        v.text("nul", "a\0b", 1, 9);
+        let fields: Vec<_> = v.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "title", "nul"]);
+    }
+
+    #[test]
+    fn blank_optional_text_becomes_null() {
+        let mut v = Validator::new();
+        assert_eq!(v.optional_text("notes", Some("  "), 10), None);
+        assert_eq!(v.optional_text("notes", None, 10), None);
+        assert_eq!(v.optional_text("notes", Some(" x "), 10).as_deref(), Some("x"));
+        assert!(v.finish().is_ok());
+    }
+
+    #[test]
+    fn codes_urls_emails_and_dates_are_checked() {
+        let mut v = Validator::new();
+        assert_eq!(v.letters("code", "kz", 2), "KZ");
+        v.digits("numeric", "398", 3);
+        v.http_url("website", Some("https://www.undp.org/kazakhstan"));
+        v.email("email", Some("info@astanahub.com"));
+        assert!(v.errors.is_empty());
+        v.letters("code", "K1", 2);
+        v.letters("code", "KAZ", 2);
+        v.digits("numeric", "39", 3);
+        v.http_url("website", Some("ftp://example.org"));
+        v.http_url("website", Some("/relative"));
+        v.email("email", Some("not an address"));
+        let start = NaiveDate::from_ymd_opt(2024, 6, 26);
+        let end = NaiveDate::from_ymd_opt(2024, 6, 24);
+        v.date_order("ends_on", start, end);
+        v.date_order("ends_on", end, start);
+        assert_eq!(v.errors.len(), 7);
+    }
+
+    #[test]
+    fn search_patterns_are_lowercase_and_escaped() {
+        assert_eq!(like_pattern(" ҚАЗ "), "%қаз%");
+        assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+        assert_eq!(search_text([Some("Korea"), None, Some("МВД")]), "korea\nмвд");
+    }
+}
