@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use actix_web::web;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection, connection::SimpleConnection};
+use diesel::{
+    Connection, PgConnection, RunQueryDsl, SqliteConnection, connection::SimpleConnection,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::Settings;
@@ -67,8 +69,8 @@ impl ConnectionFactory {
                 PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?,
             )),
             BackendKind::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.url)
-                    .map_err(r2d2::Error::ConnectionError)?;
+                let mut conn =
+                    SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first: switching to WAL needs the lock another process may hold.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000;
@@ -208,16 +210,25 @@ impl Db {
 /// On PostgreSQL an advisory lock makes instances that start together take turns, so each
 /// migration runs once.
 pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, SetupError> {
-    const MIGRATION_LOCK: i64 = 0x636f_6f70_7265_67; // "coopreg"
+    const MIGRATION_LOCK: i64 = 0x0063_6f6f_7072_6567; // "coopreg"
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(pg)?;
+    }
+    let result = migrate_unlocked(conn);
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(pg)?;
+    }
+    result
+}
+
+fn migrate_unlocked(conn: &mut DbConnection) -> Result<Vec<String>, SetupError> {
     let applied = match conn {
-        DbConnection::Postgres(pg) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(pg)?;
-            let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions);
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-                .execute(pg)?;
-            result?
-        }
-        DbConnection::Sqlite(lite) => lite.run_pending_migrations(SQLITE_MIGRATIONS).map(versions)?,
+        DbConnection::Postgres(pg) => pg
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(versions)?,
+        DbConnection::Sqlite(lite) => lite
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(versions)?,
     };
     crate::countries::queries::load_iso_countries(conn)?;
     Ok(applied)

@@ -184,12 +184,16 @@ impl From<diesel::result::Error> for ApiError {
                 ),
                 DatabaseErrorKind::ClosedConnection
                 | DatabaseErrorKind::SerializationFailure
-                | DatabaseErrorKind::ReadOnlyTransaction => Self::Unavailable(info.message().to_owned()),
+                | DatabaseErrorKind::ReadOnlyTransaction => {
+                    Self::Unavailable(info.message().to_owned())
+                }
                 // SQLite reports a lock held past busy_timeout as a plain error.
                 _ if is_busy(info.message()) => Self::Unavailable(info.message().to_owned()),
                 _ => Self::Internal(format!("database error ({kind:?}): {}", info.message())),
             },
-            E::BrokenTransactionManager => Self::Unavailable("the database connection broke".to_owned()),
+            E::BrokenTransactionManager => {
+                Self::Unavailable("the database connection broke".to_owned())
+            }
             other => Self::Internal(format!("database: {other}")),
         }
     }
@@ -256,7 +260,9 @@ pub(crate) fn backticked(message: &str) -> Option<String> {
 
 /// The answer to any path no route matches.
 pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such path; the API lives under /api/v1 (see /swagger-ui/)".to_owned()))
+    Err(ApiError::NotFound(
+        "no such path; the API lives under /api/v1 (see /swagger-ui/)".to_owned(),
+    ))
 }
 
 /// Reusable OpenAPI responses, one per error status, all with a [`ProblemDetails`] body.
@@ -357,6 +363,9 @@ mod tests {
         assert_eq!(problem.status, 422);
         assert_eq!(problem.code, "validation_failed");
         assert_eq!(problem.errors.len(), 2);
-        assert_eq!(problem.problem_type, "urn:coop-registry:problem:validation_failed");
+        assert_eq!(
+            problem.problem_type,
+            "urn:coop-registry:problem:validation_failed"
+        );
     }
 }

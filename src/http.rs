@@ -1,8 +1,8 @@
 //! HTTP conventions every resource shares: JSON bodies, ETags, preconditions and merge patches.
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{self, EntityTag, IfMatch, IfNoneMatch};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, EntityTag, IfMatch, IfNoneMatch};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
@@ -41,7 +41,11 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
             .map(QueryParams)
             .map_err(|error| {
                 let field = error.path().to_string();
-                let field = if field == "." { "query".to_owned() } else { field };
+                let field = if field == "." {
+                    "query".to_owned()
+                } else {
+                    field
+                };
                 ApiError::bad_field(field, error.inner().to_string()).into()
             });
         std::future::ready(result)
@@ -163,16 +167,24 @@ mod tests {
     #[test]
     fn merge_patch_sets_removes_and_replaces_arrays() {
         let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "list": [1, 2]});
-        merge_patch(&mut doc, &json!({"a": null, "b": {"c": 5}, "list": [9]})).expect("object patch");
+        merge_patch(&mut doc, &json!({"a": null, "b": {"c": 5}, "list": [9]}))
+            .expect("object patch");
         assert_eq!(doc, json!({"b": {"c": 5, "d": 3}, "list": [9]}));
         assert!(merge_patch(&mut doc, &json!([1])).is_err());
     }
 
     #[test]
     fn preconditions_compare_strong_etags() {
-        let tags = |v: &str| Precondition(Some(IfMatch::Items(vec![EntityTag::new_strong(v.to_owned())])));
+        let tags = |v: &str| {
+            Precondition(Some(IfMatch::Items(vec![EntityTag::new_strong(
+                v.to_owned(),
+            )])))
+        };
         assert!(tags("3").check(3).is_ok());
-        assert!(matches!(tags("2").check(3), Err(ApiError::PreconditionFailed)));
+        assert!(matches!(
+            tags("2").check(3),
+            Err(ApiError::PreconditionFailed)
+        ));
         assert!(Precondition(Some(IfMatch::Any)).check(9).is_ok());
         assert!(Precondition::default().check(9).is_ok());
     }
@@ -186,9 +198,11 @@ mod tests {
             name: String,
             count: u32,
         }
-        let err = parse_body::<Input>(json!({"name": "x", "count": "many"})).expect_err("type error");
+        let err =
+            parse_body::<Input>(json!({"name": "x", "count": "many"})).expect_err("type error");
         assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "count"));
-        let err = parse_body::<Input>(json!({"name": "x", "count": 1, "extra": 1})).expect_err("unknown");
+        let err =
+            parse_body::<Input>(json!({"name": "x", "count": 1, "extra": 1})).expect_err("unknown");
         assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "extra"));
         let err = parse_body::<Input>(json!({"count": 1})).expect_err("missing");
         assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "name"));

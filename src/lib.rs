@@ -55,7 +55,10 @@ impl Application {
         let openapi = openapi::document();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+                .wrap(
+                    ErrorHandlers::new()
+                        .handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed),
+                )
                 .wrap(metrics.clone())
                 // The access log sits outside the request id so that it can log the id.
                 .wrap(from_fn(telemetry::request_id))
@@ -63,7 +66,10 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(json_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
-                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .url("/api-docs/openapi.json", openapi.clone()),
+                )
                 .service(web::resource("/").get(to_swagger_ui))
                 .service(web::resource("/healthz").get(health::healthz))
                 .service(web::resource("/readyz").get(health::readyz))
@@ -118,6 +124,7 @@ async fn to_swagger_ui() -> HttpResponse {
 fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, _) = res.into_parts();
     let response: HttpResponse<BoxBody> = ApiError::MethodNotAllowed.error_response();
-    let res = ServiceResponse::new(req, response).map_body(|_, body| EitherBody::<B, BoxBody>::right(body));
+    let res = ServiceResponse::new(req, response)
+        .map_body(|_, body| EitherBody::<B, BoxBody>::right(body));
     Ok(ErrorHandlerResponse::Response(res))
 }

@@ -11,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
@@ -147,7 +147,6 @@ pub fn sort_schema<F: SortField>() -> RefOr<Schema> {
     }
 }
 
-
 /// Where a page ended: the sort it was made for, the last sort key and the last tie-breaker.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Cursor {
@@ -176,13 +175,21 @@ impl Cursor {
 
     /// Reads a cursor back; anything this service did not make for this sort is a 400.
     pub fn decode<F: SortField>(text: &str, sort: &Sort<F>) -> Result<Self, ApiError> {
-        let bad = || ApiError::bad_field("cursor", "not a cursor from this list; start again without it");
+        let bad = || {
+            ApiError::bad_field(
+                "cursor",
+                "not a cursor from this list; start again without it",
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if cursor.sort != sort.as_param() {
             return Err(ApiError::bad_field(
                 "cursor",
-                format!("the cursor was made for sort `{}`; keep the same sort while paging", cursor.sort),
+                format!(
+                    "the cursor was made for sort `{}`; keep the same sort while paging",
+                    cursor.sort
+                ),
             ));
         }
         Ok(cursor)
@@ -190,7 +197,12 @@ impl Cursor {
 
     /// The sort key and tie-breaker as the column types `K` and `T`.
     pub fn position<K: DeserializeOwned, T: DeserializeOwned>(&self) -> Result<(K, T), ApiError> {
-        let bad = || ApiError::bad_field("cursor", "not a cursor from this list; start again without it");
+        let bad = || {
+            ApiError::bad_field(
+                "cursor",
+                "not a cursor from this list; start again without it",
+            )
+        };
         let key = K::deserialize(&self.key).map_err(|_| bad())?;
         let tie = T::deserialize(&self.tie).map_err(|_| bad())?;
         Ok((key, tie))
@@ -208,15 +220,23 @@ macro_rules! keyset {
         let query = match ($after, $direction) {
             (None, _) => query,
             (Some((key, tie)), $crate::pagination::Direction::Asc) => query.filter(
-                $column.gt(key.clone()).or($column.eq(key).and($tie.gt(tie))),
+                $column
+                    .gt(key.clone())
+                    .or($column.eq(key).and($tie.gt(tie))),
             ),
             (Some((key, tie)), $crate::pagination::Direction::Desc) => query.filter(
-                $column.lt(key.clone()).or($column.eq(key).and($tie.lt(tie))),
+                $column
+                    .lt(key.clone())
+                    .or($column.eq(key).and($tie.lt(tie))),
             ),
         };
         match $direction {
-            $crate::pagination::Direction::Asc => query.then_order_by($column.asc()).then_order_by($tie.asc()),
-            $crate::pagination::Direction::Desc => query.then_order_by($column.desc()).then_order_by($tie.desc()),
+            $crate::pagination::Direction::Asc => {
+                query.then_order_by($column.asc()).then_order_by($tie.asc())
+            }
+            $crate::pagination::Direction::Desc => query
+                .then_order_by($column.desc())
+                .then_order_by($tie.desc()),
         }
     }};
 }
@@ -303,7 +323,6 @@ fn next_link(req: &HttpRequest, cursor: &str) -> String {
     format!("<{}?{}>; rel=\"next\"", req.path(), query.finish())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,9 +342,15 @@ mod tests {
     fn sort_parses_names_and_descending_prefix() {
         assert_eq!(
             Sort::<Field>::parse("-created_at"),
-            Ok(Sort { field: Field::CreatedAt, direction: Direction::Desc })
+            Ok(Sort {
+                field: Field::CreatedAt,
+                direction: Direction::Desc
+            })
         );
-        assert_eq!(Sort::<Field>::parse("name").map(|s| s.as_param()), Ok("name".to_owned()));
+        assert_eq!(
+            Sort::<Field>::parse("name").map(|s| s.as_param()),
+            Ok("name".to_owned())
+        );
         assert!(Sort::<Field>::parse("colour").is_err());
         assert!(Sort::<Field>::parse("--name").is_err());
         assert_eq!(Sort::<Field>::default().field, Field::Name);
@@ -336,7 +361,10 @@ mod tests {
         let sort = Sort::<Field>::parse("-name").expect("valid sort");
         let text = Cursor::after(&sort, "Kazakhstan", 7).encode();
         let cursor = Cursor::decode(&text, &sort).expect("decodes");
-        assert_eq!(cursor.position::<String, i64>().expect("typed"), ("Kazakhstan".to_owned(), 7));
+        assert_eq!(
+            cursor.position::<String, i64>().expect("typed"),
+            ("Kazakhstan".to_owned(), 7)
+        );
     }
 
     #[test]
@@ -353,7 +381,13 @@ mod tests {
 
     #[test]
     fn limit_bounds_are_enforced() {
-        let limit = |n| PageParams { limit: Some(n), ..Default::default() }.limit();
+        let limit = |n| {
+            PageParams {
+                limit: Some(n),
+                ..Default::default()
+            }
+            .limit()
+        };
         assert!(limit(0).is_err());
         assert!(limit(501).is_err());
         assert_eq!(limit(500).ok(), Some(500));

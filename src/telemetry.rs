@@ -40,7 +40,9 @@ pub async fn request_id(
             let bytes = v.as_bytes();
             !bytes.is_empty()
                 && bytes.len() <= 128
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
         })
         .cloned();
     let id = match given {

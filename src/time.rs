@@ -14,7 +14,10 @@ pub mod rfc3339 {
     use chrono::{NaiveDateTime, SecondsFormat};
     use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(value: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &NaiveDateTime,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&value.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true))
     }
 }
@@ -35,6 +38,9 @@ mod tests {
         let at = chrono::NaiveDate::from_ymd_opt(2024, 6, 24)
             .and_then(|d| d.and_hms_opt(9, 0, 0))
             .expect("valid date");
-        assert_eq!(serde_json::to_string(&T(at)).expect("serializes"), "\"2024-06-24T09:00:00Z\"");
+        assert_eq!(
+            serde_json::to_string(&T(at)).expect("serializes"),
+            "\"2024-06-24T09:00:00Z\""
+        );
     }
 }

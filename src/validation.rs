@@ -37,7 +37,12 @@ impl Validator {
     }
 
     /// An optional text of at most `max` characters, trimmed; blank becomes null.
-    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
         self.check(
             value.chars().count() <= max,
@@ -73,8 +78,9 @@ impl Validator {
     /// An optional absolute http(s) URL.
     pub fn http_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let value = self.optional_text(field, value, 2000)?;
-        let ok = url::Url::parse(&value)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()));
+        let ok = url::Url::parse(&value).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        });
         self.check(ok, field, "must be an absolute http or https URL");
         Some(value)
     }
@@ -103,7 +109,12 @@ impl Validator {
     }
 
     /// `end` must not come before `start`.
-    pub fn date_order(&mut self, end_field: &str, start: Option<NaiveDate>, end: Option<NaiveDate>) {
+    pub fn date_order(
+        &mut self,
+        end_field: &str,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) {
         if let (Some(start), Some(end)) = (start, end) {
             self.check(end >= start, end_field, "must not be before the start date");
         }
@@ -120,7 +131,11 @@ impl Validator {
 
     /// PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
     fn no_nul(&mut self, field: &str, value: &str) {
-        self.check(!value.contains('\0'), field, "must not contain NUL characters");
+        self.check(
+            !value.contains('\0'),
+            field,
+            "must not contain NUL characters",
+        );
     }
 }
 
@@ -170,7 +185,10 @@ mod tests {
         let mut v = Validator::new();
         assert_eq!(v.optional_text("notes", Some("  "), 10), None);
         assert_eq!(v.optional_text("notes", None, 10), None);
-        assert_eq!(v.optional_text("notes", Some(" x "), 10).as_deref(), Some("x"));
+        assert_eq!(
+            v.optional_text("notes", Some(" x "), 10).as_deref(),
+            Some("x")
+        );
         assert!(v.finish().is_ok());
     }
 
@@ -199,6 +217,9 @@ mod tests {
     fn search_patterns_are_lowercase_and_escaped() {
         assert_eq!(like_pattern(" ҚАЗ "), "%қаз%");
         assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
-        assert_eq!(search_text([Some("Korea"), None, Some("МВД")]), "korea\nмвд");
+        assert_eq!(
+            search_text([Some("Korea"), None, Some("МВД")]),
+            "korea\nмвд"
+        );
     }
 }

@@ -8,7 +8,10 @@ use super::model::{Country, CountryFilter, CountryInput};
 use super::queries;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
-use crate::http::{JsonBody, Precondition, QueryParams, merge_patch, parse_body, respond_with_etag, respond_written};
+use crate::http::{
+    JsonBody, Precondition, QueryParams, merge_patch, parse_body, respond_with_etag,
+    respond_written,
+};
 use crate::pagination::{self, Page, PageBuilder, PageParams};
 use crate::references::{self, Target};
 
@@ -46,7 +49,9 @@ pub async fn list_countries(
     let (rows, total) = db
         .read(move |conn| {
             let rows = queries::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total.then(|| queries::count(conn, &filter)).transpose()?;
+            let total = with_total
+                .then(|| queries::count(conn, &filter))
+                .transpose()?;
             Ok((rows, total))
         })
         .await?;
@@ -113,7 +118,12 @@ pub async fn create_country(
         })
         .await?;
     let location = format!("/api/v1/countries/{}", country.code);
-    Ok(respond_written(StatusCode::CREATED, Some(location), country.version, &country))
+    Ok(respond_written(
+        StatusCode::CREATED,
+        Some(location),
+        country.version,
+        &country,
+    ))
 }
 
 /// Replace a country
@@ -149,7 +159,12 @@ pub async fn replace_country(
     let country = db
         .write(move |conn| store(conn, &code, &precondition, |_| Ok(input)))
         .await?;
-    Ok(respond_written(StatusCode::OK, None, country.version, &country))
+    Ok(respond_written(
+        StatusCode::OK,
+        None,
+        country.version,
+        &country,
+    ))
 }
 
 /// Update a country
@@ -194,7 +209,12 @@ pub async fn update_country(
             })
         })
         .await?;
-    Ok(respond_written(StatusCode::OK, None, country.version, &country))
+    Ok(respond_written(
+        StatusCode::OK,
+        None,
+        country.version,
+        &country,
+    ))
 }
 
 /// Delete a country

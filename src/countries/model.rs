@@ -141,7 +141,11 @@ impl CountryInput {
             }
             (given, Some(path)) => {
                 let same = given.is_none_or(|g| g.trim().eq_ignore_ascii_case(path));
-                v.check(same, "code", "is immutable: it must equal the code in the path");
+                v.check(
+                    same,
+                    "code",
+                    "is immutable: it must equal the code in the path",
+                );
                 path.to_owned()
             }
         };
@@ -158,7 +162,13 @@ impl CountryInput {
         };
         v.finish()?;
         let search_text = country_search_text(&code, &changes);
-        Ok((code, CountryChanges { search_text, ..changes }))
+        Ok((
+            code,
+            CountryChanges {
+                search_text,
+                ..changes
+            },
+        ))
     }
 }
 
@@ -262,7 +272,14 @@ mod tests {
     #[test]
     fn replace_keeps_the_path_code() {
         assert!(input().validate(Some("XK")).is_ok());
-        assert!(CountryInput { code: None, ..input() }.validate(Some("XK")).is_ok());
+        assert!(
+            CountryInput {
+                code: None,
+                ..input()
+            }
+            .validate(Some("XK"))
+            .is_ok()
+        );
         assert!(input().validate(Some("KZ")).is_err());
     }
 }

@@ -44,7 +44,11 @@ pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>>
 }
 
 /// The code of another country that already uses `alpha3`, if any.
-pub fn alpha3_owner(conn: &mut DbConnection, alpha3: &str, except: &str) -> QueryResult<Option<String>> {
+pub fn alpha3_owner(
+    conn: &mut DbConnection,
+    alpha3: &str,
+    except: &str,
+) -> QueryResult<Option<String>> {
     countries::table
         .filter(countries::alpha3.eq(alpha3))
         .filter(countries::code.ne(except))
@@ -83,12 +87,52 @@ pub fn list(
     let query = filtered(filter);
     let d = sort.direction;
     let query = match sort.field {
-        CountrySort::Code => keyset!(query, code, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
-        CountrySort::Name => keyset!(query, name, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
-        CountrySort::Alpha3 => keyset!(query, alpha3, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
-        CountrySort::Numeric => keyset!(query, numeric_code, code, d, cursor.map(|c| c.position::<String, String>()).transpose()?),
-        CountrySort::CreatedAt => keyset!(query, created_at, code, d, cursor.map(|c| c.position::<NaiveDateTime, String>()).transpose()?),
-        CountrySort::UpdatedAt => keyset!(query, updated_at, code, d, cursor.map(|c| c.position::<NaiveDateTime, String>()).transpose()?),
+        CountrySort::Code => keyset!(
+            query,
+            code,
+            code,
+            d,
+            cursor.map(|c| c.position::<String, String>()).transpose()?
+        ),
+        CountrySort::Name => keyset!(
+            query,
+            name,
+            code,
+            d,
+            cursor.map(|c| c.position::<String, String>()).transpose()?
+        ),
+        CountrySort::Alpha3 => keyset!(
+            query,
+            alpha3,
+            code,
+            d,
+            cursor.map(|c| c.position::<String, String>()).transpose()?
+        ),
+        CountrySort::Numeric => keyset!(
+            query,
+            numeric_code,
+            code,
+            d,
+            cursor.map(|c| c.position::<String, String>()).transpose()?
+        ),
+        CountrySort::CreatedAt => keyset!(
+            query,
+            created_at,
+            code,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, String>())
+                .transpose()?
+        ),
+        CountrySort::UpdatedAt => keyset!(
+            query,
+            updated_at,
+            code,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, String>())
+                .transpose()?
+        ),
     };
     Ok(query.select(Country::as_select()).limit(fetch).load(conn)?)
 }
@@ -111,11 +155,18 @@ pub fn count(conn: &mut DbConnection, filter: &CountryFilter) -> QueryResult<i64
     filtered(filter).count().get_result(conn)
 }
 
-pub fn insert(conn: &mut DbConnection, code: String, changes: CountryChanges) -> QueryResult<Country> {
+pub fn insert(
+    conn: &mut DbConnection,
+    code: String,
+    changes: CountryChanges,
+) -> QueryResult<Country> {
     diesel::insert_into(countries::table)
         .values(NewCountry::new(code.clone(), changes, crate::time::now()))
         .execute(conn)?;
-    countries::table.find(code).select(Country::as_select()).first(conn)
+    countries::table
+        .find(code)
+        .select(Country::as_select())
+        .first(conn)
 }
 
 /// Stores `changes` if the country is still at `version`; `None` when it has moved on.
@@ -125,13 +176,17 @@ pub fn update(
     version: i64,
     changes: CountryChanges,
 ) -> QueryResult<Option<Country>> {
-    let updated = diesel::update(countries::table.find(code).filter(countries::version.eq(version)))
-        .set((
-            changes,
-            countries::updated_at.eq(crate::time::now()),
-            countries::version.eq(version + 1),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        countries::table
+            .find(code)
+            .filter(countries::version.eq(version)),
+    )
+    .set((
+        changes,
+        countries::updated_at.eq(crate::time::now()),
+        countries::version.eq(version + 1),
+    ))
+    .execute(conn)?;
     if updated == 0 {
         return Ok(None);
     }
@@ -152,28 +207,29 @@ pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
             return Ok(0);
         }
         let now = crate::time::now();
-        let rows = keshvar::CountryIterator::new()
-            .map(|country| {
-                let code = country.alpha2().to_string().to_ascii_uppercase();
-                let mut changes = CountryChanges {
-                    alpha3: country.alpha3().to_string().to_ascii_uppercase(),
-                    numeric_code: country.number().to_owned(),
-                    name: country.iso_short_name().to_owned(),
-                    region: country.maybe_region().map(|r| un_name(&r.to_string())),
-                    subregion: country.maybe_subregion().map(|s| un_name(&s.to_string())),
-                    participant: false,
-                    joined_on: None,
-                    notes: None,
-                    search_text: String::new(),
-                };
-                changes.search_text = country_search_text(&code, &changes);
-                NewCountry::new(code, changes, now)
-            });
+        let rows = keshvar::CountryIterator::new().map(|country| {
+            let code = country.alpha2().to_string().to_ascii_uppercase();
+            let mut changes = CountryChanges {
+                alpha3: country.alpha3().to_string().to_ascii_uppercase(),
+                numeric_code: country.number().to_owned(),
+                name: country.iso_short_name().to_owned(),
+                region: country.maybe_region().map(|r| un_name(&r.to_string())),
+                subregion: country.maybe_subregion().map(|s| un_name(&s.to_string())),
+                participant: false,
+                joined_on: None,
+                notes: None,
+                search_text: String::new(),
+            };
+            changes.search_text = country_search_text(&code, &changes);
+            NewCountry::new(code, changes, now)
+        });
         // One statement per row: the multi-backend connection has no batch insert. In one
         // transaction this takes milliseconds, once per database.
         let mut loaded = 0;
         for row in rows {
-            loaded += diesel::insert_into(countries::table).values(row).execute(conn)?;
+            loaded += diesel::insert_into(countries::table)
+                .values(row)
+                .execute(conn)?;
         }
         Ok(loaded)
     })
@@ -204,7 +260,10 @@ mod tests {
     fn un_names_read_as_the_geoscheme() {
         assert_eq!(un_name("central-asia"), "Central Asia");
         assert_eq!(un_name("south-eastern-asia"), "South-Eastern Asia");
-        assert_eq!(un_name("australia-and-new-zealand"), "Australia and New Zealand");
+        assert_eq!(
+            un_name("australia-and-new-zealand"),
+            "Australia and New Zealand"
+        );
         assert_eq!(un_name("asia"), "Asia");
     }
 }

@@ -1,0 +1,265 @@
+//! Starts the real application on port 0 with a fresh database per test, and speaks HTTP to it.
+
+use coop_registry::Application;
+use coop_registry::config::Settings;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Method, RequestBuilder, Response, header};
+use serde_json::Value;
+
+/// The database engine a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test body once per backend: `sqlite::name` always, `postgres::name` when
+/// `TEST_DATABASE_URL` was set at build time (otherwise listed as ignored, with the reason).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(postgres_tests), ignore = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set")]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
+                }
+            )+
+        }
+    };
+}
+
+/// A running service and a client for it. Dropping it drops its database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+}
+
+/// A database made for one test.
+pub enum TestDatabase {
+    /// The directory goes, with the file, when the value is dropped.
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    /// A new, empty database on `backend`.
+    pub fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("registry.db").display().to_string();
+                TestDatabase::Sqlite { _dir: dir, url }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL")
+                    .expect("TEST_DATABASE_URL must point at a PostgreSQL server");
+                let name = format!("coop_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin =
+                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                TestDatabase::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Drops a PostgreSQL test database now, even while the service still holds connections.
+    pub fn drop_now(&self) {
+        if let TestDatabase::Postgres {
+            admin_url, name, ..
+        } = self
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+/// Starts the application, exactly as `coop-registry serve` builds it, on a fresh database.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like `spawn_app`, with settings changed by `configure` first.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDatabase::create(backend);
+    let mut settings = Settings::with_database(database.url());
+    settings.bind = "127.0.0.1:0".to_owned();
+    settings.workers = Some(2);
+    settings.pool_size = 4;
+    configure(&mut settings);
+    let app = Application::build(&settings).expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    TestApp {
+        address,
+        client,
+        database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("GET is answered")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("POST is answered")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value, if_match: Option<&str>) -> Response {
+        with_if_match(self.request(Method::PUT, path).json(body), if_match)
+            .send()
+            .await
+            .expect("PUT is answered")
+    }
+
+    /// A JSON Merge Patch, sent as `application/merge-patch+json`.
+    pub async fn patch_json(&self, path: &str, body: &Value, if_match: Option<&str>) -> Response {
+        let request = self
+            .request(Method::PATCH, path)
+            .header(header::CONTENT_TYPE, "application/merge-patch+json")
+            .body(body.to_string());
+        with_if_match(request, if_match)
+            .send()
+            .await
+            .expect("PATCH is answered")
+    }
+
+    pub async fn delete(&self, path: &str, if_match: Option<&str>) -> Response {
+        with_if_match(self.request(Method::DELETE, path), if_match)
+            .send()
+            .await
+            .expect("DELETE is answered")
+    }
+
+    /// Every item of a list, following `next_cursor` from `path` (which must carry a `?`).
+    pub async fn walk(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = path.to_owned();
+        loop {
+            let page = self.get(&next).await;
+            assert_eq!(page.status(), 200, "listing {next}");
+            let body: Value = page.json().await.expect("JSON page");
+            items.extend(body["items"].as_array().expect("items").iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(cursor) => next = format!("{path}&cursor={cursor}"),
+                None => return items,
+            }
+            assert!(items.len() < 100_000, "the walk does not end");
+        }
+    }
+}
+
+fn with_if_match(request: RequestBuilder, if_match: Option<&str>) -> RequestBuilder {
+    match if_match {
+        Some(tag) => request.header(header::IF_MATCH, tag),
+        None => request,
+    }
+}
+
+/// Reads a problem+json error response and checks its envelope.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("urn:coop-registry:problem:"))
+    );
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["errors"].is_array());
+    body
+}
+
+/// The fields named in a problem's `errors`, in order.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A response's JSON body, after checking its status.
+pub async fn json(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    response.json().await.expect("JSON body")
+}
+
+/// A response header as text.
+pub fn header_of(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

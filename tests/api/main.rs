@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real service on port 0 with a fresh database and speaks
+//! HTTP to it. Every test in a `backend_tests!` list runs on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod countries;
+mod migrations;
+mod openapi;
+mod service;

@@ -1,0 +1,67 @@
+use serde_json::Value;
+
+use crate::backend_tests;
+use crate::helpers::{TestApp, json};
+
+backend_tests!(the_served_document_is_the_committed_one);
+
+const REGENERATE: &str = "cargo run -- openapi > openapi/openapi.json";
+
+/// The committed contract must be what the code generates.
+#[test]
+fn committed_openapi_document_is_up_to_date() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    let generated = coop_registry::openapi::to_json();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale or missing; regenerate it with `{REGENERATE}` and commit it"
+    );
+}
+
+/// What utoipa generates keeps the promises the contract makes about every operation.
+#[test]
+fn every_operation_has_an_id_a_tag_a_summary_and_its_error_responses() {
+    let doc: Value = serde_json::from_str(&coop_registry::openapi::to_json()).expect("JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            ids.push(id.to_owned());
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{id} has no tag"
+            );
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{id} has no summary"
+            );
+            let responses = op["responses"].as_object().expect("responses");
+            if path.starts_with("/api/v1") {
+                assert!(responses.contains_key("503"), "{id} does not list 503");
+            }
+            if matches!(method.as_str(), "post" | "put" | "patch") {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{id} does not list {status}"
+                    );
+                }
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{id} does not list 404");
+            }
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "operationIds are unique");
+}
+
+async fn the_served_document_is_the_committed_one(app: TestApp) {
+    let served = json(app.get("/api-docs/openapi.json").await, 200).await;
+    let generated: Value = serde_json::from_str(&coop_registry::openapi::to_json()).expect("JSON");
+    assert_eq!(served, generated);
+}
