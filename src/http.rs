@@ -82,6 +82,17 @@ pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The writable fields of `current` with a merge patch applied, parsed as the input type `I`.
+pub fn apply_patch<T, I>(current: T, patch: &Value) -> Result<I, ApiError>
+where
+    I: From<T> + Serialize + DeserializeOwned,
+{
+    let mut document =
+        serde_json::to_value(I::from(current)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    merge_patch(&mut document, patch)?;
+    parse_body(document)
+}
+
 /// The strong ETag of a resource at `version`.
 pub fn etag(version: i64) -> EntityTag {
     EntityTag::new_strong(version.to_string())

@@ -1,15 +1,19 @@
 //! Cooperation Registry: the partners, countries, agreements and events of an international
 //! cooperation hub, as a REST JSON API on SQLite or PostgreSQL.
 
+pub mod agreements;
 pub mod cli;
 pub mod config;
 pub mod countries;
 pub mod db;
+pub mod enums;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod openapi;
 pub mod pagination;
+pub mod partners;
 pub mod references;
 pub mod schema;
 pub mod telemetry;
@@ -73,7 +77,13 @@ impl Application {
                 .service(web::resource("/").get(to_swagger_ui))
                 .service(web::resource("/healthz").get(health::healthz))
                 .service(web::resource("/readyz").get(health::readyz))
-                .service(web::scope("/api/v1").configure(countries::routes))
+                .service(
+                    web::scope("/api/v1")
+                        .configure(countries::routes)
+                        .configure(partners::routes)
+                        .configure(agreements::routes)
+                        .configure(events::routes),
+                )
                 .default_service(web::to(error::no_route))
         })
         .listen(listener)?

@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{FieldError, ProblemDetails, responses};
-use crate::{countries, health};
+use crate::{agreements, countries, events, health, partners};
 
 /// The whole API description; `/api-docs/openapi.json` serves it and `openapi/openapi.json`
 /// holds a copy (`cargo run -- openapi > openapi/openapi.json` regenerates it).
@@ -25,6 +25,24 @@ to update safely.",
         countries::handlers::replace_country,
         countries::handlers::update_country,
         countries::handlers::delete_country,
+        partners::handlers::list_partners,
+        partners::handlers::create_partner,
+        partners::handlers::get_partner,
+        partners::handlers::replace_partner,
+        partners::handlers::update_partner,
+        partners::handlers::delete_partner,
+        agreements::handlers::list_agreements,
+        agreements::handlers::create_agreement,
+        agreements::handlers::get_agreement,
+        agreements::handlers::replace_agreement,
+        agreements::handlers::update_agreement,
+        agreements::handlers::delete_agreement,
+        events::handlers::list_events,
+        events::handlers::create_event,
+        events::handlers::get_event,
+        events::handlers::replace_event,
+        events::handlers::update_event,
+        events::handlers::delete_event,
         health::healthz,
         health::readyz,
     ),
@@ -43,6 +61,9 @@ to update safely.",
     ),
     tags(
         (name = "countries", description = "ISO 3166-1 countries and the hub's participation"),
+        (name = "partners", description = "Ministries, agencies, UN bodies, hubs, universities and NGOs"),
+        (name = "agreements", description = "MOUs, joint projects, intergovernmental agreements, with their parties and countries"),
+        (name = "events", description = "Forums, seminars, study visits, signing ceremonies, with their participants"),
         (name = "operations", description = "Health checks for load balancers and orchestrators"),
     )
 )]

@@ -17,3 +17,105 @@ diesel::table! {
         version -> BigInt,
     }
 }
+
+diesel::table! {
+    partners (id) {
+        id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        acronym -> Nullable<Text>,
+        kind -> Text,
+        country_code -> Nullable<Text>,
+        website -> Nullable<Text>,
+        email -> Nullable<Text>,
+        description -> Nullable<Text>,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    agreements (id) {
+        id -> BigInt,
+        title -> Text,
+        kind -> Text,
+        status -> Text,
+        signed_on -> Nullable<Date>,
+        starts_on -> Nullable<Date>,
+        ends_on -> Nullable<Date>,
+        summary -> Nullable<Text>,
+        document_url -> Nullable<Text>,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    agreement_parties (agreement_id, partner_id) {
+        agreement_id -> BigInt,
+        partner_id -> BigInt,
+        role -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    agreement_countries (agreement_id, country_code) {
+        agreement_id -> BigInt,
+        country_code -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        title -> Text,
+        kind -> Text,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        city -> Nullable<Text>,
+        venue -> Nullable<Text>,
+        country_code -> Nullable<Text>,
+        agreement_id -> Nullable<BigInt>,
+        description -> Nullable<Text>,
+        url -> Nullable<Text>,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_participants (event_id, partner_id) {
+        event_id -> BigInt,
+        partner_id -> BigInt,
+        role -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::joinable!(partners -> countries (country_code));
+diesel::joinable!(agreement_parties -> agreements (agreement_id));
+diesel::joinable!(agreement_parties -> partners (partner_id));
+diesel::joinable!(agreement_countries -> agreements (agreement_id));
+diesel::joinable!(agreement_countries -> countries (country_code));
+diesel::joinable!(events -> agreements (agreement_id));
+diesel::joinable!(events -> countries (country_code));
+diesel::joinable!(event_participants -> events (event_id));
+diesel::joinable!(event_participants -> partners (partner_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    countries,
+    partners,
+    agreements,
+    agreement_parties,
+    agreement_countries,
+    events,
+    event_participants,
+);

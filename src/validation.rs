@@ -120,6 +120,24 @@ impl Validator {
         }
     }
 
+    /// Records `{list}[i]{suffix}` for every item of a list that repeats an earlier one.
+    pub fn no_repeats<T: Eq + std::hash::Hash>(
+        &mut self,
+        list: &str,
+        suffix: &str,
+        items: impl IntoIterator<Item = T>,
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in items.into_iter().enumerate() {
+            if !seen.insert(item) {
+                self.errors.push(FieldError::new(
+                    format!("{list}[{i}]{suffix}"),
+                    "appears more than once in the list",
+                ));
+            }
+        }
+    }
+
     /// Ends validation: every recorded rule as one 422, or nothing.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
@@ -211,6 +229,14 @@ mod tests {
         v.date_order("ends_on", start, end);
         v.date_order("ends_on", end, start);
         assert_eq!(v.errors.len(), 7);
+    }
+
+    #[test]
+    fn repeats_are_reported_at_their_position() {
+        let mut v = Validator::new();
+        v.no_repeats("parties", ".partner_id", [3, 5, 3, 3]);
+        let fields: Vec<_> = v.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["parties[2].partner_id", "parties[3].partner_id"]);
     }
 
     #[test]

@@ -9,8 +9,7 @@ use super::queries;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::{
-    JsonBody, Precondition, QueryParams, merge_patch, parse_body, respond_with_etag,
-    respond_written,
+    JsonBody, Precondition, QueryParams, apply_patch, respond_with_etag, respond_written,
 };
 use crate::pagination::{self, Page, PageBuilder, PageParams};
 use crate::references::{self, Target};
@@ -202,10 +201,7 @@ pub async fn update_country(
     let country = db
         .write(move |conn| {
             store(conn, &code, &precondition, |current| {
-                let mut document = serde_json::to_value(CountryInput::from(current))
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                merge_patch(&mut document, &patch)?;
-                parse_body(document)
+                apply_patch(current, &patch)
             })
         })
         .await?;

@@ -1,0 +1,410 @@
+//! The agreement resource: what is stored, what clients send, and the rules it must keep.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::pagination::{Sort, SortField};
+use crate::schema::agreements;
+use crate::text_enum;
+use crate::validation::{Validator, search_text};
+
+text_enum! {
+    /// The kind of agreement.
+    pub enum AgreementKind {
+        MemorandumOfUnderstanding => "memorandum_of_understanding",
+        MemorandumOfCooperation => "memorandum_of_cooperation",
+        IntergovernmentalAgreement => "intergovernmental_agreement",
+        JointProject => "joint_project",
+        FrameworkAgreement => "framework_agreement",
+        Grant => "grant",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    /// Where the agreement is in its life: `signed_on` is required from `signed` on.
+    pub enum AgreementStatus {
+        Draft => "draft",
+        Negotiation => "negotiation",
+        Signed => "signed",
+        Active => "active",
+        Expired => "expired",
+        Terminated => "terminated",
+    }
+}
+
+impl AgreementStatus {
+    /// Whether an agreement in this status has been signed, and so must say when.
+    pub fn is_signed(self) -> bool {
+        matches!(
+            self,
+            Self::Signed | Self::Active | Self::Expired | Self::Terminated
+        )
+    }
+}
+
+text_enum! {
+    /// What a partner does under an agreement.
+    pub enum PartyRole {
+        Signatory => "signatory",
+        Implementing => "implementing",
+        Funding => "funding",
+        Coordinating => "coordinating",
+        Observer => "observer",
+    }
+}
+
+/// A partner party to an agreement, and its role.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"partner_id": 3, "role": "signatory"}))]
+pub struct Party {
+    /// An existing partner; each appears once per agreement.
+    pub partner_id: i64,
+    pub role: PartyRole,
+}
+
+/// The agreement's own columns, as stored.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = agreements)]
+pub struct AgreementRow {
+    pub id: i64,
+    pub title: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: AgreementKind,
+    #[diesel(deserialize_as = String)]
+    pub status: AgreementStatus,
+    pub signed_on: Option<NaiveDate>,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub summary: Option<String>,
+    pub document_url: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// A cooperation agreement, with its parties and the countries it covers.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 1, "title": "Regional project on digital government for Central Asia and the South Caucasus",
+    "kind": "joint_project", "status": "expired", "signed_on": "2021-03-01",
+    "starts_on": "2021-03-01", "ends_on": "2023-12-31", "summary": null, "document_url": null,
+    "parties": [{"partner_id": 1, "role": "coordinating"}, {"partner_id": 2, "role": "implementing"}],
+    "country_codes": ["KZ", "KG", "TJ", "UZ", "AZ", "AM", "GE"],
+    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+}))]
+pub struct Agreement {
+    /// Assigned by the server.
+    pub id: i64,
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: String,
+    pub kind: AgreementKind,
+    pub status: AgreementStatus,
+    /// Set once the status is `signed`, `active`, `expired` or `terminated`.
+    #[schema(format = Date)]
+    pub signed_on: Option<NaiveDate>,
+    #[schema(format = Date)]
+    pub starts_on: Option<NaiveDate>,
+    /// Not before `starts_on`.
+    #[schema(format = Date)]
+    pub ends_on: Option<NaiveDate>,
+    #[schema(max_length = 10000)]
+    pub summary: Option<String>,
+    #[schema(format = "uri")]
+    pub document_url: Option<String>,
+    /// The partners party to it, in the order given.
+    pub parties: Vec<Party>,
+    /// The countries it covers, in the order given.
+    pub country_codes: Vec<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: NaiveDateTime,
+    /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
+    #[schema(minimum = 1)]
+    pub version: i64,
+}
+
+impl Agreement {
+    pub fn new(row: AgreementRow, parties: Vec<Party>, country_codes: Vec<String>) -> Self {
+        Agreement {
+            id: row.id,
+            title: row.title,
+            kind: row.kind,
+            status: row.status,
+            signed_on: row.signed_on,
+            starts_on: row.starts_on,
+            ends_on: row.ends_on,
+            summary: row.summary,
+            document_url: row.document_url,
+            parties,
+            country_codes,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+/// The writable fields of an agreement: the body of create and replace, and what a merge
+/// patch is applied to. `parties` and `country_codes` are replaced as a whole.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "MOU on personnel administration between Kazakhstan and Korea",
+    "kind": "memorandum_of_understanding", "status": "signed", "signed_on": "2024-06-03",
+    "starts_on": "2024-06-03", "ends_on": null,
+    "parties": [{"partner_id": 5, "role": "signatory"}, {"partner_id": 6, "role": "signatory"}],
+    "country_codes": ["KZ", "KR"]
+}))]
+pub struct AgreementInput {
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: String,
+    pub kind: AgreementKind,
+    pub status: AgreementStatus,
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub signed_on: Option<NaiveDate>,
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub starts_on: Option<NaiveDate>,
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub ends_on: Option<NaiveDate>,
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    #[schema(format = "uri")]
+    pub document_url: Option<String>,
+    /// Each partner at most once; every partner must exist.
+    #[serde(default)]
+    pub parties: Vec<Party>,
+    /// Existing country codes, any case, no repeats.
+    #[serde(default)]
+    pub country_codes: Vec<String>,
+}
+
+impl From<Agreement> for AgreementInput {
+    fn from(a: Agreement) -> Self {
+        AgreementInput {
+            title: a.title,
+            kind: a.kind,
+            status: a.status,
+            signed_on: a.signed_on,
+            starts_on: a.starts_on,
+            ends_on: a.ends_on,
+            summary: a.summary,
+            document_url: a.document_url,
+            parties: a.parties,
+            country_codes: a.country_codes,
+        }
+    }
+}
+
+/// The agreement's own checked columns.
+#[derive(Clone, Debug, Insertable, AsChangeset)]
+#[diesel(table_name = agreements, treat_none_as_null = true)]
+pub struct AgreementChanges {
+    pub title: String,
+    #[diesel(serialize_as = String)]
+    pub kind: AgreementKind,
+    #[diesel(serialize_as = String)]
+    pub status: AgreementStatus,
+    pub signed_on: Option<NaiveDate>,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub summary: Option<String>,
+    pub document_url: Option<String>,
+    pub search_text: String,
+}
+
+/// A checked agreement with its relations, ready to be stored.
+#[derive(Clone, Debug)]
+pub struct AgreementDraft {
+    pub changes: AgreementChanges,
+    pub parties: Vec<Party>,
+    pub country_codes: Vec<String>,
+}
+
+impl AgreementInput {
+    /// Checks the rules that need no database, recording broken ones in `v`.
+    pub fn check(self, v: &mut Validator) -> AgreementDraft {
+        let title = v.text("title", &self.title, 1, 300);
+        let signed_on = v.date("signed_on", self.signed_on);
+        v.check(
+            signed_on.is_some() || !self.status.is_signed(),
+            "signed_on",
+            format!("is required when the status is {}", self.status.as_str()),
+        );
+        let starts_on = v.date("starts_on", self.starts_on);
+        let ends_on = v.date("ends_on", self.ends_on);
+        v.date_order("ends_on", starts_on, ends_on);
+        let summary = v.optional_text("summary", self.summary.as_deref(), 10_000);
+        let document_url = v.http_url("document_url", self.document_url.as_deref());
+        v.no_repeats(
+            "parties",
+            ".partner_id",
+            self.parties.iter().map(|p| p.partner_id),
+        );
+        let country_codes: Vec<String> = self
+            .country_codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| v.letters(&format!("country_codes[{i}]"), code, 2))
+            .collect();
+        v.no_repeats("country_codes", "", country_codes.iter());
+        AgreementDraft {
+            changes: AgreementChanges {
+                search_text: search_text([Some(title.as_str()), summary.as_deref()]),
+                title,
+                kind: self.kind,
+                status: self.status,
+                signed_on,
+                starts_on,
+                ends_on,
+                summary,
+                document_url,
+            },
+            parties: self.parties,
+            country_codes,
+        }
+    }
+}
+
+/// The fields agreements can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgreementSort {
+    Id,
+    Title,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for AgreementSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("id", Self::Id),
+        ("title", Self::Title),
+        ("created_at", Self::CreatedAt),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+/// Filters and order for the agreement list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgreementFilter {
+    pub status: Option<AgreementStatus>,
+    pub kind: Option<AgreementKind>,
+    /// Only agreements this partner is party to (its id).
+    pub partner: Option<i64>,
+    /// Only agreements covering this country (code, any case).
+    pub country: Option<String>,
+    /// Only agreements signed on or after this date.
+    #[param(format = Date)]
+    pub signed_from: Option<NaiveDate>,
+    /// Only agreements signed on or before this date.
+    #[param(format = Date)]
+    pub signed_to: Option<NaiveDate>,
+    /// Only agreements in force on this date: `starts_on` ≤ date and `ends_on` (if any) ≥ date.
+    #[param(format = Date)]
+    pub active_on: Option<NaiveDate>,
+    /// Case-insensitive search in titles and summaries.
+    pub q: Option<String>,
+    /// Sort by `id` (default), `title`, `created_at` or `updated_at`; `-` in front for descending.
+    #[param(schema_with = crate::pagination::sort_schema::<AgreementSort>)]
+    pub sort: Option<Sort<AgreementSort>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> AgreementInput {
+        AgreementInput {
+            title: "MOU".into(),
+            kind: AgreementKind::MemorandumOfUnderstanding,
+            status: AgreementStatus::Signed,
+            signed_on: NaiveDate::from_ymd_opt(2024, 6, 3),
+            starts_on: None,
+            ends_on: None,
+            summary: None,
+            document_url: None,
+            parties: vec![Party {
+                partner_id: 1,
+                role: PartyRole::Signatory,
+            }],
+            country_codes: vec!["kz".into(), "KR".into()],
+        }
+    }
+
+    #[test]
+    fn a_valid_agreement_is_normalized() {
+        let mut v = Validator::new();
+        let draft = input().check(&mut v);
+        assert!(v.finish().is_ok());
+        assert_eq!(draft.country_codes, ["KZ", "KR"]);
+    }
+
+    #[test]
+    fn signed_statuses_need_a_signing_date() {
+        for status in AgreementStatus::ALL {
+            let mut v = Validator::new();
+            AgreementInput {
+                status: *status,
+                signed_on: None,
+                ..input()
+            }
+            .check(&mut v);
+            assert_eq!(v.finish().is_err(), status.is_signed(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn every_broken_rule_is_recorded() {
+        let mut v = Validator::new();
+        AgreementInput {
+            title: "".into(),
+            signed_on: None,
+            starts_on: NaiveDate::from_ymd_opt(2024, 1, 2),
+            ends_on: NaiveDate::from_ymd_opt(2024, 1, 1),
+            summary: Some("s".repeat(10_001)),
+            document_url: Some("mailto:x@example.org".into()),
+            parties: vec![
+                Party {
+                    partner_id: 1,
+                    role: PartyRole::Signatory,
+                },
+                Party {
+                    partner_id: 1,
+                    role: PartyRole::Funding,
+                },
+            ],
+            country_codes: vec!["KZ".into(), "kz".into(), "K".into()],
+            ..input()
+        }
+        .check(&mut v);
+        let Err(crate::error::ApiError::Validation(errors)) = v.finish() else {
+            panic!("expected validation errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "title",
+                "signed_on",
+                "ends_on",
+                "summary",
+                "document_url",
+                "parties[1].partner_id",
+                "country_codes[2]",
+                "country_codes[1]"
+            ]
+        );
+    }
+}

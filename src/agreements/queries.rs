@@ -1,0 +1,331 @@
+//! Agreement queries, including its party and country relations. Each takes the caller's
+//! connection, so the caller owns the transaction (an agreement and its relations are always
+//! written together).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::model::{
+    Agreement, AgreementDraft, AgreementFilter, AgreementRow, AgreementSort, Party, PartyRole,
+};
+use crate::db::{DbConnection, MultiBackend};
+use crate::error::ApiError;
+use crate::keyset;
+use crate::pagination::{Cursor, Sort};
+use crate::schema::{agreement_countries, agreement_parties, agreements};
+use crate::validation::like_pattern;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = agreement_parties)]
+struct PartyRow {
+    agreement_id: i64,
+    partner_id: i64,
+    #[diesel(deserialize_as = String)]
+    role: PartyRole,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = agreement_parties)]
+struct NewParty {
+    agreement_id: i64,
+    partner_id: i64,
+    #[diesel(serialize_as = String)]
+    role: PartyRole,
+    position: i32,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = agreement_countries)]
+struct NewAgreementCountry {
+    agreement_id: i64,
+    country_code: String,
+    position: i32,
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> {
+    let row = agreements::table
+        .find(id)
+        .select(AgreementRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        Some(row) => attach(conn, vec![row])?.pop(),
+        None => None,
+    })
+}
+
+pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    agreements::table
+        .find(id)
+        .select(agreements::id)
+        .first::<i64>(conn)
+        .optional()
+        .map(|found| found.is_some())
+}
+
+/// Completes rows with their parties and countries: two queries for any number of rows.
+pub fn attach(conn: &mut DbConnection, rows: Vec<AgreementRow>) -> QueryResult<Vec<Agreement>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut parties: HashMap<i64, Vec<Party>> = HashMap::new();
+    for row in agreement_parties::table
+        .filter(agreement_parties::agreement_id.eq_any(&ids))
+        .order_by((agreement_parties::agreement_id, agreement_parties::position))
+        .select(PartyRow::as_select())
+        .load(conn)?
+    {
+        parties.entry(row.agreement_id).or_default().push(Party {
+            partner_id: row.partner_id,
+            role: row.role,
+        });
+    }
+    let mut countries: HashMap<i64, Vec<String>> = HashMap::new();
+    for (agreement_id, code) in agreement_countries::table
+        .filter(agreement_countries::agreement_id.eq_any(&ids))
+        .order_by((
+            agreement_countries::agreement_id,
+            agreement_countries::position,
+        ))
+        .select((
+            agreement_countries::agreement_id,
+            agreement_countries::country_code,
+        ))
+        .load::<(i64, String)>(conn)?
+    {
+        countries.entry(agreement_id).or_default().push(code);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let id = row.id;
+            Agreement::new(
+                row,
+                parties.remove(&id).unwrap_or_default(),
+                countries.remove(&id).unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+fn filtered(filter: &AgreementFilter) -> agreements::BoxedQuery<'static, MultiBackend> {
+    let mut query = agreements::table.into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(agreements::status.eq(status.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(agreements::kind.eq(kind.as_str()));
+    }
+    if let Some(partner) = filter.partner {
+        query = query.filter(
+            agreements::id.eq_any(
+                agreement_parties::table
+                    .filter(agreement_parties::partner_id.eq(partner))
+                    .select(agreement_parties::agreement_id),
+            ),
+        );
+    }
+    if let Some(country) = &filter.country {
+        query = query.filter(
+            agreements::id.eq_any(
+                agreement_countries::table
+                    .filter(
+                        agreement_countries::country_code.eq(country.trim().to_ascii_uppercase()),
+                    )
+                    .select(agreement_countries::agreement_id),
+            ),
+        );
+    }
+    if let Some(from) = filter.signed_from {
+        query = query.filter(agreements::signed_on.ge(from));
+    }
+    if let Some(to) = filter.signed_to {
+        query = query.filter(agreements::signed_on.le(to));
+    }
+    if let Some(day) = filter.active_on {
+        query = query.filter(
+            agreements::starts_on.le(day).and(
+                agreements::ends_on
+                    .ge(day)
+                    .or(agreements::ends_on.is_null()),
+            ),
+        );
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        query = query.filter(agreements::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    query
+}
+
+/// One page of agreements after `cursor`, `fetch` rows at most, with their relations.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AgreementFilter,
+    sort: Sort<AgreementSort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<Agreement>, ApiError> {
+    use agreements::*;
+    let query = filtered(filter);
+    let d = sort.direction;
+    let query = match sort.field {
+        AgreementSort::Id => keyset!(
+            query,
+            id,
+            id,
+            d,
+            cursor.map(|c| c.position::<i64, i64>()).transpose()?
+        ),
+        AgreementSort::Title => keyset!(
+            query,
+            title,
+            id,
+            d,
+            cursor.map(|c| c.position::<String, i64>()).transpose()?
+        ),
+        AgreementSort::CreatedAt => keyset!(
+            query,
+            created_at,
+            id,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, i64>())
+                .transpose()?
+        ),
+        AgreementSort::UpdatedAt => keyset!(
+            query,
+            updated_at,
+            id,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, i64>())
+                .transpose()?
+        ),
+    };
+    let rows = query
+        .select(AgreementRow::as_select())
+        .limit(fetch)
+        .load(conn)?;
+    Ok(attach(conn, rows)?)
+}
+
+/// A row's position under `field`, for the next page's cursor.
+pub fn position(agreement: &Agreement, field: AgreementSort) -> (serde_json::Value, i64) {
+    let key = match field {
+        AgreementSort::Id => agreement.id.into(),
+        AgreementSort::Title => agreement.title.clone().into(),
+        AgreementSort::CreatedAt => serde_json::to_value(agreement.created_at).unwrap_or_default(),
+        AgreementSort::UpdatedAt => serde_json::to_value(agreement.updated_at).unwrap_or_default(),
+    };
+    (key, agreement.id)
+}
+
+pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+/// Stores a new agreement with its relations.
+pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agreement> {
+    let now = crate::time::now();
+    let id: i64 = diesel::insert_into(agreements::table)
+        .values((
+            draft.changes,
+            agreements::created_at.eq(now),
+            agreements::updated_at.eq(now),
+            agreements::version.eq(1),
+        ))
+        .returning(agreements::id)
+        .get_result(conn)?;
+    insert_relations(conn, id, draft.parties, draft.country_codes)?;
+    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Replaces the agreement and its relations if it is still at `version`; `None` when it has
+/// moved on.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    version: i64,
+    draft: AgreementDraft,
+) -> QueryResult<Option<Agreement>> {
+    let updated = diesel::update(
+        agreements::table
+            .find(id)
+            .filter(agreements::version.eq(version)),
+    )
+    .set((
+        draft.changes,
+        agreements::updated_at.eq(crate::time::now()),
+        agreements::version.eq(version + 1),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    delete_relations(conn, id)?;
+    insert_relations(conn, id, draft.parties, draft.country_codes)?;
+    find(conn, id)
+}
+
+/// Deletes the agreement with its own party and country links.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    delete_relations(conn, id)?;
+    diesel::delete(agreements::table.find(id)).execute(conn)
+}
+
+fn delete_relations(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(agreement_parties::table.filter(agreement_parties::agreement_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(agreement_countries::table.filter(agreement_countries::agreement_id.eq(id)))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn insert_relations(
+    conn: &mut DbConnection,
+    id: i64,
+    parties: Vec<Party>,
+    codes: Vec<String>,
+) -> QueryResult<()> {
+    // One statement per row: the multi-backend connection has no batch insert.
+    for (position, party) in (0..).zip(parties) {
+        diesel::insert_into(agreement_parties::table)
+            .values(NewParty {
+                agreement_id: id,
+                partner_id: party.partner_id,
+                role: party.role,
+                position,
+            })
+            .execute(conn)?;
+    }
+    for (position, country_code) in (0..).zip(codes) {
+        diesel::insert_into(agreement_countries::table)
+            .values(NewAgreementCountry {
+                agreement_id: id,
+                country_code,
+                position,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` agreements `partner_id` is party to.
+pub fn with_party(conn: &mut DbConnection, partner_id: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    agreement_parties::table
+        .filter(agreement_parties::partner_id.eq(partner_id))
+        .select(agreement_parties::agreement_id)
+        .order_by(agreement_parties::agreement_id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Up to `limit` agreements covering country `code`.
+pub fn covering_country(conn: &mut DbConnection, code: &str, limit: i64) -> QueryResult<Vec<i64>> {
+    agreement_countries::table
+        .filter(agreement_countries::country_code.eq(code))
+        .select(agreement_countries::agreement_id)
+        .order_by(agreement_countries::agreement_id)
+        .limit(limit)
+        .load(conn)
+}

@@ -1,0 +1,385 @@
+//! The event resource: what is stored, what clients send, and the rules it must keep.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::pagination::{Sort, SortField};
+use crate::schema::events;
+use crate::text_enum;
+use crate::validation::{Validator, search_text};
+
+text_enum! {
+    /// The kind of event.
+    pub enum EventKind {
+        Meeting => "meeting",
+        Forum => "forum",
+        Conference => "conference",
+        Seminar => "seminar",
+        Workshop => "workshop",
+        Training => "training",
+        StudyVisit => "study_visit",
+        SigningCeremony => "signing_ceremony",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    /// What a partner does at an event.
+    pub enum ParticipantRole {
+        Host => "host",
+        Organizer => "organizer",
+        Participant => "participant",
+        Speaker => "speaker",
+    }
+}
+
+/// A partner taking part in an event, and its role.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"partner_id": 1, "role": "host"}))]
+pub struct Participant {
+    /// An existing partner; each appears once per event.
+    pub partner_id: i64,
+    pub role: ParticipantRole,
+}
+
+/// The event's own columns, as stored.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub title: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: EventKind,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub city: Option<String>,
+    pub venue: Option<String>,
+    pub country_code: Option<String>,
+    pub agreement_id: Option<i64>,
+    pub description: Option<String>,
+    pub url: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// An event, with the partners taking part.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 2, "title": "United Nations Public Service Forum 2024", "kind": "forum",
+    "starts_on": "2024-06-24", "ends_on": "2024-06-26", "city": "Incheon", "venue": "Songdo Convensia",
+    "country_code": "KR", "agreement_id": null, "description": null, "url": null,
+    "participants": [{"partner_id": 3, "role": "host"}, {"partner_id": 1, "role": "participant"}],
+    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+}))]
+pub struct Event {
+    /// Assigned by the server.
+    pub id: i64,
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: String,
+    pub kind: EventKind,
+    #[schema(format = Date)]
+    pub starts_on: NaiveDate,
+    /// Not before `starts_on`; null for a one-day event.
+    #[schema(format = Date)]
+    pub ends_on: Option<NaiveDate>,
+    #[schema(max_length = 200)]
+    pub city: Option<String>,
+    #[schema(max_length = 200)]
+    pub venue: Option<String>,
+    /// Where it takes place: an existing country's code.
+    #[schema(pattern = "^[A-Z]{2}$")]
+    pub country_code: Option<String>,
+    /// The agreement it is held under.
+    pub agreement_id: Option<i64>,
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    #[schema(format = "uri")]
+    pub url: Option<String>,
+    /// The partners taking part, in the order given.
+    pub participants: Vec<Participant>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: NaiveDateTime,
+    /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
+    #[schema(minimum = 1)]
+    pub version: i64,
+}
+
+impl Event {
+    pub fn new(row: EventRow, participants: Vec<Participant>) -> Self {
+        Event {
+            id: row.id,
+            title: row.title,
+            kind: row.kind,
+            starts_on: row.starts_on,
+            ends_on: row.ends_on,
+            city: row.city,
+            venue: row.venue,
+            country_code: row.country_code,
+            agreement_id: row.agreement_id,
+            description: row.description,
+            url: row.url,
+            participants,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+/// The writable fields of an event: the body of create and replace, and what a merge patch is
+/// applied to. `participants` is replaced as a whole.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Capacity-building workshop on digital government", "kind": "workshop",
+    "starts_on": "2023-05-16", "ends_on": "2023-05-18", "city": "Tbilisi", "country_code": "GE",
+    "agreement_id": 1, "participants": [{"partner_id": 1, "role": "organizer"}]
+}))]
+pub struct EventInput {
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: String,
+    pub kind: EventKind,
+    #[schema(format = Date)]
+    pub starts_on: NaiveDate,
+    #[serde(default)]
+    #[schema(format = Date)]
+    pub ends_on: Option<NaiveDate>,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub city: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub venue: Option<String>,
+    /// An existing country's code, any case.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    pub country_code: Option<String>,
+    /// An existing agreement's id.
+    #[serde(default)]
+    pub agreement_id: Option<i64>,
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(format = "uri")]
+    pub url: Option<String>,
+    /// Each partner at most once; every partner must exist.
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+}
+
+impl From<Event> for EventInput {
+    fn from(e: Event) -> Self {
+        EventInput {
+            title: e.title,
+            kind: e.kind,
+            starts_on: e.starts_on,
+            ends_on: e.ends_on,
+            city: e.city,
+            venue: e.venue,
+            country_code: e.country_code,
+            agreement_id: e.agreement_id,
+            description: e.description,
+            url: e.url,
+            participants: e.participants,
+        }
+    }
+}
+
+/// The event's own checked columns.
+#[derive(Clone, Debug, Insertable, AsChangeset)]
+#[diesel(table_name = events, treat_none_as_null = true)]
+pub struct EventChanges {
+    pub title: String,
+    #[diesel(serialize_as = String)]
+    pub kind: EventKind,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub city: Option<String>,
+    pub venue: Option<String>,
+    pub country_code: Option<String>,
+    pub agreement_id: Option<i64>,
+    pub description: Option<String>,
+    pub url: Option<String>,
+    pub search_text: String,
+}
+
+/// A checked event with its participants, ready to be stored.
+#[derive(Clone, Debug)]
+pub struct EventDraft {
+    pub changes: EventChanges,
+    pub participants: Vec<Participant>,
+}
+
+impl EventInput {
+    /// Checks the rules that need no database, recording broken ones in `v`.
+    pub fn check(self, v: &mut Validator) -> EventDraft {
+        let title = v.text("title", &self.title, 1, 300);
+        v.date("starts_on", Some(self.starts_on));
+        let ends_on = v.date("ends_on", self.ends_on);
+        v.date_order("ends_on", Some(self.starts_on), ends_on);
+        let city = v.optional_text("city", self.city.as_deref(), 200);
+        let venue = v.optional_text("venue", self.venue.as_deref(), 200);
+        let country_code = self
+            .country_code
+            .as_deref()
+            .map(|c| v.letters("country_code", c, 2));
+        let description = v.optional_text("description", self.description.as_deref(), 10_000);
+        let url = v.http_url("url", self.url.as_deref());
+        v.no_repeats(
+            "participants",
+            ".partner_id",
+            self.participants.iter().map(|p| p.partner_id),
+        );
+        EventDraft {
+            changes: EventChanges {
+                search_text: search_text([
+                    Some(title.as_str()),
+                    city.as_deref(),
+                    venue.as_deref(),
+                    description.as_deref(),
+                ]),
+                title,
+                kind: self.kind,
+                starts_on: self.starts_on,
+                ends_on,
+                city,
+                venue,
+                country_code,
+                agreement_id: self.agreement_id,
+                description,
+                url,
+            },
+            participants: self.participants,
+        }
+    }
+}
+
+/// The fields events can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventSort {
+    StartsOn,
+    Id,
+    Title,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for EventSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("starts_on", Self::StartsOn),
+        ("id", Self::Id),
+        ("title", Self::Title),
+        ("created_at", Self::CreatedAt),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+/// Filters and order for the event list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventFilter {
+    pub kind: Option<EventKind>,
+    /// Only events taking place in this country (code, any case).
+    pub country: Option<String>,
+    /// Only events this partner takes part in (its id).
+    pub partner: Option<i64>,
+    /// Only events held under this agreement (its id).
+    pub agreement: Option<i64>,
+    /// Only events still going on at or after this date (their date range overlaps `from..to`).
+    #[param(format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Only events starting on or before this date.
+    #[param(format = Date)]
+    pub to: Option<NaiveDate>,
+    /// Case-insensitive search in titles, cities, venues and descriptions.
+    pub q: Option<String>,
+    /// Sort by `starts_on` (default), `id`, `title`, `created_at` or `updated_at`; `-` in front
+    /// for descending.
+    #[param(schema_with = crate::pagination::sort_schema::<EventSort>)]
+    pub sort: Option<Sort<EventSort>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> EventInput {
+        EventInput {
+            title: "UN Public Service Forum".into(),
+            kind: EventKind::Forum,
+            starts_on: NaiveDate::from_ymd_opt(2024, 6, 24).expect("date"),
+            ends_on: NaiveDate::from_ymd_opt(2024, 6, 26),
+            city: Some("Incheon".into()),
+            venue: None,
+            country_code: Some("kr".into()),
+            agreement_id: None,
+            description: None,
+            url: None,
+            participants: vec![Participant {
+                partner_id: 1,
+                role: ParticipantRole::Host,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_valid_event_is_normalized() {
+        let mut v = Validator::new();
+        let draft = input().check(&mut v);
+        assert!(v.finish().is_ok());
+        assert_eq!(draft.changes.country_code.as_deref(), Some("KR"));
+        assert!(draft.changes.search_text.contains("incheon"));
+    }
+
+    #[test]
+    fn every_broken_rule_is_recorded() {
+        let mut v = Validator::new();
+        EventInput {
+            title: "t".repeat(301),
+            ends_on: NaiveDate::from_ymd_opt(2024, 6, 23),
+            city: Some("c".repeat(201)),
+            venue: Some("v".repeat(201)),
+            country_code: Some("K".into()),
+            description: Some("d".repeat(10_001)),
+            url: Some("songdo".into()),
+            participants: vec![
+                Participant {
+                    partner_id: 2,
+                    role: ParticipantRole::Host,
+                },
+                Participant {
+                    partner_id: 2,
+                    role: ParticipantRole::Speaker,
+                },
+            ],
+            ..input()
+        }
+        .check(&mut v);
+        let Err(crate::error::ApiError::Validation(errors)) = v.finish() else {
+            panic!("expected validation errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "title",
+                "ends_on",
+                "city",
+                "venue",
+                "country_code",
+                "description",
+                "url",
+                "participants[1].partner_id"
+            ]
+        );
+    }
+}

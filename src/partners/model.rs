@@ -1,0 +1,252 @@
+//! The partner resource: what is stored, what clients send, and the rules it must keep.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::pagination::{Sort, SortField};
+use crate::schema::partners;
+use crate::text_enum;
+use crate::validation::{Validator, search_text};
+
+text_enum! {
+    /// The kind of organisation. The IATI organisation-type code each maps to:
+    /// `government` 10, `local_government` 11, `public_sector` 15, `multilateral` 40,
+    /// `international_ngo` 21, `national_ngo` 22, `regional_ngo` 23, `foundation` 60,
+    /// `private_sector` 70, `academic` 80, `other` 90.
+    pub enum PartnerKind {
+        Government => "government",
+        LocalGovernment => "local_government",
+        PublicSector => "public_sector",
+        Multilateral => "multilateral",
+        InternationalNgo => "international_ngo",
+        NationalNgo => "national_ngo",
+        RegionalNgo => "regional_ngo",
+        Foundation => "foundation",
+        PrivateSector => "private_sector",
+        Academic => "academic",
+        Other => "other",
+    }
+}
+
+/// An organisation the hub works with.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = partners)]
+#[schema(example = json!({
+    "id": 3, "name": "Ministry of the Interior and Safety", "acronym": "MOIS",
+    "kind": "government", "country_code": "KR", "website": "https://www.mois.go.kr",
+    "email": null, "description": "Korea's ministry for government innovation and digital government.",
+    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+}))]
+pub struct Partner {
+    /// Assigned by the server.
+    pub id: i64,
+    /// Unique, ignoring case.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 20, example = "UNDP")]
+    pub acronym: Option<String>,
+    #[diesel(deserialize_as = String)]
+    pub kind: PartnerKind,
+    /// Where the headquarters are: an existing country's code.
+    #[schema(pattern = "^[A-Z]{2}$", example = "KZ")]
+    pub country_code: Option<String>,
+    /// Absolute http(s) URL.
+    #[schema(format = "uri")]
+    pub website: Option<String>,
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: NaiveDateTime,
+    /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
+    #[schema(minimum = 1)]
+    pub version: i64,
+}
+
+/// The writable fields of a partner: the body of create and replace, and what a merge patch
+/// is applied to.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "United Nations Development Programme", "acronym": "UNDP", "kind": "multilateral",
+    "country_code": "US", "website": "https://www.undp.org", "email": null, "description": null
+}))]
+pub struct PartnerInput {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 20)]
+    pub acronym: Option<String>,
+    pub kind: PartnerKind,
+    /// An existing country's code, any case.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    pub country_code: Option<String>,
+    #[serde(default)]
+    #[schema(format = "uri")]
+    pub website: Option<String>,
+    #[serde(default)]
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+}
+
+impl From<Partner> for PartnerInput {
+    fn from(p: Partner) -> Self {
+        PartnerInput {
+            name: p.name,
+            acronym: p.acronym,
+            kind: p.kind,
+            country_code: p.country_code,
+            website: p.website,
+            email: p.email,
+            description: p.description,
+        }
+    }
+}
+
+/// A checked partner, ready to be stored.
+#[derive(Clone, Debug, Insertable, AsChangeset)]
+#[diesel(table_name = partners, treat_none_as_null = true)]
+pub struct PartnerChanges {
+    pub name: String,
+    pub name_key: String,
+    pub acronym: Option<String>,
+    #[diesel(serialize_as = String)]
+    pub kind: PartnerKind,
+    pub country_code: Option<String>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub search_text: String,
+}
+
+impl PartnerInput {
+    /// Checks the rules that need no database, recording broken ones in `v`.
+    pub fn check(self, v: &mut Validator) -> PartnerChanges {
+        let name = v.text("name", &self.name, 1, 200);
+        let acronym = v.optional_text("acronym", self.acronym.as_deref(), 20);
+        let country_code = self
+            .country_code
+            .as_deref()
+            .map(|c| v.letters("country_code", c, 2));
+        let website = v.http_url("website", self.website.as_deref());
+        let email = v.email("email", self.email.as_deref());
+        let description = v.optional_text("description", self.description.as_deref(), 5000);
+        PartnerChanges {
+            name_key: name.to_lowercase(),
+            search_text: search_text([
+                Some(name.as_str()),
+                acronym.as_deref(),
+                description.as_deref(),
+            ]),
+            name,
+            acronym,
+            kind: self.kind,
+            country_code,
+            website,
+            email,
+            description,
+        }
+    }
+}
+
+/// The fields partners can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartnerSort {
+    Name,
+    Id,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for PartnerSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("name", Self::Name),
+        ("id", Self::Id),
+        ("created_at", Self::CreatedAt),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+/// Filters and order for the partner list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PartnerFilter {
+    /// Only partners of this kind.
+    pub kind: Option<PartnerKind>,
+    /// Only partners headquartered in this country (code, any case).
+    pub country: Option<String>,
+    /// Case-insensitive search in names, acronyms and descriptions.
+    pub q: Option<String>,
+    /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
+    #[param(schema_with = crate::pagination::sort_schema::<PartnerSort>)]
+    pub sort: Option<Sort<PartnerSort>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> PartnerInput {
+        PartnerInput {
+            name: "  Astana Civil Service Hub ".into(),
+            acronym: Some("ACSH".into()),
+            kind: PartnerKind::Multilateral,
+            country_code: Some("kz".into()),
+            website: Some("https://www.astanacivilservicehub.org".into()),
+            email: Some("info@astanahub.com".into()),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn a_valid_partner_is_normalized() {
+        let mut v = Validator::new();
+        let changes = input().check(&mut v);
+        assert!(v.finish().is_ok());
+        assert_eq!(changes.name, "Astana Civil Service Hub");
+        assert_eq!(changes.name_key, "astana civil service hub");
+        assert_eq!(changes.country_code.as_deref(), Some("KZ"));
+        assert_eq!(changes.kind, PartnerKind::Multilateral);
+    }
+
+    #[test]
+    fn every_broken_rule_is_recorded() {
+        let mut v = Validator::new();
+        PartnerInput {
+            name: "".into(),
+            acronym: Some("A".repeat(21)),
+            country_code: Some("KAZ".into()),
+            website: Some("www.example.org".into()),
+            email: Some("at-nowhere".into()),
+            description: Some("d".repeat(5001)),
+            ..input()
+        }
+        .check(&mut v);
+        let Err(crate::error::ApiError::Validation(errors)) = v.finish() else {
+            panic!("expected validation errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "acronym",
+                "country_code",
+                "website",
+                "email",
+                "description"
+            ]
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Partner queries. Each takes the caller's connection, so the caller owns the transaction.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerSort};
+use crate::db::{DbConnection, MultiBackend};
+use crate::error::ApiError;
+use crate::keyset;
+use crate::pagination::{Cursor, Sort};
+use crate::schema::partners;
+use crate::validation::like_pattern;
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
+    partners::table
+        .find(id)
+        .select(Partner::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The id of another partner whose name equals `name_key` ignoring case, if any.
+pub fn name_owner(
+    conn: &mut DbConnection,
+    name_key: &str,
+    except: Option<i64>,
+) -> QueryResult<Option<i64>> {
+    partners::table
+        .filter(partners::name_key.eq(name_key))
+        .filter(partners::id.ne(except.unwrap_or(0)))
+        .select(partners::id)
+        .first(conn)
+        .optional()
+}
+
+/// Which of `ids` name no partner.
+pub fn missing(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSet<i64>> {
+    let found: BTreeSet<i64> = partners::table
+        .filter(partners::id.eq_any(ids))
+        .select(partners::id)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !found.contains(id))
+        .collect())
+}
+
+/// Up to `limit` partners headquartered in `code`.
+pub fn in_country(conn: &mut DbConnection, code: &str, limit: i64) -> QueryResult<Vec<i64>> {
+    partners::table
+        .filter(partners::country_code.eq(code))
+        .select(partners::id)
+        .order_by(partners::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn filtered(filter: &PartnerFilter) -> partners::BoxedQuery<'static, MultiBackend> {
+    let mut query = partners::table.into_boxed();
+    if let Some(kind) = filter.kind {
+        query = query.filter(partners::kind.eq(kind.as_str()));
+    }
+    if let Some(country) = &filter.country {
+        query = query.filter(partners::country_code.eq(country.trim().to_ascii_uppercase()));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    query
+}
+
+/// One page of partners after `cursor`, `fetch` rows at most.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &PartnerFilter,
+    sort: Sort<PartnerSort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<Partner>, ApiError> {
+    use partners::*;
+    let query = filtered(filter);
+    let d = sort.direction;
+    let query = match sort.field {
+        PartnerSort::Name => keyset!(
+            query,
+            name,
+            id,
+            d,
+            cursor.map(|c| c.position::<String, i64>()).transpose()?
+        ),
+        PartnerSort::Id => keyset!(
+            query,
+            id,
+            id,
+            d,
+            cursor.map(|c| c.position::<i64, i64>()).transpose()?
+        ),
+        PartnerSort::CreatedAt => keyset!(
+            query,
+            created_at,
+            id,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, i64>())
+                .transpose()?
+        ),
+        PartnerSort::UpdatedAt => keyset!(
+            query,
+            updated_at,
+            id,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, i64>())
+                .transpose()?
+        ),
+    };
+    Ok(query.select(Partner::as_select()).limit(fetch).load(conn)?)
+}
+
+/// A row's position under `field`, for the next page's cursor.
+pub fn position(partner: &Partner, field: PartnerSort) -> (serde_json::Value, i64) {
+    let key = match field {
+        PartnerSort::Name => partner.name.clone().into(),
+        PartnerSort::Id => partner.id.into(),
+        PartnerSort::CreatedAt => serde_json::to_value(partner.created_at).unwrap_or_default(),
+        PartnerSort::UpdatedAt => serde_json::to_value(partner.updated_at).unwrap_or_default(),
+    };
+    (key, partner.id)
+}
+
+pub fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> QueryResult<Partner> {
+    let now = crate::time::now();
+    let id: i64 = diesel::insert_into(partners::table)
+        .values((
+            changes,
+            partners::created_at.eq(now),
+            partners::updated_at.eq(now),
+            partners::version.eq(1),
+        ))
+        .returning(partners::id)
+        .get_result(conn)?;
+    partners::table
+        .find(id)
+        .select(Partner::as_select())
+        .first(conn)
+}
+
+/// Stores `changes` if the partner is still at `version`; `None` when it has moved on.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    version: i64,
+    changes: PartnerChanges,
+) -> QueryResult<Option<Partner>> {
+    let updated = diesel::update(
+        partners::table
+            .find(id)
+            .filter(partners::version.eq(version)),
+    )
+    .set((
+        changes,
+        partners::updated_at.eq(crate::time::now()),
+        partners::version.eq(version + 1),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
+}
+
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(partners::table.find(id)).execute(conn)
+}
