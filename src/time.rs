@@ -9,7 +9,8 @@ pub fn now() -> NaiveDateTime {
         .unwrap_or(now)
 }
 
-/// Serde helper: a UTC `NaiveDateTime` as `2024-06-24T09:00:00Z` (fractions only when present).
+/// Serde helper: a UTC `NaiveDateTime` as `2024-06-24T09:00:00.000000Z`. Always six fraction
+/// digits, so that the texts sort as the times do.
 pub mod rfc3339 {
     use chrono::{NaiveDateTime, SecondsFormat};
     use serde::Serializer;
@@ -18,7 +19,7 @@ pub mod rfc3339 {
         value: &NaiveDateTime,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&value.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        serializer.serialize_str(&value.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true))
     }
 }
 
@@ -40,7 +41,7 @@ mod tests {
             .expect("valid date");
         assert_eq!(
             serde_json::to_string(&T(at)).expect("serializes"),
-            "\"2024-06-24T09:00:00Z\""
+            "\"2024-06-24T09:00:00.000000Z\""
         );
     }
 }

@@ -94,7 +94,7 @@ pub struct AgreementRow {
     "starts_on": "2021-03-01", "ends_on": "2023-12-31", "summary": null, "document_url": null,
     "parties": [{"partner_id": 1, "role": "coordinating"}, {"partner_id": 2, "role": "implementing"}],
     "country_codes": ["KZ", "KG", "TJ", "UZ", "AZ", "AM", "GE"],
-    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+    "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Agreement {
     /// Assigned by the server.

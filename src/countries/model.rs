@@ -17,7 +17,7 @@ use crate::validation::{Validator, search_text};
     "code": "KZ", "alpha3": "KAZ", "numeric": "398", "name": "Kazakhstan",
     "region": "Asia", "subregion": "Central Asia", "participant": true,
     "joined_on": "2013-03-13", "notes": "Founding member of the hub.",
-    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+    "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Country {
     /// ISO 3166-1 alpha-2 code, upper-case; the key in the path. Immutable.
@@ -49,11 +49,11 @@ pub struct Country {
     pub notes: Option<String>,
     /// When the record was created (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
-    #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00Z")]
+    #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00.000000Z")]
     pub created_at: NaiveDateTime,
     /// When the record last changed (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
-    #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00Z")]
+    #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00.000000Z")]
     pub updated_at: NaiveDateTime,
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1, example = 1)]

@@ -73,7 +73,7 @@ pub struct EventRow {
     "starts_on": "2024-06-24", "ends_on": "2024-06-26", "city": "Incheon", "venue": "Songdo Convensia",
     "country_code": "KR", "agreement_id": null, "description": null, "url": null,
     "participants": [{"partner_id": 3, "role": "host"}, {"partner_id": 1, "role": "participant"}],
-    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+    "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Event {
     /// Assigned by the server.

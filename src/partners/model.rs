@@ -37,7 +37,7 @@ text_enum! {
     "id": 3, "name": "Ministry of the Interior and Safety", "acronym": "MOIS",
     "kind": "government", "country_code": "KR", "website": "https://www.mois.go.kr",
     "email": null, "description": "Korea's ministry for government innovation and digital government.",
-    "created_at": "2024-06-24T09:00:00Z", "updated_at": "2024-06-24T09:00:00Z", "version": 1
+    "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Partner {
     /// Assigned by the server.

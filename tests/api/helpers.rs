@@ -263,3 +263,10 @@ pub fn header_of(response: &Response, name: &str) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
+
+/// A JSON value as text to sort by: strings as they are, other values as JSON.
+pub fn sort_text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}

@@ -3,7 +3,10 @@
 
 mod helpers;
 
+mod agreements;
 mod countries;
+mod events;
 mod migrations;
 mod openapi;
+mod partners;
 mod service;
