@@ -1,9 +1,10 @@
-//! The command line: `serve` (the default), `migrate`, `openapi`.
+//! The command line: `serve` (the default), `migrate`, `openapi`, `token …`, `seed-demo`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::auth::{self, Role};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::{Application, openapi, telemetry};
@@ -27,6 +28,45 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (what openapi/openapi.json holds).
     Openapi,
+    /// Make, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; prints it as the only line on standard output (it is not stored, only
+    /// its hash is).
+    Create {
+        /// A unique name: it identifies the token in the audit log.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// List tokens: name, role, created and last used (never the token itself).
+    List,
+    /// Revoke a token at once, on every instance.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// A role, as the command line spells it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RoleArg {
+    Editor,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
 }
 
 /// Parses the command line and runs the command.
@@ -39,6 +79,7 @@ pub fn run() -> ExitCode {
             print!("{}", openapi::to_json());
             Ok(())
         }
+        Command::Token(command) => token(&cli.settings, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,6 +108,40 @@ fn migrate(settings: &Settings) -> CliResult {
         log::info!("the database is up to date");
     } else {
         log::info!("applied migrations: {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+fn token(settings: &Settings, command: TokenCommand) -> CliResult {
+    let db = Db::new(settings);
+    db.migrate()?;
+    let mut conn = db.writer().get()?;
+    match command {
+        TokenCommand::Create { name, role } => {
+            let token = auth::create_token(&mut conn, &name, role.into())?;
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            println!("{:<24} {:<7} {:<28} last used", "name", "role", "created");
+            for t in auth::list_tokens(&mut conn)? {
+                let last = t.last_used_at.map_or_else(
+                    || "never".to_owned(),
+                    |at| format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S")),
+                );
+                println!(
+                    "{:<24} {:<7} {:<28} {last}",
+                    t.name,
+                    t.role.as_str(),
+                    format!("{}Z", t.created_at.format("%Y-%m-%dT%H:%M:%S"))
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            if !auth::revoke_token(&mut conn, &name)? {
+                return Err(format!("no token named {name:?}").into());
+            }
+            eprintln!("revoked token {name:?}");
+        }
     }
     Ok(())
 }

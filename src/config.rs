@@ -31,6 +31,20 @@ pub struct Settings {
     /// Seconds a request waits for a database connection before it is answered 503.
     #[arg(long, env = "DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub db_timeout_secs: u64,
+
+    /// Require a valid token (any role) for reads too.
+    #[arg(long, env = "READ_REQUIRES_TOKEN", default_value_t = false, global = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub read_requires_token: bool,
+
+    /// Browser origins allowed to call the API (CORS), comma-separated; none by default.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Settings {
@@ -42,6 +56,8 @@ impl Settings {
             pool_size: 8,
             workers: None,
             db_timeout_secs: 5,
+            read_requires_token: false,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

@@ -70,6 +70,12 @@ pub enum ApiError {
     /// The body parsed, but breaks field rules; lists all of them.
     #[error("the request body breaks {} rule(s)", .0.len())]
     Validation(Vec<FieldError>),
+    /// No token, or one that is malformed, unknown or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token whose role is too small.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -105,6 +111,8 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => "bad_request",
             Self::Validation(_) => "validation_failed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
@@ -144,6 +152,8 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -163,8 +173,15 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         response.content_type(PROBLEM_JSON);
-        if matches!(self, Self::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::Unauthorized(_) => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"coop-registry\""));
+            }
+            _ => {}
         }
         response.json(self.problem())
     }
@@ -285,6 +302,22 @@ pub mod responses {
         "errors": [{"field": "name", "message": "must be 1 to 200 characters"},
                    {"field": "alpha3", "message": "must be three letters A-Z"}]}))]
     pub struct Unprocessable(pub ProblemDetails);
+
+    /// No bearer token, or one that is malformed, unknown or revoked.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"coop-registry\"`")),
+        example = json!({
+        "type": "urn:coop-registry:problem:unauthorized", "title": "Unauthorized", "status": 401,
+        "code": "unauthorized", "detail": "this needs a bearer token", "errors": []}))]
+    pub struct Unauthorized(pub ProblemDetails);
+
+    /// The token is valid but its role is too small for this operation.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:forbidden", "title": "Forbidden", "status": 403,
+        "code": "forbidden", "detail": "token \"reporting\" has role editor; this needs admin", "errors": []}))]
+    pub struct Forbidden(pub ProblemDetails);
 
     /// No resource has this key.
     #[derive(ToResponse)]

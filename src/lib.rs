@@ -2,6 +2,8 @@
 //! cooperation hub, as a REST JSON API on SQLite or PostgreSQL.
 
 pub mod agreements;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod countries;
@@ -26,7 +28,7 @@ use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -54,7 +56,12 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        first_run_token(&db)?;
         let metrics = telemetry::metrics(&db)?;
+        let policy = web::Data::new(auth::AccessPolicy {
+            read_requires_token: settings.read_requires_token,
+        });
+        let cors_origins = settings.cors_allowed_origins.clone();
         let db = web::Data::new(db);
         let openapi = openapi::document();
         let mut server = HttpServer::new(move || {
@@ -63,11 +70,16 @@ impl Application {
                     ErrorHandlers::new()
                         .handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed),
                 )
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
                 .wrap(metrics.clone())
                 // The access log sits outside the request id so that it can log the id.
                 .wrap(from_fn(telemetry::request_id))
                 .wrap(telemetry::access_log())
                 .app_data(db.clone())
+                .app_data(policy.clone())
                 .app_data(json_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .service(
@@ -79,10 +91,12 @@ impl Application {
                 .service(web::resource("/readyz").get(health::readyz))
                 .service(
                     web::scope("/api/v1")
+                        .wrap(from_fn(auth::authorize))
                         .configure(countries::routes)
                         .configure(partners::routes)
                         .configure(agreements::routes)
-                        .configure(events::routes),
+                        .configure(events::routes)
+                        .configure(audit::routes),
                 )
                 .default_service(web::to(error::no_route))
         })
@@ -107,6 +121,50 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// On a database without any token, makes an admin token and shows it once in the log, so
+/// that a newcomer can try writes in Swagger UI at once.
+fn first_run_token(db: &Db) -> Result<(), SetupError> {
+    let mut conn = db.writer().get()?;
+    if auth::count_tokens(&mut conn)? > 0 {
+        return Ok(());
+    }
+    let token = auth::create_token(&mut conn, "admin", auth::Role::Admin)
+        .map_err(|e| format!("cannot create the first admin token: {e}"))?;
+    log::warn!(
+        "no API token existed, so an admin token named \"admin\" was made; it is shown this once: {token}"
+    );
+    log::warn!(
+        "make more with `coop-registry token create --name NAME --role editor|admin`; \
+         revoke this one with `coop-registry token revoke --name admin`"
+    );
+    Ok(())
+}
+
+/// CORS for the configured browser origins: the methods and headers the API uses, and the
+/// response headers a browser app needs to read.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin.trim())
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            telemetry::REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::LINK,
+            telemetry::REQUEST_ID,
+        ])
+        .max_age(3600)
 }
 
 fn listener_host(bind: &str) -> &str {

@@ -3,7 +3,10 @@
 use utoipa::OpenApi;
 
 use crate::error::{FieldError, ProblemDetails, responses};
-use crate::{agreements, countries, events, health, partners};
+use utoipa::Modify;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use crate::{agreements, audit, countries, events, health, partners};
 
 /// The whole API description; `/api-docs/openapi.json` serves it and `openapi/openapi.json`
 /// holds a copy (`cargo run -- openapi > openapi/openapi.json` regenerates it).
@@ -13,6 +16,7 @@ use crate::{agreements, countries, events, health, partners};
         title = "Cooperation Registry",
         description = "The record of an international cooperation hub: its partners, the countries \
 that take part, the cooperation agreements that bind them and the events held under them.\n\n\
+Writes need `Authorization: Bearer <token>` (editor; admin for countries and the audit log). \
 Errors are `application/problem+json` (RFC 9457). Lists are keyset-paginated: follow \
 `next_cursor`. Every resource carries a `version`, sent as its `ETag`; send it back in `If-Match` \
 to update safely.",
@@ -43,6 +47,7 @@ to update safely.",
         events::handlers::replace_event,
         events::handlers::update_event,
         events::handlers::delete_event,
+        audit::handlers::list_audit,
         health::healthz,
         health::readyz,
     ),
@@ -57,6 +62,8 @@ to update safely.",
             responses::UnsupportedMediaType,
             responses::PayloadTooLarge,
             responses::Unavailable,
+            responses::Unauthorized,
+            responses::Forbidden,
         ),
     ),
     tags(
@@ -64,10 +71,28 @@ to update safely.",
         (name = "partners", description = "Ministries, agencies, UN bodies, hubs, universities and NGOs"),
         (name = "agreements", description = "MOUs, joint projects, intergovernmental agreements, with their parties and countries"),
         (name = "events", description = "Forums, seminars, study visits, signing ceremonies, with their participants"),
+        (name = "audit", description = "Every write, with who made it and the resource before and after (admins)"),
         (name = "operations", description = "Health checks for load balancers and orchestrators"),
-    )
+    ),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer scheme, so that Swagger UI's Authorize button takes a token.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some(
+            "A token from `coop-registry token create --name NAME --role editor|admin`. Writes \
+need one (countries: admin); reads need one only when READ_REQUIRES_TOKEN is set."
+                .to_owned(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {

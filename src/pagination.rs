@@ -71,6 +71,8 @@ pub enum Direction {
 /// The fields a resource can be sorted by. The first of `FIELDS` is the default sort.
 pub trait SortField: Copy + Eq + std::fmt::Debug + 'static {
     const FIELDS: &'static [(&'static str, Self)];
+    /// The direction of the default sort.
+    const DEFAULT_DIRECTION: Direction = Direction::Asc;
 }
 
 /// A `sort` parameter: a field name, with `-` in front for descending order.
@@ -117,7 +119,7 @@ impl<F: SortField> Default for Sort<F> {
     fn default() -> Self {
         Sort {
             field: F::FIELDS[0].1,
-            direction: Direction::Asc,
+            direction: F::DEFAULT_DIRECTION,
         }
     }
 }
@@ -142,7 +144,7 @@ pub fn sort_schema<F: SortField>() -> RefOr<Schema> {
             .description(Some(
                 "Sort field; `-` in front sorts descending. Ties are broken by the key.",
             ))
-            .default(Some(Value::String(F::FIELDS[0].0.to_owned())))
+            .default(Some(Value::String(Sort::<F>::default().as_param())))
             .into()
     }
 }

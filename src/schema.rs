@@ -100,6 +100,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(partners -> countries (country_code));
 diesel::joinable!(agreement_parties -> agreements (agreement_id));
 diesel::joinable!(agreement_parties -> partners (partner_id));
@@ -118,4 +142,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     agreement_countries,
     events,
     event_participants,
+    api_tokens,
+    audit_log,
 );

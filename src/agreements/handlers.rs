@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementInput};
 use super::queries;
+use crate::audit::{self, AuditAction, ResourceType};
+use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::{
@@ -24,11 +26,13 @@ fn not_found(id: i64) -> ApiError {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/agreements", tag = "agreements", operation_id = "list_agreements",
+    security((), ("bearer" = [])),
     params(PageParams, AgreementFilter),
     responses(
         (status = 200, description = "A page of agreements", body = Page<Agreement>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -59,6 +63,7 @@ pub async fn list_agreements(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "get_agreement",
+    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The agreement's id")),
     responses(
         (status = 200, description = "The agreement", body = Agreement,
@@ -66,6 +71,7 @@ pub async fn list_agreements(
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 400, response = responses::BadRequest),
         (status = 404, response = responses::NotFound),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -86,6 +92,7 @@ pub async fn get_agreement(
 /// Parties and countries are stored with it in one transaction; each must exist.
 #[utoipa::path(
     post, path = "/api/v1/agreements", tag = "agreements", operation_id = "create_agreement",
+    security(("bearer" = [])),
     request_body = AgreementInput,
     responses(
         (status = 201, description = "Created", body = Agreement,
@@ -96,11 +103,14 @@ pub async fn get_agreement(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn create_agreement(
     db: web::Data<Db>,
+    actor: Actor,
     JsonBody(input): JsonBody<AgreementInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = Validator::new();
@@ -109,7 +119,18 @@ pub async fn create_agreement(
         .write(move |conn| {
             check_references(conn, &mut v, &draft)?;
             v.finish()?;
-            Ok(queries::insert(conn, draft)?)
+            let agreement = queries::insert(conn, draft)?;
+            let id = agreement.id.to_string();
+            audit::record(
+                conn,
+                &actor.name,
+                AuditAction::Create,
+                ResourceType::Agreement,
+                &id,
+                None,
+                Some(&agreement),
+            )?;
+            Ok(agreement)
         })
         .await?;
     let location = format!("/api/v1/agreements/{}", agreement.id);
@@ -126,6 +147,7 @@ pub async fn create_agreement(
 /// Sends every writable field; fields left out become null, lists left out become empty.
 #[utoipa::path(
     put, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "replace_agreement",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
@@ -141,18 +163,21 @@ pub async fn create_agreement(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn replace_agreement(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
     JsonBody(input): JsonBody<AgreementInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let agreement = db
-        .write(move |conn| store(conn, id, &precondition, |_| Ok(input)))
+        .write(move |conn| store(conn, &actor, id, &precondition, |_| Ok(input)))
         .await?;
     Ok(respond_written(
         StatusCode::OK,
@@ -167,6 +192,7 @@ pub async fn replace_agreement(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "update_agreement",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
@@ -184,11 +210,14 @@ pub async fn replace_agreement(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn update_agreement(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
@@ -196,7 +225,7 @@ pub async fn update_agreement(
     let id = path.into_inner();
     let agreement = db
         .write(move |conn| {
-            store(conn, id, &precondition, |current| {
+            store(conn, &actor, id, &precondition, |current| {
                 apply_patch(current, &patch)
             })
         })
@@ -215,6 +244,7 @@ pub async fn update_agreement(
 /// links are deleted with it.
 #[utoipa::path(
     delete, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "delete_agreement",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
@@ -225,11 +255,14 @@ pub async fn update_agreement(
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
         (status = 412, response = responses::PreconditionFailed),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn delete_agreement(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
@@ -239,27 +272,47 @@ pub async fn delete_agreement(
         precondition.check(current.version)?;
         references::ensure_unreferenced(conn, Target::Agreement(id))?;
         queries::delete(conn, id)?;
-        Ok(())
+        audit::record(
+            conn,
+            &actor.name,
+            AuditAction::Delete,
+            ResourceType::Agreement,
+            &id.to_string(),
+            Some(&current),
+            None,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Replaces the stored agreement with the input `make_input` derives from the current one.
+/// Records the change in the audit log.
 fn store(
     conn: &mut DbConnection,
+    actor: &Actor,
     id: i64,
     precondition: &Precondition,
     make_input: impl FnOnce(Agreement) -> Result<AgreementInput, ApiError>,
 ) -> Result<Agreement, ApiError> {
     let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
     precondition.check(current.version)?;
-    let version = current.version;
     let mut v = Validator::new();
-    let draft = make_input(current)?.check(&mut v);
+    let draft = make_input(current.clone())?.check(&mut v);
     check_references(conn, &mut v, &draft)?;
     v.finish()?;
-    queries::update(conn, id, version, draft)?.ok_or(ApiError::PreconditionFailed)
+    let updated =
+        queries::update(conn, id, current.version, draft)?.ok_or(ApiError::PreconditionFailed)?;
+    audit::record(
+        conn,
+        &actor.name,
+        AuditAction::Update,
+        ResourceType::Agreement,
+        &id.to_string(),
+        Some(&current),
+        Some(&updated),
+    )?;
+    Ok(updated)
 }
 
 fn check_references(

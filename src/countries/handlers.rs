@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::model::{Country, CountryFilter, CountryInput};
 use super::queries;
+use crate::audit::{self, AuditAction, ResourceType};
+use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::{
@@ -28,11 +30,13 @@ fn path_code(path: web::Path<String>) -> String {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/countries", tag = "countries", operation_id = "list_countries",
+    security((), ("bearer" = [])),
     params(PageParams, CountryFilter),
     responses(
         (status = 200, description = "A page of countries", body = Page<Country>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -63,12 +67,14 @@ pub async fn list_countries(
 /// The code is accepted in any case. Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "get_country",
+    security((), ("bearer" = [])),
     params(("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "kz")),
     responses(
         (status = 200, description = "The country", body = Country,
          headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 404, response = responses::NotFound),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -89,6 +95,7 @@ pub async fn get_country(
 /// For codes ISO does not assign (such as `XK`); every ISO 3166-1 country is already present.
 #[utoipa::path(
     post, path = "/api/v1/countries", tag = "countries", operation_id = "create_country",
+    security(("bearer" = [])),
     request_body = CountryInput,
     responses(
         (status = 201, description = "Created", body = Country,
@@ -99,11 +106,14 @@ pub async fn get_country(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn create_country(
     db: web::Data<Db>,
+    actor: Actor,
     JsonBody(input): JsonBody<CountryInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, changes) = input.validate(None)?;
@@ -113,7 +123,17 @@ pub async fn create_country(
                 return Err(ApiError::Conflict(format!("country {code} already exists")));
             }
             ensure_alpha3_free(conn, &changes.alpha3, &code)?;
-            Ok(queries::insert(conn, code, changes)?)
+            let country = queries::insert(conn, code, changes)?;
+            audit::record(
+                conn,
+                &actor.name,
+                AuditAction::Create,
+                ResourceType::Country,
+                &country.code,
+                None,
+                Some(&country),
+            )?;
+            Ok(country)
         })
         .await?;
     let location = format!("/api/v1/countries/{}", country.code);
@@ -130,6 +150,7 @@ pub async fn create_country(
 /// Sends every writable field; fields left out become null (or false).
 #[utoipa::path(
     put, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "replace_country",
+    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
@@ -145,18 +166,21 @@ pub async fn create_country(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn replace_country(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<String>,
     precondition: Precondition,
     JsonBody(input): JsonBody<CountryInput>,
 ) -> Result<HttpResponse, ApiError> {
     let code = path_code(path);
     let country = db
-        .write(move |conn| store(conn, &code, &precondition, |_| Ok(input)))
+        .write(move |conn| store(conn, &actor, &code, &precondition, |_| Ok(input)))
         .await?;
     Ok(respond_written(
         StatusCode::OK,
@@ -171,6 +195,7 @@ pub async fn replace_country(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "update_country",
+    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
@@ -188,11 +213,14 @@ pub async fn replace_country(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn update_country(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<String>,
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
@@ -200,7 +228,7 @@ pub async fn update_country(
     let code = path_code(path);
     let country = db
         .write(move |conn| {
-            store(conn, &code, &precondition, |current| {
+            store(conn, &actor, &code, &precondition, |current| {
                 apply_patch(current, &patch)
             })
         })
@@ -218,6 +246,7 @@ pub async fn update_country(
 /// Refused with 409, naming them, while partners, agreements or events refer to it.
 #[utoipa::path(
     delete, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "delete_country",
+    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "XK"),
         ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
@@ -227,11 +256,14 @@ pub async fn update_country(
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
         (status = 412, response = responses::PreconditionFailed),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn delete_country(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<String>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
@@ -241,25 +273,45 @@ pub async fn delete_country(
         precondition.check(current.version)?;
         references::ensure_unreferenced(conn, Target::Country(&code))?;
         queries::delete(conn, &code)?;
-        Ok(())
+        audit::record(
+            conn,
+            &actor.name,
+            AuditAction::Delete,
+            ResourceType::Country,
+            &code,
+            Some(&current),
+            None,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Replaces the stored country with the input `make_input` derives from the current one.
+/// Records the change in the audit log.
 fn store(
     conn: &mut DbConnection,
+    actor: &Actor,
     code: &str,
     precondition: &Precondition,
     make_input: impl FnOnce(Country) -> Result<CountryInput, ApiError>,
 ) -> Result<Country, ApiError> {
     let current = queries::find(conn, code)?.ok_or_else(|| not_found(code))?;
     precondition.check(current.version)?;
-    let version = current.version;
-    let (_, changes) = make_input(current)?.validate(Some(code))?;
+    let (_, changes) = make_input(current.clone())?.validate(Some(code))?;
     ensure_alpha3_free(conn, &changes.alpha3, code)?;
-    queries::update(conn, code, version, changes)?.ok_or(ApiError::PreconditionFailed)
+    let updated = queries::update(conn, code, current.version, changes)?
+        .ok_or(ApiError::PreconditionFailed)?;
+    audit::record(
+        conn,
+        &actor.name,
+        AuditAction::Update,
+        ResourceType::Country,
+        code,
+        Some(&current),
+        Some(&updated),
+    )?;
+    Ok(updated)
 }
 
 fn ensure_alpha3_free(conn: &mut DbConnection, alpha3: &str, code: &str) -> Result<(), ApiError> {

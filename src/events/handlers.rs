@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::model::{Event, EventDraft, EventFilter, EventInput};
 use super::queries;
+use crate::audit::{self, AuditAction, ResourceType};
+use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::{
@@ -24,11 +26,13 @@ fn not_found(id: i64) -> ApiError {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
+    security((), ("bearer" = [])),
     params(PageParams, EventFilter),
     responses(
         (status = 200, description = "A page of events", body = Page<Event>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -59,6 +63,7 @@ pub async fn list_events(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_event",
+    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event", body = Event,
@@ -66,6 +71,7 @@ pub async fn list_events(
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 400, response = responses::BadRequest),
         (status = 404, response = responses::NotFound),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -87,6 +93,7 @@ pub async fn get_event(
 /// agreement it names must exist.
 #[utoipa::path(
     post, path = "/api/v1/events", tag = "events", operation_id = "create_event",
+    security(("bearer" = [])),
     request_body = EventInput,
     responses(
         (status = 201, description = "Created", body = Event,
@@ -97,11 +104,14 @@ pub async fn get_event(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn create_event(
     db: web::Data<Db>,
+    actor: Actor,
     JsonBody(input): JsonBody<EventInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = Validator::new();
@@ -110,7 +120,18 @@ pub async fn create_event(
         .write(move |conn| {
             check_references(conn, &mut v, &draft)?;
             v.finish()?;
-            Ok(queries::insert(conn, draft)?)
+            let event = queries::insert(conn, draft)?;
+            let id = event.id.to_string();
+            audit::record(
+                conn,
+                &actor.name,
+                AuditAction::Create,
+                ResourceType::Event,
+                &id,
+                None,
+                Some(&event),
+            )?;
+            Ok(event)
         })
         .await?;
     let location = format!("/api/v1/events/{}", event.id);
@@ -127,6 +148,7 @@ pub async fn create_event(
 /// Sends every writable field; fields left out become null, `participants` left out becomes empty.
 #[utoipa::path(
     put, path = "/api/v1/events/{id}", tag = "events", operation_id = "replace_event",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
@@ -142,18 +164,21 @@ pub async fn create_event(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn replace_event(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
     JsonBody(input): JsonBody<EventInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let event = db
-        .write(move |conn| store(conn, id, &precondition, |_| Ok(input)))
+        .write(move |conn| store(conn, &actor, id, &precondition, |_| Ok(input)))
         .await?;
     Ok(respond_written(StatusCode::OK, None, event.version, &event))
 }
@@ -163,6 +188,7 @@ pub async fn replace_event(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/events/{id}", tag = "events", operation_id = "update_event",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
@@ -180,11 +206,14 @@ pub async fn replace_event(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn update_event(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
@@ -192,7 +221,7 @@ pub async fn update_event(
     let id = path.into_inner();
     let event = db
         .write(move |conn| {
-            store(conn, id, &precondition, |current| {
+            store(conn, &actor, id, &precondition, |current| {
                 apply_patch(current, &patch)
             })
         })
@@ -205,6 +234,7 @@ pub async fn update_event(
 /// Its participant links are deleted with it.
 #[utoipa::path(
     delete, path = "/api/v1/events/{id}", tag = "events", operation_id = "delete_event",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
@@ -215,11 +245,14 @@ pub async fn update_event(
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
         (status = 412, response = responses::PreconditionFailed),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn delete_event(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
@@ -228,27 +261,47 @@ pub async fn delete_event(
         let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
         precondition.check(current.version)?;
         queries::delete(conn, id)?;
-        Ok(())
+        audit::record(
+            conn,
+            &actor.name,
+            AuditAction::Delete,
+            ResourceType::Event,
+            &id.to_string(),
+            Some(&current),
+            None,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Replaces the stored event with the input `make_input` derives from the current one.
+/// Records the change in the audit log.
 fn store(
     conn: &mut DbConnection,
+    actor: &Actor,
     id: i64,
     precondition: &Precondition,
     make_input: impl FnOnce(Event) -> Result<EventInput, ApiError>,
 ) -> Result<Event, ApiError> {
     let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
     precondition.check(current.version)?;
-    let version = current.version;
     let mut v = Validator::new();
-    let draft = make_input(current)?.check(&mut v);
+    let draft = make_input(current.clone())?.check(&mut v);
     check_references(conn, &mut v, &draft)?;
     v.finish()?;
-    queries::update(conn, id, version, draft)?.ok_or(ApiError::PreconditionFailed)
+    let updated =
+        queries::update(conn, id, current.version, draft)?.ok_or(ApiError::PreconditionFailed)?;
+    audit::record(
+        conn,
+        &actor.name,
+        AuditAction::Update,
+        ResourceType::Event,
+        &id.to_string(),
+        Some(&current),
+        Some(&updated),
+    )?;
+    Ok(updated)
 }
 
 fn check_references(

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerInput};
 use super::queries;
+use crate::audit::{self, AuditAction, ResourceType};
+use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::{
@@ -24,11 +26,13 @@ fn not_found(id: i64) -> ApiError {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/partners", tag = "partners", operation_id = "list_partners",
+    security((), ("bearer" = [])),
     params(PageParams, PartnerFilter),
     responses(
         (status = 200, description = "A page of partners", body = Page<Partner>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         (status = 400, response = responses::BadRequest),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -59,6 +63,7 @@ pub async fn list_partners(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "get_partner",
+    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The partner's id")),
     responses(
         (status = 200, description = "The partner", body = Partner,
@@ -66,6 +71,7 @@ pub async fn list_partners(
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 400, response = responses::BadRequest),
         (status = 404, response = responses::NotFound),
+        (status = 401, response = responses::Unauthorized),
         (status = 503, response = responses::Unavailable),
     )
 )]
@@ -86,6 +92,7 @@ pub async fn get_partner(
 /// The name must be unique ignoring case; the headquarters country must exist.
 #[utoipa::path(
     post, path = "/api/v1/partners", tag = "partners", operation_id = "create_partner",
+    security(("bearer" = [])),
     request_body = PartnerInput,
     responses(
         (status = 201, description = "Created", body = Partner,
@@ -96,11 +103,14 @@ pub async fn get_partner(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn create_partner(
     db: web::Data<Db>,
+    actor: Actor,
     JsonBody(input): JsonBody<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = Validator::new();
@@ -110,7 +120,18 @@ pub async fn create_partner(
             check_references(conn, &mut v, &changes)?;
             v.finish()?;
             ensure_name_free(conn, &changes, None)?;
-            Ok(queries::insert(conn, changes)?)
+            let partner = queries::insert(conn, changes)?;
+            let id = partner.id.to_string();
+            audit::record(
+                conn,
+                &actor.name,
+                AuditAction::Create,
+                ResourceType::Partner,
+                &id,
+                None,
+                Some(&partner),
+            )?;
+            Ok(partner)
         })
         .await?;
     let location = format!("/api/v1/partners/{}", partner.id);
@@ -127,6 +148,7 @@ pub async fn create_partner(
 /// Sends every writable field; fields left out become null.
 #[utoipa::path(
     put, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "replace_partner",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
@@ -142,18 +164,21 @@ pub async fn create_partner(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn replace_partner(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
     JsonBody(input): JsonBody<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let partner = db
-        .write(move |conn| store(conn, id, &precondition, |_| Ok(input)))
+        .write(move |conn| store(conn, &actor, id, &precondition, |_| Ok(input)))
         .await?;
     Ok(respond_written(
         StatusCode::OK,
@@ -168,6 +193,7 @@ pub async fn replace_partner(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "update_partner",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
@@ -185,11 +211,14 @@ pub async fn replace_partner(
         (status = 413, response = responses::PayloadTooLarge),
         (status = 415, response = responses::UnsupportedMediaType),
         (status = 422, response = responses::Unprocessable),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn update_partner(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
@@ -197,7 +226,7 @@ pub async fn update_partner(
     let id = path.into_inner();
     let partner = db
         .write(move |conn| {
-            store(conn, id, &precondition, |current| {
+            store(conn, &actor, id, &precondition, |current| {
                 apply_patch(current, &patch)
             })
         })
@@ -215,6 +244,7 @@ pub async fn update_partner(
 /// Refused with 409, naming them, while agreements or events refer to the partner.
 #[utoipa::path(
     delete, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "delete_partner",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
@@ -225,11 +255,14 @@ pub async fn update_partner(
         (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
         (status = 412, response = responses::PreconditionFailed),
+        (status = 401, response = responses::Unauthorized),
+        (status = 403, response = responses::Forbidden),
         (status = 503, response = responses::Unavailable),
     )
 )]
 pub async fn delete_partner(
     db: web::Data<Db>,
+    actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
@@ -239,28 +272,48 @@ pub async fn delete_partner(
         precondition.check(current.version)?;
         references::ensure_unreferenced(conn, Target::Partner(id))?;
         queries::delete(conn, id)?;
-        Ok(())
+        audit::record(
+            conn,
+            &actor.name,
+            AuditAction::Delete,
+            ResourceType::Partner,
+            &id.to_string(),
+            Some(&current),
+            None,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Replaces the stored partner with the input `make_input` derives from the current one.
+/// Records the change in the audit log.
 fn store(
     conn: &mut DbConnection,
+    actor: &Actor,
     id: i64,
     precondition: &Precondition,
     make_input: impl FnOnce(Partner) -> Result<PartnerInput, ApiError>,
 ) -> Result<Partner, ApiError> {
     let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
     precondition.check(current.version)?;
-    let version = current.version;
     let mut v = Validator::new();
-    let changes = make_input(current)?.check(&mut v);
+    let changes = make_input(current.clone())?.check(&mut v);
     check_references(conn, &mut v, &changes)?;
     v.finish()?;
     ensure_name_free(conn, &changes, Some(id))?;
-    queries::update(conn, id, version, changes)?.ok_or(ApiError::PreconditionFailed)
+    let updated =
+        queries::update(conn, id, current.version, changes)?.ok_or(ApiError::PreconditionFailed)?;
+    audit::record(
+        conn,
+        &actor.name,
+        AuditAction::Update,
+        ResourceType::Partner,
+        &id.to_string(),
+        Some(&current),
+        Some(&updated),
+    )?;
+    Ok(updated)
 }
 
 fn check_references(

@@ -166,6 +166,7 @@ async fn malformed_or_mistyped_bodies_return_400_naming_the_field(app: TestApp) 
     let raw = |text: &'static str| {
         app.client
             .post(app.url("/api/v1/countries"))
+            .bearer_auth(&app.admin_token)
             .header(header::CONTENT_TYPE, "application/json")
             .body(text)
             .send()
@@ -195,6 +196,7 @@ async fn a_body_that_is_not_json_returns_415(app: TestApp) {
     let response = app
         .client
         .post(app.url("/api/v1/countries"))
+        .bearer_auth(&app.admin_token)
         .header(header::CONTENT_TYPE, "text/plain")
         .body(kosovo().to_string())
         .send()
@@ -204,6 +206,7 @@ async fn a_body_that_is_not_json_returns_415(app: TestApp) {
     let response = app
         .client
         .post(app.url("/api/v1/countries"))
+        .bearer_auth(&app.admin_token)
         .body(kosovo().to_string())
         .send()
         .await
@@ -274,6 +277,7 @@ async fn patch_applies_a_merge_patch_as_json_or_merge_patch_json(app: TestApp) {
     let clear = app
         .client
         .patch(app.url("/api/v1/countries/KZ"))
+        .bearer_auth(&app.admin_token)
         .json(&json!({"notes": null}))
         .send()
         .await

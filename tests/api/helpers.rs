@@ -1,7 +1,9 @@
 //! Starts the real application on port 0 with a fresh database per test, and speaks HTTP to it.
 
 use coop_registry::Application;
+use coop_registry::auth::{self, Role};
 use coop_registry::config::Settings;
+use coop_registry::db::Db;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Method, RequestBuilder, Response, header};
 use serde_json::Value;
@@ -39,9 +41,13 @@ macro_rules! backend_tests {
 }
 
 /// A running service and a client for it. Dropping it drops its database.
+///
+/// The write helpers send `admin_token`; `request` sends none, for tests about access.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub admin_token: String,
+    pub editor_token: String,
     pub database: TestDatabase,
 }
 
@@ -128,6 +134,14 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     configure(&mut settings);
     let app = Application::build(&settings).expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let (admin_token, editor_token) = {
+        let db = Db::new(&settings);
+        let mut conn = db.writer().get().expect("a connection");
+        (
+            auth::create_token(&mut conn, "test-admin", Role::Admin).expect("admin token"),
+            auth::create_token(&mut conn, "test-editor", Role::Editor).expect("editor token"),
+        )
+    };
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -136,6 +150,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     TestApp {
         address,
         client,
+        admin_token,
+        editor_token,
         database,
     }
 }
@@ -149,6 +165,11 @@ impl TestApp {
         self.client.request(method, self.url(path))
     }
 
+    /// A request carrying the admin token.
+    pub fn as_admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(&self.admin_token)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path)
             .send()
@@ -157,7 +178,7 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.request(Method::POST, path)
+        self.as_admin(Method::POST, path)
             .json(body)
             .send()
             .await
@@ -165,7 +186,7 @@ impl TestApp {
     }
 
     pub async fn put_json(&self, path: &str, body: &Value, if_match: Option<&str>) -> Response {
-        with_if_match(self.request(Method::PUT, path).json(body), if_match)
+        with_if_match(self.as_admin(Method::PUT, path).json(body), if_match)
             .send()
             .await
             .expect("PUT is answered")
@@ -174,7 +195,7 @@ impl TestApp {
     /// A JSON Merge Patch, sent as `application/merge-patch+json`.
     pub async fn patch_json(&self, path: &str, body: &Value, if_match: Option<&str>) -> Response {
         let request = self
-            .request(Method::PATCH, path)
+            .as_admin(Method::PATCH, path)
             .header(header::CONTENT_TYPE, "application/merge-patch+json")
             .body(body.to_string());
         with_if_match(request, if_match)
@@ -184,7 +205,7 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str, if_match: Option<&str>) -> Response {
-        with_if_match(self.request(Method::DELETE, path), if_match)
+        with_if_match(self.as_admin(Method::DELETE, path), if_match)
             .send()
             .await
             .expect("DELETE is answered")

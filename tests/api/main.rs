@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access;
 mod agreements;
 mod countries;
 mod events;

@@ -83,7 +83,7 @@ async fn an_unknown_route_returns_404_problem(app: TestApp) {
 
 async fn a_wrong_method_returns_405_problem(app: TestApp) {
     let body = problem(
-        app.request(Method::DELETE, "/api/v1/countries")
+        app.as_admin(Method::DELETE, "/api/v1/countries")
             .send()
             .await
             .expect("answered"),
@@ -92,7 +92,7 @@ async fn a_wrong_method_returns_405_problem(app: TestApp) {
     .await;
     assert_eq!(body["code"], "method_not_allowed");
     problem(
-        app.request(Method::POST, "/api/v1/countries/KZ")
+        app.as_admin(Method::POST, "/api/v1/countries/KZ")
             .send()
             .await
             .expect("answered"),

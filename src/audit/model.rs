@@ -1,0 +1,123 @@
+//! Audit entries: what is stored and what admins read.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::pagination::{Direction, Sort, SortField};
+use crate::schema::audit_log;
+use crate::text_enum;
+
+text_enum! {
+    /// The kind of write.
+    pub enum AuditAction {
+        Create => "create",
+        Update => "update",
+        Delete => "delete",
+    }
+}
+
+text_enum! {
+    /// The kind of resource written.
+    pub enum ResourceType {
+        Country => "country",
+        Partner => "partner",
+        Agreement => "agreement",
+        Event => "event",
+    }
+}
+
+/// An audit entry as stored; the states are JSON text.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    #[diesel(deserialize_as = String)]
+    pub action: AuditAction,
+    #[diesel(deserialize_as = String)]
+    pub resource_type: ResourceType,
+    pub resource_id: String,
+    pub before_state: Option<String>,
+    pub after_state: Option<String>,
+}
+
+/// One write: when, by which token, what, and the resource before and after.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 12, "at": "2024-06-24T09:00:00.000000Z", "actor": "admin", "action": "update",
+    "resource_type": "country", "resource_id": "KZ",
+    "before": {"code": "KZ", "participant": false, "version": 1},
+    "after": {"code": "KZ", "participant": true, "version": 2}
+}))]
+pub struct AuditEntry {
+    pub id: i64,
+    /// When the write happened (RFC 3339, UTC).
+    #[serde(with = "crate::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: NaiveDateTime,
+    /// The name of the token that made the write.
+    pub actor: String,
+    pub action: AuditAction,
+    pub resource_type: ResourceType,
+    /// The resource's id, or its code for a country.
+    pub resource_id: String,
+    /// The resource before the write; null on create.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    /// The resource after the write; null on delete.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        AuditEntry {
+            id: row.id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            before: parse(row.before_state),
+            after: parse(row.after_state),
+        }
+    }
+}
+
+/// The fields audit entries can be sorted by; newest first by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditSort {
+    At,
+    Id,
+}
+
+impl SortField for AuditSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[("at", Self::At), ("id", Self::Id)];
+    const DEFAULT_DIRECTION: Direction = Direction::Desc;
+}
+
+/// Filters and order for the audit log.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    pub resource_type: Option<ResourceType>,
+    /// The resource's id, or a country's code.
+    pub resource_id: Option<String>,
+    /// The token name that made the writes.
+    pub actor: Option<String>,
+    pub action: Option<AuditAction>,
+    /// Only entries at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries at or before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<DateTime<Utc>>,
+    /// Sort by `at` or `id`; newest first (`-at`) by default.
+    #[param(schema_with = crate::pagination::sort_schema::<AuditSort>)]
+    pub sort: Option<Sort<AuditSort>>,
+}

@@ -1,0 +1,115 @@
+//! Audit queries. `record` runs inside the caller's write transaction, so an entry exists
+//! exactly when the write it describes was committed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::model::{AuditAction, AuditEntry, AuditFilter, AuditRow, AuditSort, ResourceType};
+use crate::db::{DbConnection, MultiBackend};
+use crate::error::ApiError;
+use crate::keyset;
+use crate::pagination::{Cursor, Sort};
+use crate::schema::audit_log;
+
+/// Records one write: `before` is absent on create, `after` on delete.
+pub fn record<T: Serialize>(
+    conn: &mut DbConnection,
+    actor: &str,
+    action: AuditAction,
+    resource_type: ResourceType,
+    resource_id: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<(), ApiError> {
+    let json = |state: Option<&T>| {
+        state
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| ApiError::Internal(format!("audit state: {e}")))
+    };
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::at.eq(crate::time::now()),
+            audit_log::actor.eq(actor),
+            audit_log::action.eq(action.as_str()),
+            audit_log::resource_type.eq(resource_type.as_str()),
+            audit_log::resource_id.eq(resource_id),
+            audit_log::before_state.eq(json(before)?),
+            audit_log::after_state.eq(json(after)?),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn filtered(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, MultiBackend> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(kind) = filter.resource_type {
+        query = query.filter(audit_log::resource_type.eq(kind.as_str()));
+    }
+    if let Some(id) = &filter.resource_id {
+        query = query.filter(audit_log::resource_id.eq(id.trim().to_owned()));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(actor.clone()));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::action.eq(action.as_str()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::at.ge(from.naive_utc()));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_log::at.le(to.naive_utc()));
+    }
+    query
+}
+
+/// One page of audit entries after `cursor`, `fetch` rows at most.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    sort: Sort<AuditSort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    use audit_log::*;
+    let query = filtered(filter);
+    let d = sort.direction;
+    let query = match sort.field {
+        AuditSort::At => keyset!(
+            query,
+            at,
+            id,
+            d,
+            cursor
+                .map(|c| c.position::<NaiveDateTime, i64>())
+                .transpose()?
+        ),
+        AuditSort::Id => keyset!(
+            query,
+            id,
+            id,
+            d,
+            cursor.map(|c| c.position::<i64, i64>()).transpose()?
+        ),
+    };
+    let rows: Vec<AuditRow> = query
+        .select(AuditRow::as_select())
+        .limit(fetch)
+        .load(conn)?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
+}
+
+/// An entry's position under `field`, for the next page's cursor.
+pub fn position(entry: &AuditEntry, field: AuditSort) -> (serde_json::Value, i64) {
+    let key = match field {
+        AuditSort::At => serde_json::to_value(entry.at).unwrap_or_default(),
+        AuditSort::Id => entry.id.into(),
+    };
+    (key, entry.id)
+}
+
+pub fn count(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
