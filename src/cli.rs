@@ -31,6 +31,8 @@ pub enum Command {
     /// Make, list and revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Load the example records of the contract (idempotent: a second run adds nothing).
+    SeedDemo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +82,7 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Token(command) => token(&cli.settings, command),
+        Command::SeedDemo => seed_demo(&cli.settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,5 +146,17 @@ fn token(settings: &Settings, command: TokenCommand) -> CliResult {
             eprintln!("revoked token {name:?}");
         }
     }
+    Ok(())
+}
+
+fn seed_demo(settings: &Settings) -> CliResult {
+    let db = Db::new(settings);
+    db.migrate()?;
+    let mut conn = db.writer().get()?;
+    let report = crate::demo::seed(&mut conn)?;
+    println!(
+        "seed-demo: marked {} countries as participants, added {} partners, {} agreements, {} events",
+        report.countries_marked, report.partners, report.agreements, report.events
+    );
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod countries;
 pub mod db;
+pub mod demo;
 pub mod enums;
 pub mod error;
 pub mod events;

@@ -56,6 +56,16 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> 
     })
 }
 
+/// The id of the first agreement titled exactly `title`.
+pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i64>> {
+    agreements::table
+        .filter(agreements::title.eq(title))
+        .select(agreements::id)
+        .order_by(agreements::id)
+        .first(conn)
+        .optional()
+}
+
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     agreements::table
         .find(id)

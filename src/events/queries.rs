@@ -47,6 +47,16 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
     })
 }
 
+/// The id of the first event titled exactly `title`.
+pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i64>> {
+    events::table
+        .filter(events::title.eq(title))
+        .select(events::id)
+        .order_by(events::id)
+        .first(conn)
+        .optional()
+}
+
 /// Completes rows with their participants: one query for any number of rows.
 pub fn attach(conn: &mut DbConnection, rows: Vec<EventRow>) -> QueryResult<Vec<Event>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

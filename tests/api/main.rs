@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod agreements;
 mod countries;
+mod demo;
 mod events;
 mod migrations;
 mod openapi;
