@@ -184,6 +184,58 @@ mod tests {
         assert!(merge_patch(&mut doc, &json!([1])).is_err());
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-d]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_empty_patch_changes_nothing(doc in proptest::collection::btree_map("[a-d]", json_value(), 0..4)) {
+            // Resources are objects; RFC 7396 turns any other target into an object first.
+            let doc = Value::Object(doc.into_iter().collect());
+            let mut patched = doc.clone();
+            merge_patch(&mut patched, &json!({})).expect("object patch");
+            proptest::prop_assert_eq!(patched, doc);
+        }
+
+        #[test]
+        fn patches_are_idempotent(doc in json_value(), patch in proptest::collection::btree_map("[a-d]", json_value(), 0..4)) {
+            let patch = Value::Object(patch.into_iter().collect());
+            let mut once = doc.clone();
+            merge_patch(&mut once, &patch).expect("object patch");
+            let mut twice = once.clone();
+            merge_patch(&mut twice, &patch).expect("object patch");
+            proptest::prop_assert_eq!(&once, &twice);
+            // Every member the patch sets to a non-object value ends up with that value; null removes it.
+            for (key, value) in patch.as_object().into_iter().flatten() {
+                match value {
+                    Value::Null => proptest::prop_assert!(once.get(key).is_none()),
+                    Value::Object(_) => proptest::prop_assert!(once.get(key).is_some_and(Value::is_object)),
+                    other => proptest::prop_assert_eq!(once.get(key), Some(other)),
+                }
+            }
+        }
+
+        #[test]
+        fn patches_that_are_not_objects_are_refused(doc in json_value(), patch in json_value()) {
+            let mut target = doc;
+            proptest::prop_assert_eq!(merge_patch(&mut target, &patch).is_ok(), patch.is_object());
+        }
+    }
+
     #[test]
     fn preconditions_compare_strong_etags() {
         let tags = |v: &str| {

@@ -381,6 +381,39 @@ mod tests {
         assert!(cursor.position::<i64, i64>().is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_position_round_trips(key in ".*", tie in proptest::num::i64::ANY, desc in proptest::bool::ANY) {
+            let sort = if desc { Sort::<Field>::parse("-name") } else { Sort::<Field>::parse("name") };
+            let sort = sort.expect("valid sort");
+            let text = Cursor::after(&sort, &key, tie).encode();
+            let back = Cursor::decode(&text, &sort).expect("decodes").position::<String, i64>().expect("typed");
+            proptest::prop_assert_eq!(back, (key, tie));
+        }
+
+        #[test]
+        fn tampered_cursors_are_rejected_without_panicking(text in ".*") {
+            let sort = Sort::<Field>::default();
+            // Arbitrary text is either not a cursor (an error for the client), or by chance a
+            // well-formed one; it never panics.
+            if let Ok(cursor) = Cursor::decode(&text, &sort) {
+                let _ = cursor.position::<String, i64>();
+            }
+        }
+
+        #[test]
+        fn flipping_a_character_of_a_cursor_never_panics(key in "[a-z]{1,20}", tie in 0i64..1000, at in 0usize..40, c in proptest::char::any()) {
+            let sort = Sort::<Field>::default();
+            let mut text: Vec<char> = Cursor::after(&sort, &key, tie).encode().chars().collect();
+            let at = at % text.len();
+            text[at] = c;
+            let text: String = text.into_iter().collect();
+            if let Ok(cursor) = Cursor::decode(&text, &sort) {
+                let _ = cursor.position::<String, i64>();
+            }
+        }
+    }
+
     #[test]
     fn limit_bounds_are_enforced() {
         let limit = |n| {

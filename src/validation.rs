@@ -239,6 +239,56 @@ mod tests {
         assert_eq!(fields, ["parties[2].partner_id", "parties[3].partner_id"]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn text_is_accepted_exactly_when_its_trimmed_length_fits(value in "\\PC{0,12}", min in 0usize..4, max in 4usize..10) {
+            let mut v = Validator::new();
+            let kept = v.text("f", &value, min, max);
+            let chars = value.trim().chars().count();
+            proptest::prop_assert_eq!(kept.as_str(), value.trim());
+            proptest::prop_assert_eq!(v.finish().is_ok(), (min..=max).contains(&chars) && !value.contains('\0'));
+        }
+
+        #[test]
+        fn letters_come_out_upper_case_and_are_checked(value in "[a-zA-Z0-9 ]{0,4}") {
+            let mut v = Validator::new();
+            let code = v.letters("code", &value, 2);
+            let ok = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
+            proptest::prop_assert_eq!(code.clone(), code.to_ascii_uppercase());
+            proptest::prop_assert_eq!(v.finish().is_ok(), ok);
+        }
+
+        #[test]
+        fn like_patterns_match_only_literally(q in "\\PC{0,10}") {
+            let pattern = like_pattern(&q);
+            proptest::prop_assert!(pattern.starts_with('%') && pattern.ends_with('%'));
+            // Inside the outer wildcards, every %, _ and \ is escaped.
+            let inner: Vec<char> = pattern[1..pattern.len() - 1].chars().collect();
+            let mut i = 0;
+            while i < inner.len() {
+                if inner[i] == '\\' {
+                    proptest::prop_assert!(i + 1 < inner.len() && matches!(inner[i + 1], '%' | '_' | '\\'));
+                    i += 2;
+                } else {
+                    proptest::prop_assert!(!matches!(inner[i], '%' | '_'));
+                    i += 1;
+                }
+            }
+        }
+
+        #[test]
+        fn urls_must_be_absolute_http(url in "\\PC{0,30}") {
+            let mut v = Validator::new();
+            v.http_url("u", Some(&url));
+            let trimmed = url.trim();
+            let parsed = url::Url::parse(trimmed).ok();
+            let valid = trimmed.is_empty()
+                || (parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+                    && !trimmed.contains('\0'));
+            proptest::prop_assert_eq!(v.finish().is_ok(), valid);
+        }
+    }
+
     #[test]
     fn search_patterns_are_lowercase_and_escaped() {
         assert_eq!(like_pattern(" ҚАЗ "), "%қаз%");
