@@ -1,7 +1,15 @@
 //! Enumerations stored as text: one macro gives each the same shape (serde names, OpenAPI
 //! schema, the stored text and its parsing), so no resource writes its own mapping.
 
-/// Declares an enum whose values are the given snake_case texts.
+/// Implemented by every `text_enum!`: its values and their texts.
+pub trait TextEnum: Sized + Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+}
+
+/// Declares an enum whose values are the given texts, which must be the snake_case of the
+/// variant names: serde and the OpenAPI schema derive the names from `rename_all`, and a test
+/// checks that they agree with the texts.
 #[macro_export]
 macro_rules! text_enum {
     (
@@ -12,8 +20,16 @@ macro_rules! text_enum {
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $( $(#[$variant_meta])* #[serde(rename = $text)] $variant ),+
+            $( $(#[$variant_meta])* $variant ),+
+        }
+
+        impl $crate::enums::TextEnum for $name {
+            const ALL: &'static [Self] = $name::ALL;
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
         }
 
         impl $name {
@@ -57,6 +73,37 @@ macro_rules! text_enum {
 
 #[cfg(test)]
 mod tests {
+    use super::TextEnum;
+
+    /// serde's name, the OpenAPI schema's and the stored text are one and the same.
+    fn names_agree<T: TextEnum + serde::Serialize + utoipa::PartialSchema>() {
+        let schema = serde_json::to_value(T::schema()).expect("schema");
+        let listed: Vec<String> =
+            serde_json::from_value(schema["enum"].clone()).expect("enum values");
+        let texts: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
+        assert_eq!(listed, texts);
+        for value in T::ALL {
+            assert_eq!(
+                serde_json::to_value(value).expect("serializes"),
+                value.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn every_enumeration_uses_its_texts_everywhere() {
+        names_agree::<Colour>();
+        names_agree::<crate::partners::PartnerKind>();
+        names_agree::<crate::agreements::AgreementKind>();
+        names_agree::<crate::agreements::AgreementStatus>();
+        names_agree::<crate::agreements::PartyRole>();
+        names_agree::<crate::events::EventKind>();
+        names_agree::<crate::events::ParticipantRole>();
+        names_agree::<crate::audit::AuditAction>();
+        names_agree::<crate::audit::ResourceType>();
+        names_agree::<crate::auth::Role>();
+    }
+
     crate::text_enum! {
         /// A test enumeration.
         pub enum Colour {

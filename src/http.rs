@@ -37,6 +37,11 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+        // PostgreSQL cannot compare text with NUL in it; no parameter has a use for one.
+        if let Some((name, _)) = pairs.clone().find(|(_, value)| value.contains('\0')) {
+            let error = ApiError::bad_field(name.into_owned(), "must not contain NUL characters");
+            return std::future::ready(Err(error.into()));
+        }
         let result = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs))
             .map(QueryParams)
             .map_err(|error| {

@@ -20,9 +20,15 @@ fn not_found(code: &str) -> ApiError {
     ApiError::NotFound(format!("no country with code {code}"))
 }
 
-/// Codes are accepted in any case and kept upper-case.
-fn path_code(path: web::Path<String>) -> String {
-    path.into_inner().trim().to_ascii_uppercase()
+/// Codes are accepted in any case and kept upper-case. Anything that is not two letters names
+/// no country, and is answered 404 without asking the database.
+fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
+    let code = path.into_inner().trim().to_ascii_uppercase();
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(not_found(&code.escape_debug().to_string()))
+    }
 }
 
 /// List countries
@@ -83,7 +89,7 @@ pub async fn get_country(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path);
+    let code = path_code(path)?;
     let country = db
         .read(move |conn| queries::find(conn, &code)?.ok_or_else(|| not_found(&code)))
         .await?;
@@ -178,7 +184,7 @@ pub async fn replace_country(
     precondition: Precondition,
     JsonBody(input): JsonBody<CountryInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path);
+    let code = path_code(path)?;
     let country = db
         .write(move |conn| store(conn, &actor, &code, &precondition, |_| Ok(input)))
         .await?;
@@ -225,7 +231,7 @@ pub async fn update_country(
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path);
+    let code = path_code(path)?;
     let country = db
         .write(move |conn| {
             store(conn, &actor, &code, &precondition, |current| {
@@ -267,7 +273,7 @@ pub async fn delete_country(
     path: web::Path<String>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path);
+    let code = path_code(path)?;
     db.write(move |conn| {
         let current = queries::find(conn, &code)?.ok_or_else(|| not_found(&code))?;
         precondition.check(current.version)?;

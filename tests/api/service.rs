@@ -12,7 +12,29 @@ backend_tests!(
     an_unknown_route_returns_404_problem,
     a_wrong_method_returns_405_problem,
     request_ids_are_echoed_or_generated,
+    nul_characters_in_parameters_get_4xx_never_500,
 );
+
+/// Found by schemathesis: PostgreSQL refuses text with NUL, which once surfaced as a 500.
+async fn nul_characters_in_parameters_get_4xx_never_500(app: TestApp) {
+    for path in [
+        "/api/v1/countries?q=a%00b",
+        "/api/v1/partners?country=%C2%95%00",
+        "/api/v1/agreements?country=%00&active_on=2024-06-24",
+        "/api/v1/events?q=%00",
+    ] {
+        let body = problem(app.get(path).await, 400).await;
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{path}");
+    }
+    problem(app.get("/api/v1/countries/%00").await, 404).await;
+    problem(app.get("/api/v1/countries/K%00").await, 404).await;
+    problem(
+        app.patch_json("/api/v1/countries/%00Z", &json!({}), None)
+            .await,
+        404,
+    )
+    .await;
+}
 
 async fn healthz_answers_ok(app: TestApp) {
     assert_eq!(
