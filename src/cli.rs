@@ -33,6 +33,12 @@ pub enum Command {
     Token(TokenCommand),
     /// Load the example records of the contract (idempotent: a second run adds nothing).
     SeedDemo,
+    /// Copy a live SQLite database to a new file, consistently, while the service runs.
+    /// (For PostgreSQL use pg_dump.)
+    Backup {
+        /// The new file to write; it must not exist yet.
+        path: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +89,7 @@ pub fn run() -> ExitCode {
         }
         Command::Token(command) => token(&cli.settings, command),
         Command::SeedDemo => seed_demo(&cli.settings),
+        Command::Backup { path } => backup(&cli.settings, &path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -157,6 +164,14 @@ fn seed_demo(settings: &Settings) -> CliResult {
     println!(
         "seed-demo: marked {} countries as participants, added {} partners, {} agreements, {} events",
         report.countries_marked, report.partners, report.agreements, report.events
+    );
+    Ok(())
+}
+
+fn backup(settings: &Settings, path: &str) -> CliResult {
+    Db::new(settings).backup(path)?;
+    eprintln!(
+        "backed up to {path}; restore by stopping the service and putting this file in place of the database file"
     );
     Ok(())
 }

@@ -32,6 +32,10 @@ pub struct Settings {
     #[arg(long, env = "DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub db_timeout_secs: u64,
 
+    /// Most open client connections per worker; more wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048, global = true)]
+    pub max_connections: usize,
+
     /// Require a valid token (any role) for reads too.
     #[arg(long, env = "READ_REQUIRES_TOKEN", default_value_t = false, global = true,
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -56,6 +60,7 @@ impl Settings {
             pool_size: 8,
             workers: None,
             db_timeout_secs: 5,
+            max_connections: 2048,
             read_requires_token: false,
             cors_allowed_origins: Vec::new(),
         }

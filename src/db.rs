@@ -65,9 +65,15 @@ impl ConnectionFactory {
     /// Opens one connection.
     pub fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.kind {
-            BackendKind::Postgres => Ok(DbConnection::Postgres(
-                PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?,
-            )),
+            BackendKind::Postgres => {
+                let mut conn =
+                    PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                // No statement may hold a request (and a pooled connection) for long; a lock
+                // waited on past this answers 503 instead of hanging.
+                conn.batch_execute("SET statement_timeout = '15s'; SET lock_timeout = '10s'")
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             BackendKind::Sqlite => {
                 let mut conn =
                     SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
@@ -185,10 +191,25 @@ impl Db {
         let pool = self.writer.clone();
         web::block(move || {
             let mut pooled = pool.get()?;
-            let conn: &mut DbConnection = &mut pooled;
-            conn.transaction(f)
+            write_transaction(&mut pooled, f)
         })
         .await?
+    }
+
+    /// Copies a live SQLite database into a new file at `path`, consistently (`VACUUM INTO`
+    /// reads one snapshot while writers go on). PostgreSQL has `pg_dump` for this.
+    pub fn backup(&self, path: &str) -> Result<(), SetupError> {
+        if self.kind != BackendKind::Sqlite {
+            return Err("backup copies SQLite databases; for PostgreSQL use pg_dump".into());
+        }
+        if std::path::Path::new(path).exists() {
+            return Err(format!("{path} exists; choose a new file").into());
+        }
+        let mut conn = self.readers.get()?;
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(path)
+            .execute(&mut *conn)?;
+        Ok(())
     }
 
     /// Answers whether the database can run a query right now, waiting at most `timeout`.
@@ -202,6 +223,36 @@ impl Db {
     pub fn migrate(&self) -> Result<Vec<String>, SetupError> {
         let mut conn = self.writer.get()?;
         migrate(&mut conn)
+    }
+}
+
+/// Runs `f` in one transaction. On SQLite the transaction takes the write lock at its start
+/// (`BEGIN IMMEDIATE`), so a write never fails half-way for want of a lock another process took
+/// after it read: it waits for the lock up to `busy_timeout` instead, and then gives up whole.
+pub fn write_transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(lite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConnection::Sqlite(lite) = conn else {
+        return Err(ApiError::Internal(
+            "the connection changed backend mid-transaction".to_owned(),
+        ));
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(lite)?;
+            Ok(value)
+        }
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(lite)?;
+            Err(error)
+        }
     }
 }
 

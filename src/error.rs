@@ -216,8 +216,20 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// Messages that mean "try again later": SQLite's lock held past busy_timeout, PostgreSQL's
+/// timeouts, and a connection the server closed (restart, pg_terminate_backend, failover).
 fn is_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
+    const TRANSIENT: [&str; 8] = [
+        "database is locked",
+        "database is busy",
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "terminating connection",
+        "server closed the connection",
+        "connection to server",
+        "no connection to the server",
+    ];
+    TRANSIENT.iter().any(|m| message.contains(m))
 }
 
 impl From<diesel::r2d2::PoolError> for ApiError {

@@ -24,6 +24,7 @@ pub mod time;
 pub mod validation;
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{Server, ServiceResponse};
@@ -102,6 +103,13 @@ impl Application {
                 .default_service(web::to(error::no_route))
         })
         .listen(listener)?
+        // Bounded everywhere: slow or idle clients cannot hold workers, and a flood of
+        // connections waits in the backlog instead of exhausting the process.
+        .max_connections(settings.max_connections.max(1))
+        .backlog(1024)
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(30))
         .shutdown_timeout(30);
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));

@@ -63,6 +63,8 @@ pub enum TestDatabase {
         name: String,
         url: String,
     },
+    /// Another instance's database: used, never dropped.
+    Shared { url: String },
 }
 
 impl TestDatabase {
@@ -96,7 +98,9 @@ impl TestDatabase {
 
     pub fn url(&self) -> &str {
         match self {
-            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+            TestDatabase::Sqlite { url, .. }
+            | TestDatabase::Postgres { url, .. }
+            | TestDatabase::Shared { url } => url,
         }
     }
 
@@ -117,6 +121,134 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         self.drop_now();
     }
+}
+
+/// A second service instance on `app`'s database, as when several instances share one
+/// PostgreSQL behind a load balancer. It uses `app`'s tokens.
+pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    let database = TestDatabase::Shared {
+        url: app.database.url().to_owned(),
+    };
+    let mut settings = Settings::with_database(database.url());
+    settings.bind = "127.0.0.1:0".to_owned();
+    settings.workers = Some(2);
+    settings.pool_size = 4;
+    let instance = Application::build(&settings).expect("the second instance builds");
+    let address = format!("http://127.0.0.1:{}", instance.port());
+    tokio::spawn(instance.run_until_stopped());
+    TestApp {
+        address,
+        client: app.client.clone(),
+        admin_token: app.admin_token.clone(),
+        editor_token: app.editor_token.clone(),
+        database,
+    }
+}
+
+/// The application started on an existing SQLite file (a restored backup, say).
+pub async fn spawn_app_on_file(path: &str) -> TestApp {
+    let database = TestDatabase::Shared {
+        url: path.to_owned(),
+    };
+    let mut settings = Settings::with_database(path);
+    settings.bind = "127.0.0.1:0".to_owned();
+    settings.workers = Some(2);
+    let app = Application::build(&settings).expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let admin_token = make_token(path, "restored-admin", Role::Admin);
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        editor_token: admin_token.clone(),
+        admin_token,
+        database,
+    }
+}
+
+/// The service as a separate process (`coop-registry serve`), for tests that signal or kill it.
+pub struct ServiceProcess {
+    pub child: std::process::Child,
+    pub address: String,
+}
+
+impl ServiceProcess {
+    /// Starts the binary on `database_url` and waits until it answers `/readyz`.
+    pub async fn start(database_url: &str) -> ServiceProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coop-registry"))
+            .args([
+                "--database-url",
+                database_url,
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "serve",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (found, port) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && let Some(rest) = line.split("listening on ").nth(1) {
+                    let port = rest
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    let _ = found.send(port);
+                    sent = true;
+                }
+            }
+        });
+        let port = port
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the service says where it listens");
+        let address = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client
+                .get(format!("{address}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        ServiceProcess { child, address }
+    }
+
+    /// Sends a signal (`TERM`, `KILL`) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Makes a token on `database_url` with the library, as `coop-registry token create` does.
+pub fn make_token(database_url: &str, name: &str, role: Role) -> String {
+    let db = Db::new(&Settings::with_database(database_url));
+    let mut conn = db.writer().get().expect("a connection");
+    auth::create_token(&mut conn, name, role).expect("a token")
 }
 
 /// Starts the application, exactly as `coop-registry serve` builds it, on a fresh database.

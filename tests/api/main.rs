@@ -11,4 +11,5 @@ mod events;
 mod migrations;
 mod openapi;
 mod partners;
+mod resilience;
 mod service;
