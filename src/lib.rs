@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod partners;
 pub mod references;
+pub mod resource;
 pub mod schema;
 pub mod telemetry;
 pub mod time;

@@ -1,24 +1,121 @@
-//! HTTP handlers for agreements: they parse, call the queries in one transaction, and answer.
+//! HTTP handlers for agreements: documented wrappers around the common behaviour in
+//! `crate::resource`, and what is particular to agreements.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementInput};
+use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementSort};
 use super::queries;
-use crate::audit::{self, AuditAction, ResourceType};
+use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
-use crate::http::{
-    JsonBody, Precondition, QueryParams, apply_patch, respond_with_etag, respond_written,
-};
-use crate::pagination::{self, Page, PageBuilder, PageParams};
+use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::pagination::{Cursor, Page, PageParams, Sort};
 use crate::references::{self, Target};
+use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
 
-fn not_found(id: i64) -> ApiError {
-    ApiError::NotFound(format!("no agreement with id {id}"))
+/// The agreement collection, as the common behaviour sees it.
+pub struct Agreements;
+
+impl Listed for Agreements {
+    type Item = Agreement;
+    type Filter = AgreementFilter;
+    type Sort = AgreementSort;
+    type Tie = i64;
+
+    fn sort(filter: &AgreementFilter) -> Sort<AgreementSort> {
+        filter.sort.unwrap_or_default()
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        filter: &AgreementFilter,
+        sort: Sort<AgreementSort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Agreement>, ApiError> {
+        queries::list(conn, filter, sort, cursor, fetch)
+    }
+
+    fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> diesel::QueryResult<i64> {
+        queries::count(conn, filter)
+    }
+
+    fn position(item: &Agreement, field: AgreementSort) -> (Value, i64) {
+        queries::position(item, field)
+    }
+}
+
+impl Resource for Agreements {
+    type Key = i64;
+    type Input = AgreementInput;
+    type Draft = AgreementDraft;
+
+    const COLLECTION: &'static str = "/api/v1/agreements";
+    const AUDIT: ResourceType = ResourceType::Agreement;
+
+    fn key(item: &Agreement) -> i64 {
+        item.id
+    }
+
+    fn version(item: &Agreement) -> i64 {
+        item.version
+    }
+
+    fn not_found(id: &i64) -> ApiError {
+        ApiError::NotFound(format!("no agreement with id {id}"))
+    }
+
+    fn find(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Agreement>> {
+        queries::find(conn, *id)
+    }
+
+    /// The field rules, and parties and countries that exist.
+    fn prepare(
+        conn: &mut DbConnection,
+        input: AgreementInput,
+        _: Option<&i64>,
+    ) -> Result<AgreementDraft, ApiError> {
+        let mut v = Validator::new();
+        let draft = input.check(&mut v);
+        let parties = draft.parties.iter().enumerate();
+        references::check_partners(
+            conn,
+            &mut v,
+            parties.map(|(i, p)| (format!("parties[{i}].partner_id"), p.partner_id)),
+        )?;
+        let codes = draft.country_codes.iter().enumerate();
+        references::check_countries(
+            conn,
+            &mut v,
+            codes.map(|(i, c)| (format!("country_codes[{i}]"), c.clone())),
+        )?;
+        v.finish()?;
+        Ok(draft)
+    }
+
+    fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> Result<Agreement, ApiError> {
+        Ok(queries::insert(conn, draft)?)
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: &i64,
+        version: i64,
+        draft: AgreementDraft,
+    ) -> diesel::QueryResult<Option<Agreement>> {
+        queries::update(conn, *id, version, draft)
+    }
+
+    fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
+        queries::delete(conn, *id)
+    }
+
+    fn target(id: &i64) -> Option<Target<'_>> {
+        Some(Target::Agreement(*id))
+    }
 }
 
 /// List agreements
@@ -42,20 +139,7 @@ pub async fn list_agreements(
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<AgreementFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let sort = filter.sort.unwrap_or_default();
-    let builder = PageBuilder::new(sort, page.limit()?);
-    let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (rows, total) = db
-        .read(move |conn| {
-            let rows = queries::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total
-                .then(|| queries::count(conn, &filter))
-                .transpose()?;
-            Ok((rows, total))
-        })
-        .await?;
-    let page = builder.build(rows, total, queries::position, |a| a);
-    Ok(pagination::respond(&req, &page))
+    resource::list::<Agreements>(&db, &req, page, filter).await
 }
 
 /// Get a agreement
@@ -80,11 +164,7 @@ pub async fn get_agreement(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let agreement = db
-        .read(move |conn| queries::find(conn, id)?.ok_or_else(|| not_found(id)))
-        .await?;
-    Ok(respond_with_etag(&req, agreement.version, &agreement))
+    resource::get::<Agreements>(&db, &req, path.into_inner()).await
 }
 
 /// Create a agreement
@@ -113,33 +193,7 @@ pub async fn create_agreement(
     actor: Actor,
     JsonBody(input): JsonBody<AgreementInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut v = Validator::new();
-    let draft = input.check(&mut v);
-    let agreement = db
-        .write(move |conn| {
-            check_references(conn, &mut v, &draft)?;
-            v.finish()?;
-            let agreement = queries::insert(conn, draft)?;
-            let id = agreement.id.to_string();
-            audit::record(
-                conn,
-                &actor.name,
-                AuditAction::Create,
-                ResourceType::Agreement,
-                &id,
-                None,
-                Some(&agreement),
-            )?;
-            Ok(agreement)
-        })
-        .await?;
-    let location = format!("/api/v1/agreements/{}", agreement.id);
-    Ok(respond_written(
-        StatusCode::CREATED,
-        Some(location),
-        agreement.version,
-        &agreement,
-    ))
+    resource::create::<Agreements>(&db, actor, input).await
 }
 
 /// Replace a agreement
@@ -175,16 +229,7 @@ pub async fn replace_agreement(
     precondition: Precondition,
     JsonBody(input): JsonBody<AgreementInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let agreement = db
-        .write(move |conn| store(conn, &actor, id, &precondition, |_| Ok(input)))
-        .await?;
-    Ok(respond_written(
-        StatusCode::OK,
-        None,
-        agreement.version,
-        &agreement,
-    ))
+    resource::replace::<Agreements>(&db, actor, path.into_inner(), precondition, input).await
 }
 
 /// Update a agreement
@@ -222,20 +267,7 @@ pub async fn update_agreement(
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let agreement = db
-        .write(move |conn| {
-            store(conn, &actor, id, &precondition, |current| {
-                apply_patch(current, &patch)
-            })
-        })
-        .await?;
-    Ok(respond_written(
-        StatusCode::OK,
-        None,
-        agreement.version,
-        &agreement,
-    ))
+    resource::update::<Agreements>(&db, actor, path.into_inner(), precondition, patch).await
 }
 
 /// Delete a agreement
@@ -266,71 +298,5 @@ pub async fn delete_agreement(
     path: web::Path<i64>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    db.write(move |conn| {
-        let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        precondition.check(current.version)?;
-        references::ensure_unreferenced(conn, Target::Agreement(id))?;
-        queries::delete(conn, id)?;
-        audit::record(
-            conn,
-            &actor.name,
-            AuditAction::Delete,
-            ResourceType::Agreement,
-            &id.to_string(),
-            Some(&current),
-            None,
-        )
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Replaces the stored agreement with the input `make_input` derives from the current one.
-/// Records the change in the audit log.
-fn store(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    precondition: &Precondition,
-    make_input: impl FnOnce(Agreement) -> Result<AgreementInput, ApiError>,
-) -> Result<Agreement, ApiError> {
-    let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    precondition.check(current.version)?;
-    let mut v = Validator::new();
-    let draft = make_input(current.clone())?.check(&mut v);
-    check_references(conn, &mut v, &draft)?;
-    v.finish()?;
-    let updated =
-        queries::update(conn, id, current.version, draft)?.ok_or(ApiError::PreconditionFailed)?;
-    audit::record(
-        conn,
-        &actor.name,
-        AuditAction::Update,
-        ResourceType::Agreement,
-        &id.to_string(),
-        Some(&current),
-        Some(&updated),
-    )?;
-    Ok(updated)
-}
-
-fn check_references(
-    conn: &mut DbConnection,
-    v: &mut Validator,
-    draft: &AgreementDraft,
-) -> Result<(), ApiError> {
-    let parties = draft.parties.iter().enumerate();
-    references::check_partners(
-        conn,
-        v,
-        parties.map(|(i, p)| (format!("parties[{i}].partner_id"), p.partner_id)),
-    )?;
-    let codes = draft.country_codes.iter().enumerate();
-    references::check_countries(
-        conn,
-        v,
-        codes.map(|(i, c)| (format!("country_codes[{i}]"), c.clone())),
-    )?;
-    Ok(())
+    resource::delete::<Agreements>(&db, actor, path.into_inner(), precondition).await
 }

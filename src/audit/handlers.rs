@@ -2,12 +2,47 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::model::{AuditEntry, AuditFilter};
+use serde_json::Value;
+
+use super::model::{AuditEntry, AuditFilter, AuditSort};
 use super::queries;
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::QueryParams;
-use crate::pagination::{self, Page, PageBuilder, PageParams};
+use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::resource::{self, Listed};
+
+/// The audit log, as the common list behaviour sees it.
+pub struct AuditLog;
+
+impl Listed for AuditLog {
+    type Item = AuditEntry;
+    type Filter = AuditFilter;
+    type Sort = AuditSort;
+    type Tie = i64;
+
+    fn sort(filter: &AuditFilter) -> Sort<AuditSort> {
+        filter.sort.unwrap_or_default()
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        filter: &AuditFilter,
+        sort: Sort<AuditSort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<AuditEntry>, ApiError> {
+        queries::list(conn, filter, sort, cursor, fetch)
+    }
+
+    fn count(conn: &mut DbConnection, filter: &AuditFilter) -> diesel::QueryResult<i64> {
+        queries::count(conn, filter)
+    }
+
+    fn position(item: &AuditEntry, field: AuditSort) -> (Value, i64) {
+        queries::position(item, field)
+    }
+}
 
 /// List audit entries
 ///
@@ -31,18 +66,5 @@ pub async fn list_audit(
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<AuditFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let sort = filter.sort.unwrap_or_default();
-    let builder = PageBuilder::new(sort, page.limit()?);
-    let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (rows, total) = db
-        .read(move |conn| {
-            let rows = queries::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total
-                .then(|| queries::count(conn, &filter))
-                .transpose()?;
-            Ok((rows, total))
-        })
-        .await?;
-    let page = builder.build(rows, total, queries::position, |e| e);
-    Ok(pagination::respond(&req, &page))
+    resource::list::<AuditLog>(&db, &req, page, filter).await
 }

@@ -1,23 +1,121 @@
-//! HTTP handlers for countries: they parse, call the queries in one transaction, and answer.
+//! HTTP handlers for countries: documented wrappers around the common behaviour in
+//! `crate::resource`, and what is particular to countries.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Country, CountryFilter, CountryInput};
+use super::model::{Country, CountryChanges, CountryFilter, CountryInput, CountrySort};
 use super::queries;
-use crate::audit::{self, AuditAction, ResourceType};
+use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
-use crate::http::{
-    JsonBody, Precondition, QueryParams, apply_patch, respond_with_etag, respond_written,
-};
-use crate::pagination::{self, Page, PageBuilder, PageParams};
-use crate::references::{self, Target};
+use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::references::Target;
+use crate::resource::{self, Listed, Resource};
 
-fn not_found(code: &str) -> ApiError {
-    ApiError::NotFound(format!("no country with code {code}"))
+/// The country collection, as the common behaviour sees it.
+pub struct Countries;
+
+impl Listed for Countries {
+    type Item = Country;
+    type Filter = CountryFilter;
+    type Sort = CountrySort;
+    type Tie = String;
+
+    fn sort(filter: &CountryFilter) -> Sort<CountrySort> {
+        filter.sort.unwrap_or_default()
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        filter: &CountryFilter,
+        sort: Sort<CountrySort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Country>, ApiError> {
+        queries::list(conn, filter, sort, cursor, fetch)
+    }
+
+    fn count(conn: &mut DbConnection, filter: &CountryFilter) -> diesel::QueryResult<i64> {
+        queries::count(conn, filter)
+    }
+
+    fn position(item: &Country, field: CountrySort) -> (Value, String) {
+        queries::position(item, field)
+    }
+}
+
+impl Resource for Countries {
+    type Key = String;
+    type Input = CountryInput;
+    /// The (upper-case) code and the checked fields.
+    type Draft = (String, CountryChanges);
+
+    const COLLECTION: &'static str = "/api/v1/countries";
+    const AUDIT: ResourceType = ResourceType::Country;
+
+    fn key(item: &Country) -> String {
+        item.code.clone()
+    }
+
+    fn version(item: &Country) -> i64 {
+        item.version
+    }
+
+    fn not_found(code: &String) -> ApiError {
+        ApiError::NotFound(format!("no country with code {code}"))
+    }
+
+    fn find(conn: &mut DbConnection, code: &String) -> diesel::QueryResult<Option<Country>> {
+        queries::find(conn, code)
+    }
+
+    /// The field rules; on create a code not yet taken; always an alpha-3 code no other
+    /// country has.
+    fn prepare(
+        conn: &mut DbConnection,
+        input: CountryInput,
+        code: Option<&String>,
+    ) -> Result<(String, CountryChanges), ApiError> {
+        let creating = code.is_none();
+        let (code, changes) = input.validate(code.map(String::as_str))?;
+        if creating && queries::find(conn, &code)?.is_some() {
+            return Err(ApiError::Conflict(format!("country {code} already exists")));
+        }
+        if let Some(owner) = queries::alpha3_owner(conn, &changes.alpha3, &code)? {
+            return Err(ApiError::Conflict(format!(
+                "alpha3 {} is already the code of country {owner}",
+                changes.alpha3
+            )));
+        }
+        Ok((code, changes))
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        (code, changes): (String, CountryChanges),
+    ) -> Result<Country, ApiError> {
+        Ok(queries::insert(conn, code, changes)?)
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        code: &String,
+        version: i64,
+        (_, changes): (String, CountryChanges),
+    ) -> diesel::QueryResult<Option<Country>> {
+        queries::update(conn, code, version, changes)
+    }
+
+    fn delete(conn: &mut DbConnection, code: &String) -> diesel::QueryResult<usize> {
+        queries::delete(conn, code)
+    }
+
+    fn target(code: &String) -> Option<Target<'_>> {
+        Some(Target::Country(code))
+    }
 }
 
 /// Codes are accepted in any case and kept upper-case. Anything that is not two letters names
@@ -27,7 +125,7 @@ fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
     if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(code)
     } else {
-        Err(not_found(&code.escape_debug().to_string()))
+        Err(Countries::not_found(&code.escape_debug().to_string()))
     }
 }
 
@@ -52,20 +150,7 @@ pub async fn list_countries(
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<CountryFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let sort = filter.sort.unwrap_or_default();
-    let builder = PageBuilder::new(sort, page.limit()?);
-    let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (rows, total) = db
-        .read(move |conn| {
-            let rows = queries::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total
-                .then(|| queries::count(conn, &filter))
-                .transpose()?;
-            Ok((rows, total))
-        })
-        .await?;
-    let page = builder.build(rows, total, queries::position, |c| c);
-    Ok(pagination::respond(&req, &page))
+    resource::list::<Countries>(&db, &req, page, filter).await
 }
 
 /// Get a country
@@ -89,11 +174,7 @@ pub async fn get_country(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path)?;
-    let country = db
-        .read(move |conn| queries::find(conn, &code)?.ok_or_else(|| not_found(&code)))
-        .await?;
-    Ok(respond_with_etag(&req, country.version, &country))
+    resource::get::<Countries>(&db, &req, path_code(path)?).await
 }
 
 /// Create a country
@@ -122,33 +203,7 @@ pub async fn create_country(
     actor: Actor,
     JsonBody(input): JsonBody<CountryInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, changes) = input.validate(None)?;
-    let country = db
-        .write(move |conn| {
-            if queries::find(conn, &code)?.is_some() {
-                return Err(ApiError::Conflict(format!("country {code} already exists")));
-            }
-            ensure_alpha3_free(conn, &changes.alpha3, &code)?;
-            let country = queries::insert(conn, code, changes)?;
-            audit::record(
-                conn,
-                &actor.name,
-                AuditAction::Create,
-                ResourceType::Country,
-                &country.code,
-                None,
-                Some(&country),
-            )?;
-            Ok(country)
-        })
-        .await?;
-    let location = format!("/api/v1/countries/{}", country.code);
-    Ok(respond_written(
-        StatusCode::CREATED,
-        Some(location),
-        country.version,
-        &country,
-    ))
+    resource::create::<Countries>(&db, actor, input).await
 }
 
 /// Replace a country
@@ -184,16 +239,7 @@ pub async fn replace_country(
     precondition: Precondition,
     JsonBody(input): JsonBody<CountryInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path)?;
-    let country = db
-        .write(move |conn| store(conn, &actor, &code, &precondition, |_| Ok(input)))
-        .await?;
-    Ok(respond_written(
-        StatusCode::OK,
-        None,
-        country.version,
-        &country,
-    ))
+    resource::replace::<Countries>(&db, actor, path_code(path)?, precondition, input).await
 }
 
 /// Update a country
@@ -231,20 +277,7 @@ pub async fn update_country(
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path)?;
-    let country = db
-        .write(move |conn| {
-            store(conn, &actor, &code, &precondition, |current| {
-                apply_patch(current, &patch)
-            })
-        })
-        .await?;
-    Ok(respond_written(
-        StatusCode::OK,
-        None,
-        country.version,
-        &country,
-    ))
+    resource::update::<Countries>(&db, actor, path_code(path)?, precondition, patch).await
 }
 
 /// Delete a country
@@ -273,58 +306,5 @@ pub async fn delete_country(
     path: web::Path<String>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
-    let code = path_code(path)?;
-    db.write(move |conn| {
-        let current = queries::find(conn, &code)?.ok_or_else(|| not_found(&code))?;
-        precondition.check(current.version)?;
-        references::ensure_unreferenced(conn, Target::Country(&code))?;
-        queries::delete(conn, &code)?;
-        audit::record(
-            conn,
-            &actor.name,
-            AuditAction::Delete,
-            ResourceType::Country,
-            &code,
-            Some(&current),
-            None,
-        )
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Replaces the stored country with the input `make_input` derives from the current one.
-/// Records the change in the audit log.
-fn store(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    code: &str,
-    precondition: &Precondition,
-    make_input: impl FnOnce(Country) -> Result<CountryInput, ApiError>,
-) -> Result<Country, ApiError> {
-    let current = queries::find(conn, code)?.ok_or_else(|| not_found(code))?;
-    precondition.check(current.version)?;
-    let (_, changes) = make_input(current.clone())?.validate(Some(code))?;
-    ensure_alpha3_free(conn, &changes.alpha3, code)?;
-    let updated = queries::update(conn, code, current.version, changes)?
-        .ok_or(ApiError::PreconditionFailed)?;
-    audit::record(
-        conn,
-        &actor.name,
-        AuditAction::Update,
-        ResourceType::Country,
-        code,
-        Some(&current),
-        Some(&updated),
-    )?;
-    Ok(updated)
-}
-
-fn ensure_alpha3_free(conn: &mut DbConnection, alpha3: &str, code: &str) -> Result<(), ApiError> {
-    match queries::alpha3_owner(conn, alpha3, code)? {
-        Some(owner) => Err(ApiError::Conflict(format!(
-            "alpha3 {alpha3} is already the code of country {owner}"
-        ))),
-        None => Ok(()),
-    }
+    resource::delete::<Countries>(&db, actor, path_code(path)?, precondition).await
 }

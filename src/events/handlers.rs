@@ -1,24 +1,122 @@
-//! HTTP handlers for events: they parse, call the queries in one transaction, and answer.
+//! HTTP handlers for events: documented wrappers around the common behaviour in
+//! `crate::resource`, and what is particular to events.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Event, EventDraft, EventFilter, EventInput};
+use super::model::{Event, EventDraft, EventFilter, EventInput, EventSort};
 use super::queries;
-use crate::audit::{self, AuditAction, ResourceType};
+use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
-use crate::http::{
-    JsonBody, Precondition, QueryParams, apply_patch, respond_with_etag, respond_written,
-};
-use crate::pagination::{self, Page, PageBuilder, PageParams};
-use crate::references;
+use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::references::{self, Target};
+use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
 
-fn not_found(id: i64) -> ApiError {
-    ApiError::NotFound(format!("no event with id {id}"))
+/// The event collection, as the common behaviour sees it.
+pub struct Events;
+
+impl Listed for Events {
+    type Item = Event;
+    type Filter = EventFilter;
+    type Sort = EventSort;
+    type Tie = i64;
+
+    fn sort(filter: &EventFilter) -> Sort<EventSort> {
+        filter.sort.unwrap_or_default()
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        filter: &EventFilter,
+        sort: Sort<EventSort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Event>, ApiError> {
+        queries::list(conn, filter, sort, cursor, fetch)
+    }
+
+    fn count(conn: &mut DbConnection, filter: &EventFilter) -> diesel::QueryResult<i64> {
+        queries::count(conn, filter)
+    }
+
+    fn position(item: &Event, field: EventSort) -> (Value, i64) {
+        queries::position(item, field)
+    }
+}
+
+impl Resource for Events {
+    type Key = i64;
+    type Input = EventInput;
+    type Draft = EventDraft;
+
+    const COLLECTION: &'static str = "/api/v1/events";
+    const AUDIT: ResourceType = ResourceType::Event;
+
+    fn key(item: &Event) -> i64 {
+        item.id
+    }
+
+    fn version(item: &Event) -> i64 {
+        item.version
+    }
+
+    fn not_found(id: &i64) -> ApiError {
+        ApiError::NotFound(format!("no event with id {id}"))
+    }
+
+    fn find(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Event>> {
+        queries::find(conn, *id)
+    }
+
+    /// The field rules, and participants, country and agreement that exist.
+    fn prepare(
+        conn: &mut DbConnection,
+        input: EventInput,
+        _: Option<&i64>,
+    ) -> Result<EventDraft, ApiError> {
+        let mut v = Validator::new();
+        let draft = input.check(&mut v);
+        let participants = draft.participants.iter().enumerate();
+        references::check_partners(
+            conn,
+            &mut v,
+            participants.map(|(i, p)| (format!("participants[{i}].partner_id"), p.partner_id)),
+        )?;
+        if let Some(code) = &draft.changes.country_code {
+            references::check_countries(conn, &mut v, [("country_code".to_owned(), code.clone())])?;
+        }
+        if let Some(agreement_id) = draft.changes.agreement_id {
+            references::check_agreement(conn, &mut v, "agreement_id", agreement_id)?;
+        }
+        v.finish()?;
+        Ok(draft)
+    }
+
+    fn insert(conn: &mut DbConnection, draft: EventDraft) -> Result<Event, ApiError> {
+        Ok(queries::insert(conn, draft)?)
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: &i64,
+        version: i64,
+        draft: EventDraft,
+    ) -> diesel::QueryResult<Option<Event>> {
+        queries::update(conn, *id, version, draft)
+    }
+
+    fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
+        queries::delete(conn, *id)
+    }
+
+    /// Nothing refers to events.
+    fn target(_: &i64) -> Option<Target<'_>> {
+        None
+    }
 }
 
 /// List events
@@ -42,20 +140,7 @@ pub async fn list_events(
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<EventFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let sort = filter.sort.unwrap_or_default();
-    let builder = PageBuilder::new(sort, page.limit()?);
-    let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (rows, total) = db
-        .read(move |conn| {
-            let rows = queries::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total
-                .then(|| queries::count(conn, &filter))
-                .transpose()?;
-            Ok((rows, total))
-        })
-        .await?;
-    let page = builder.build(rows, total, queries::position, |e| e);
-    Ok(pagination::respond(&req, &page))
+    resource::list::<Events>(&db, &req, page, filter).await
 }
 
 /// Get a event
@@ -80,11 +165,7 @@ pub async fn get_event(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let event = db
-        .read(move |conn| queries::find(conn, id)?.ok_or_else(|| not_found(id)))
-        .await?;
-    Ok(respond_with_etag(&req, event.version, &event))
+    resource::get::<Events>(&db, &req, path.into_inner()).await
 }
 
 /// Create a event
@@ -114,33 +195,7 @@ pub async fn create_event(
     actor: Actor,
     JsonBody(input): JsonBody<EventInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut v = Validator::new();
-    let draft = input.check(&mut v);
-    let event = db
-        .write(move |conn| {
-            check_references(conn, &mut v, &draft)?;
-            v.finish()?;
-            let event = queries::insert(conn, draft)?;
-            let id = event.id.to_string();
-            audit::record(
-                conn,
-                &actor.name,
-                AuditAction::Create,
-                ResourceType::Event,
-                &id,
-                None,
-                Some(&event),
-            )?;
-            Ok(event)
-        })
-        .await?;
-    let location = format!("/api/v1/events/{}", event.id);
-    Ok(respond_written(
-        StatusCode::CREATED,
-        Some(location),
-        event.version,
-        &event,
-    ))
+    resource::create::<Events>(&db, actor, input).await
 }
 
 /// Replace a event
@@ -176,11 +231,7 @@ pub async fn replace_event(
     precondition: Precondition,
     JsonBody(input): JsonBody<EventInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let event = db
-        .write(move |conn| store(conn, &actor, id, &precondition, |_| Ok(input)))
-        .await?;
-    Ok(respond_written(StatusCode::OK, None, event.version, &event))
+    resource::replace::<Events>(&db, actor, path.into_inner(), precondition, input).await
 }
 
 /// Update a event
@@ -218,15 +269,7 @@ pub async fn update_event(
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let event = db
-        .write(move |conn| {
-            store(conn, &actor, id, &precondition, |current| {
-                apply_patch(current, &patch)
-            })
-        })
-        .await?;
-    Ok(respond_written(StatusCode::OK, None, event.version, &event))
+    resource::update::<Events>(&db, actor, path.into_inner(), precondition, patch).await
 }
 
 /// Delete a event
@@ -256,70 +299,5 @@ pub async fn delete_event(
     path: web::Path<i64>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    db.write(move |conn| {
-        let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        precondition.check(current.version)?;
-        queries::delete(conn, id)?;
-        audit::record(
-            conn,
-            &actor.name,
-            AuditAction::Delete,
-            ResourceType::Event,
-            &id.to_string(),
-            Some(&current),
-            None,
-        )
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Replaces the stored event with the input `make_input` derives from the current one.
-/// Records the change in the audit log.
-fn store(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    precondition: &Precondition,
-    make_input: impl FnOnce(Event) -> Result<EventInput, ApiError>,
-) -> Result<Event, ApiError> {
-    let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    precondition.check(current.version)?;
-    let mut v = Validator::new();
-    let draft = make_input(current.clone())?.check(&mut v);
-    check_references(conn, &mut v, &draft)?;
-    v.finish()?;
-    let updated =
-        queries::update(conn, id, current.version, draft)?.ok_or(ApiError::PreconditionFailed)?;
-    audit::record(
-        conn,
-        &actor.name,
-        AuditAction::Update,
-        ResourceType::Event,
-        &id.to_string(),
-        Some(&current),
-        Some(&updated),
-    )?;
-    Ok(updated)
-}
-
-fn check_references(
-    conn: &mut DbConnection,
-    v: &mut Validator,
-    draft: &EventDraft,
-) -> Result<(), ApiError> {
-    let participants = draft.participants.iter().enumerate();
-    references::check_partners(
-        conn,
-        v,
-        participants.map(|(i, p)| (format!("participants[{i}].partner_id"), p.partner_id)),
-    )?;
-    if let Some(code) = &draft.changes.country_code {
-        references::check_countries(conn, v, [("country_code".to_owned(), code.clone())])?;
-    }
-    if let Some(agreement_id) = draft.changes.agreement_id {
-        references::check_agreement(conn, v, "agreement_id", agreement_id)?;
-    }
-    Ok(())
+    resource::delete::<Events>(&db, actor, path.into_inner(), precondition).await
 }

@@ -1,24 +1,118 @@
-//! HTTP handlers for partners: they parse, call the queries in one transaction, and answer.
+//! HTTP handlers for partners: documented wrappers around the common behaviour in
+//! `crate::resource`, and what is particular to partners.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerInput};
+use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerSort};
 use super::queries;
-use crate::audit::{self, AuditAction, ResourceType};
+use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
-use crate::http::{
-    JsonBody, Precondition, QueryParams, apply_patch, respond_with_etag, respond_written,
-};
-use crate::pagination::{self, Page, PageBuilder, PageParams};
+use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::pagination::{Cursor, Page, PageParams, Sort};
 use crate::references::{self, Target};
+use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
 
-fn not_found(id: i64) -> ApiError {
-    ApiError::NotFound(format!("no partner with id {id}"))
+/// The partner collection, as the common behaviour sees it.
+pub struct Partners;
+
+impl Listed for Partners {
+    type Item = Partner;
+    type Filter = PartnerFilter;
+    type Sort = PartnerSort;
+    type Tie = i64;
+
+    fn sort(filter: &PartnerFilter) -> Sort<PartnerSort> {
+        filter.sort.unwrap_or_default()
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        filter: &PartnerFilter,
+        sort: Sort<PartnerSort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Partner>, ApiError> {
+        queries::list(conn, filter, sort, cursor, fetch)
+    }
+
+    fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> diesel::QueryResult<i64> {
+        queries::count(conn, filter)
+    }
+
+    fn position(item: &Partner, field: PartnerSort) -> (Value, i64) {
+        queries::position(item, field)
+    }
+}
+
+impl Resource for Partners {
+    type Key = i64;
+    type Input = PartnerInput;
+    type Draft = PartnerChanges;
+
+    const COLLECTION: &'static str = "/api/v1/partners";
+    const AUDIT: ResourceType = ResourceType::Partner;
+
+    fn key(item: &Partner) -> i64 {
+        item.id
+    }
+
+    fn version(item: &Partner) -> i64 {
+        item.version
+    }
+
+    fn not_found(id: &i64) -> ApiError {
+        ApiError::NotFound(format!("no partner with id {id}"))
+    }
+
+    fn find(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Partner>> {
+        queries::find(conn, *id)
+    }
+
+    /// The field rules, the headquarters country, and the name unique ignoring case.
+    fn prepare(
+        conn: &mut DbConnection,
+        input: PartnerInput,
+        id: Option<&i64>,
+    ) -> Result<PartnerChanges, ApiError> {
+        let mut v = Validator::new();
+        let changes = input.check(&mut v);
+        if let Some(code) = &changes.country_code {
+            references::check_countries(conn, &mut v, [("country_code".to_owned(), code.clone())])?;
+        }
+        v.finish()?;
+        if let Some(owner) = queries::name_owner(conn, &changes.name_key, id.copied())? {
+            return Err(ApiError::Conflict(format!(
+                "partner {owner} already has the name {:?} (names are unique ignoring case)",
+                changes.name
+            )));
+        }
+        Ok(changes)
+    }
+
+    fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> Result<Partner, ApiError> {
+        Ok(queries::insert(conn, changes)?)
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: &i64,
+        version: i64,
+        changes: PartnerChanges,
+    ) -> diesel::QueryResult<Option<Partner>> {
+        queries::update(conn, *id, version, changes)
+    }
+
+    fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
+        queries::delete(conn, *id)
+    }
+
+    fn target(id: &i64) -> Option<Target<'_>> {
+        Some(Target::Partner(*id))
+    }
 }
 
 /// List partners
@@ -42,20 +136,7 @@ pub async fn list_partners(
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<PartnerFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let sort = filter.sort.unwrap_or_default();
-    let builder = PageBuilder::new(sort, page.limit()?);
-    let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (rows, total) = db
-        .read(move |conn| {
-            let rows = queries::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total
-                .then(|| queries::count(conn, &filter))
-                .transpose()?;
-            Ok((rows, total))
-        })
-        .await?;
-    let page = builder.build(rows, total, queries::position, |p| p);
-    Ok(pagination::respond(&req, &page))
+    resource::list::<Partners>(&db, &req, page, filter).await
 }
 
 /// Get a partner
@@ -80,11 +161,7 @@ pub async fn get_partner(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let partner = db
-        .read(move |conn| queries::find(conn, id)?.ok_or_else(|| not_found(id)))
-        .await?;
-    Ok(respond_with_etag(&req, partner.version, &partner))
+    resource::get::<Partners>(&db, &req, path.into_inner()).await
 }
 
 /// Create a partner
@@ -113,34 +190,7 @@ pub async fn create_partner(
     actor: Actor,
     JsonBody(input): JsonBody<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut v = Validator::new();
-    let changes = input.check(&mut v);
-    let partner = db
-        .write(move |conn| {
-            check_references(conn, &mut v, &changes)?;
-            v.finish()?;
-            ensure_name_free(conn, &changes, None)?;
-            let partner = queries::insert(conn, changes)?;
-            let id = partner.id.to_string();
-            audit::record(
-                conn,
-                &actor.name,
-                AuditAction::Create,
-                ResourceType::Partner,
-                &id,
-                None,
-                Some(&partner),
-            )?;
-            Ok(partner)
-        })
-        .await?;
-    let location = format!("/api/v1/partners/{}", partner.id);
-    Ok(respond_written(
-        StatusCode::CREATED,
-        Some(location),
-        partner.version,
-        &partner,
-    ))
+    resource::create::<Partners>(&db, actor, input).await
 }
 
 /// Replace a partner
@@ -176,16 +226,7 @@ pub async fn replace_partner(
     precondition: Precondition,
     JsonBody(input): JsonBody<PartnerInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let partner = db
-        .write(move |conn| store(conn, &actor, id, &precondition, |_| Ok(input)))
-        .await?;
-    Ok(respond_written(
-        StatusCode::OK,
-        None,
-        partner.version,
-        &partner,
-    ))
+    resource::replace::<Partners>(&db, actor, path.into_inner(), precondition, input).await
 }
 
 /// Update a partner
@@ -223,20 +264,7 @@ pub async fn update_partner(
     precondition: Precondition,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let partner = db
-        .write(move |conn| {
-            store(conn, &actor, id, &precondition, |current| {
-                apply_patch(current, &patch)
-            })
-        })
-        .await?;
-    Ok(respond_written(
-        StatusCode::OK,
-        None,
-        partner.version,
-        &partner,
-    ))
+    resource::update::<Partners>(&db, actor, path.into_inner(), precondition, patch).await
 }
 
 /// Delete a partner
@@ -266,77 +294,5 @@ pub async fn delete_partner(
     path: web::Path<i64>,
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    db.write(move |conn| {
-        let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        precondition.check(current.version)?;
-        references::ensure_unreferenced(conn, Target::Partner(id))?;
-        queries::delete(conn, id)?;
-        audit::record(
-            conn,
-            &actor.name,
-            AuditAction::Delete,
-            ResourceType::Partner,
-            &id.to_string(),
-            Some(&current),
-            None,
-        )
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Replaces the stored partner with the input `make_input` derives from the current one.
-/// Records the change in the audit log.
-fn store(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    precondition: &Precondition,
-    make_input: impl FnOnce(Partner) -> Result<PartnerInput, ApiError>,
-) -> Result<Partner, ApiError> {
-    let current = queries::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    precondition.check(current.version)?;
-    let mut v = Validator::new();
-    let changes = make_input(current.clone())?.check(&mut v);
-    check_references(conn, &mut v, &changes)?;
-    v.finish()?;
-    ensure_name_free(conn, &changes, Some(id))?;
-    let updated =
-        queries::update(conn, id, current.version, changes)?.ok_or(ApiError::PreconditionFailed)?;
-    audit::record(
-        conn,
-        &actor.name,
-        AuditAction::Update,
-        ResourceType::Partner,
-        &id.to_string(),
-        Some(&current),
-        Some(&updated),
-    )?;
-    Ok(updated)
-}
-
-fn check_references(
-    conn: &mut DbConnection,
-    v: &mut Validator,
-    changes: &PartnerChanges,
-) -> Result<(), ApiError> {
-    if let Some(code) = &changes.country_code {
-        references::check_countries(conn, v, [("country_code".to_owned(), code.clone())])?;
-    }
-    Ok(())
-}
-
-fn ensure_name_free(
-    conn: &mut DbConnection,
-    changes: &PartnerChanges,
-    except: Option<i64>,
-) -> Result<(), ApiError> {
-    match queries::name_owner(conn, &changes.name_key, except)? {
-        Some(owner) => Err(ApiError::Conflict(format!(
-            "partner {owner} already has the name {:?} (names are unique ignoring case)",
-            changes.name
-        ))),
-        None => Ok(()),
-    }
+    resource::delete::<Partners>(&db, actor, path.into_inner(), precondition).await
 }

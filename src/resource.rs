@@ -1,0 +1,249 @@
+//! The common behaviour of every resource (contract section 3), written once: lists with
+//! cursors, reads with ETags, creates with `Location`, replaces and merge patches under
+//! `If-Match`, deletes that respect references — each write in one transaction with its audit
+//! entry. A resource module says what is particular to it by implementing [`Listed`] and
+//! [`Resource`]; its handlers are thin, documented wrappers around the functions here.
+
+use std::fmt::Display;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::audit::{self, AuditAction, ResourceType};
+use crate::auth::Actor;
+use crate::db::{Db, DbConnection};
+use crate::error::ApiError;
+use crate::http::{Precondition, apply_patch, respond_with_etag, respond_written};
+use crate::pagination::{self, Cursor, PageBuilder, PageParams, Sort, SortField};
+use crate::references::{self, Target};
+
+/// A collection that can be listed with filters, a sort and keyset cursors.
+pub trait Listed: 'static {
+    /// What a list holds.
+    type Item: Serialize + ToSchema + Send + 'static;
+    /// The list's filters, with its `sort`.
+    type Filter: Send + 'static;
+    /// The fields it can be sorted by.
+    type Sort: SortField + Send;
+    /// The tie-breaker's type (the key).
+    type Tie: Serialize;
+
+    fn sort(filter: &Self::Filter) -> Sort<Self::Sort>;
+    /// One page after `cursor`, `fetch` rows at most.
+    fn list(
+        conn: &mut DbConnection,
+        filter: &Self::Filter,
+        sort: Sort<Self::Sort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Self::Item>, ApiError>;
+    /// How many items match `filter`.
+    fn count(conn: &mut DbConnection, filter: &Self::Filter) -> diesel::QueryResult<i64>;
+    /// An item's sort key and tie-breaker, for the next page's cursor.
+    fn position(item: &Self::Item, field: Self::Sort) -> (Value, Self::Tie);
+}
+
+/// A resource with the full common behaviour.
+pub trait Resource: Listed<Item: Clone> {
+    /// The key in the path: an id, or a country's code.
+    type Key: Clone + Display + Send + 'static;
+    /// The writable fields; a merge patch is applied to them.
+    type Input: DeserializeOwned + Serialize + From<Self::Item> + Send + 'static;
+    /// A checked input, ready to be stored.
+    type Draft: Send + 'static;
+
+    /// The collection's path, for `Location` headers.
+    const COLLECTION: &'static str;
+    /// How the audit log names the resource.
+    const AUDIT: ResourceType;
+
+    fn key(item: &Self::Item) -> Self::Key;
+    fn version(item: &Self::Item) -> i64;
+    fn not_found(key: &Self::Key) -> ApiError;
+    fn find(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<Option<Self::Item>>;
+    /// Checks `input` against every rule, including references (422) and uniqueness (409),
+    /// for the resource at `key`, or a new one when `key` is `None`.
+    fn prepare(
+        conn: &mut DbConnection,
+        input: Self::Input,
+        key: Option<&Self::Key>,
+    ) -> Result<Self::Draft, ApiError>;
+    fn insert(conn: &mut DbConnection, draft: Self::Draft) -> Result<Self::Item, ApiError>;
+    /// Stores `draft` if the resource is still at `version`; `None` when it has moved on.
+    fn update(
+        conn: &mut DbConnection,
+        key: &Self::Key,
+        version: i64,
+        draft: Self::Draft,
+    ) -> diesel::QueryResult<Option<Self::Item>>;
+    fn delete(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<usize>;
+    /// What other records may point at this one, if anything can.
+    fn target(key: &Self::Key) -> Option<Target<'_>>;
+}
+
+/// `GET` on a collection: a page, with `Link: rel="next"` when more follow.
+pub async fn list<L: Listed>(
+    db: &Db,
+    req: &HttpRequest,
+    page: PageParams,
+    filter: L::Filter,
+) -> Result<HttpResponse, ApiError> {
+    let sort = L::sort(&filter);
+    let builder = PageBuilder::new(sort, page.limit()?);
+    let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
+    let (rows, total) = db
+        .read(move |conn| {
+            let rows = L::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
+            let total = with_total.then(|| L::count(conn, &filter)).transpose()?;
+            Ok((rows, total))
+        })
+        .await?;
+    let page = builder.build(rows, total, L::position, |item| item);
+    Ok(pagination::respond(req, &page))
+}
+
+/// `GET` on one resource: 200 with its ETag, or 304.
+pub async fn get<R: Resource>(
+    db: &Db,
+    req: &HttpRequest,
+    key: R::Key,
+) -> Result<HttpResponse, ApiError> {
+    let item = db
+        .read(move |conn| R::find(conn, &key)?.ok_or_else(|| R::not_found(&key)))
+        .await?;
+    Ok(respond_with_etag(req, R::version(&item), &item))
+}
+
+/// `POST` on a collection: 201 with `Location` and `ETag`.
+pub async fn create<R: Resource>(
+    db: &Db,
+    actor: Actor,
+    input: R::Input,
+) -> Result<HttpResponse, ApiError> {
+    let item = db
+        .write(move |conn| {
+            let draft = R::prepare(conn, input, None)?;
+            let item = R::insert(conn, draft)?;
+            let key = R::key(&item).to_string();
+            audit::record(
+                conn,
+                &actor.name,
+                AuditAction::Create,
+                R::AUDIT,
+                &key,
+                None,
+                Some(&item),
+            )?;
+            Ok(item)
+        })
+        .await?;
+    let location = format!("{}/{}", R::COLLECTION, R::key(&item));
+    Ok(respond_written(
+        StatusCode::CREATED,
+        Some(location),
+        R::version(&item),
+        &item,
+    ))
+}
+
+/// `PUT`: the whole resource replaced by `input`.
+pub async fn replace<R: Resource>(
+    db: &Db,
+    actor: Actor,
+    key: R::Key,
+    precondition: Precondition,
+    input: R::Input,
+) -> Result<HttpResponse, ApiError> {
+    let item = db
+        .write(move |conn| store::<R>(conn, &actor, &key, &precondition, |_| Ok(input)))
+        .await?;
+    Ok(respond_written(
+        StatusCode::OK,
+        None,
+        R::version(&item),
+        &item,
+    ))
+}
+
+/// `PATCH`: a JSON Merge Patch applied to the resource's writable fields.
+pub async fn update<R: Resource>(
+    db: &Db,
+    actor: Actor,
+    key: R::Key,
+    precondition: Precondition,
+    patch: Value,
+) -> Result<HttpResponse, ApiError> {
+    let item = db
+        .write(move |conn| {
+            store::<R>(conn, &actor, &key, &precondition, |current| {
+                apply_patch(current, &patch)
+            })
+        })
+        .await?;
+    Ok(respond_written(
+        StatusCode::OK,
+        None,
+        R::version(&item),
+        &item,
+    ))
+}
+
+/// `DELETE`: 204, or 409 naming what still refers to the resource.
+pub async fn delete<R: Resource>(
+    db: &Db,
+    actor: Actor,
+    key: R::Key,
+    precondition: Precondition,
+) -> Result<HttpResponse, ApiError> {
+    db.write(move |conn| {
+        let current = R::find(conn, &key)?.ok_or_else(|| R::not_found(&key))?;
+        precondition.check(R::version(&current))?;
+        if let Some(target) = R::target(&key) {
+            references::ensure_unreferenced(conn, target)?;
+        }
+        R::delete(conn, &key)?;
+        let id = key.to_string();
+        audit::record(
+            conn,
+            &actor.name,
+            AuditAction::Delete,
+            R::AUDIT,
+            &id,
+            Some(&current),
+            None,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replaces the stored resource with the input `make_input` derives from the current one, under
+/// `If-Match`, and records the change in the audit log.
+fn store<R: Resource>(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &R::Key,
+    precondition: &Precondition,
+    make_input: impl FnOnce(R::Item) -> Result<R::Input, ApiError>,
+) -> Result<R::Item, ApiError> {
+    let current = R::find(conn, key)?.ok_or_else(|| R::not_found(key))?;
+    precondition.check(R::version(&current))?;
+    let draft = R::prepare(conn, make_input(current.clone())?, Some(key))?;
+    let updated =
+        R::update(conn, key, R::version(&current), draft)?.ok_or(ApiError::PreconditionFailed)?;
+    let id = key.to_string();
+    audit::record(
+        conn,
+        &actor.name,
+        AuditAction::Update,
+        R::AUDIT,
+        &id,
+        Some(&current),
+        Some(&updated),
+    )?;
+    Ok(updated)
+}
