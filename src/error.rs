@@ -378,6 +378,97 @@ pub mod responses {
     pub struct Unavailable(pub ProblemDetails);
 }
 
+/// The error responses of each kind of operation, listed once and named in every
+/// `#[utoipa::path]`: the documentation cannot forget one.
+pub mod operation_errors {
+    use utoipa::IntoResponses;
+
+    use super::responses;
+
+    /// The errors a list can answer.
+    #[derive(IntoResponses)]
+    pub enum ListErrors {
+        #[response(status = 400)]
+        BadRequest(#[ref_response] responses::BadRequest),
+        #[response(status = 401)]
+        Unauthorized(#[ref_response] responses::Unauthorized),
+        #[response(status = 503)]
+        Unavailable(#[ref_response] responses::Unavailable),
+    }
+
+    /// The errors a read of one resource can answer.
+    #[derive(IntoResponses)]
+    pub enum ReadErrors {
+        #[response(status = 401)]
+        Unauthorized(#[ref_response] responses::Unauthorized),
+        #[response(status = 404)]
+        NotFound(#[ref_response] responses::NotFound),
+        #[response(status = 503)]
+        Unavailable(#[ref_response] responses::Unavailable),
+    }
+
+    /// The errors a create can answer.
+    #[derive(IntoResponses)]
+    pub enum CreateErrors {
+        #[response(status = 400)]
+        BadRequest(#[ref_response] responses::BadRequest),
+        #[response(status = 401)]
+        Unauthorized(#[ref_response] responses::Unauthorized),
+        #[response(status = 403)]
+        Forbidden(#[ref_response] responses::Forbidden),
+        #[response(status = 409)]
+        Conflict(#[ref_response] responses::Conflict),
+        #[response(status = 413)]
+        PayloadTooLarge(#[ref_response] responses::PayloadTooLarge),
+        #[response(status = 415)]
+        UnsupportedMediaType(#[ref_response] responses::UnsupportedMediaType),
+        #[response(status = 422)]
+        Unprocessable(#[ref_response] responses::Unprocessable),
+        #[response(status = 503)]
+        Unavailable(#[ref_response] responses::Unavailable),
+    }
+
+    /// The errors a replace (PUT) or merge patch (PATCH) can answer.
+    #[derive(IntoResponses)]
+    pub enum ChangeErrors {
+        #[response(status = 400)]
+        BadRequest(#[ref_response] responses::BadRequest),
+        #[response(status = 401)]
+        Unauthorized(#[ref_response] responses::Unauthorized),
+        #[response(status = 403)]
+        Forbidden(#[ref_response] responses::Forbidden),
+        #[response(status = 404)]
+        NotFound(#[ref_response] responses::NotFound),
+        #[response(status = 409)]
+        Conflict(#[ref_response] responses::Conflict),
+        #[response(status = 412)]
+        PreconditionFailed(#[ref_response] responses::PreconditionFailed),
+        #[response(status = 413)]
+        PayloadTooLarge(#[ref_response] responses::PayloadTooLarge),
+        #[response(status = 415)]
+        UnsupportedMediaType(#[ref_response] responses::UnsupportedMediaType),
+        #[response(status = 422)]
+        Unprocessable(#[ref_response] responses::Unprocessable),
+        #[response(status = 503)]
+        Unavailable(#[ref_response] responses::Unavailable),
+    }
+
+    /// The errors a delete can answer (409 is listed where something can refer to the resource).
+    #[derive(IntoResponses)]
+    pub enum DeleteErrors {
+        #[response(status = 401)]
+        Unauthorized(#[ref_response] responses::Unauthorized),
+        #[response(status = 403)]
+        Forbidden(#[ref_response] responses::Forbidden),
+        #[response(status = 404)]
+        NotFound(#[ref_response] responses::NotFound),
+        #[response(status = 412)]
+        PreconditionFailed(#[ref_response] responses::PreconditionFailed),
+        #[response(status = 503)]
+        Unavailable(#[ref_response] responses::Unavailable),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,9 @@ use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
+use crate::error::operation_errors::{
+    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
+};
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, Sort};
@@ -128,9 +131,7 @@ impl Resource for Agreements {
     responses(
         (status = 200, description = "A page of agreements", body = Page<Agreement>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ListErrors,
     )
 )]
 pub async fn list_agreements(
@@ -154,9 +155,7 @@ pub async fn list_agreements(
          headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn get_agreement(
@@ -178,14 +177,7 @@ pub async fn get_agreement(
         (status = 201, description = "Created", body = Agreement,
          headers(("Location" = String, description = "The new agreement's URL"),
                  ("ETag" = String, description = "The version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 409, response = responses::Conflict),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create_agreement(
@@ -210,16 +202,7 @@ pub async fn create_agreement(
     responses(
         (status = 200, description = "Replaced", body = Agreement,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn replace_agreement(
@@ -248,16 +231,7 @@ pub async fn replace_agreement(
     responses(
         (status = 200, description = "Updated", body = Agreement,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn update_agreement(
@@ -284,12 +258,8 @@ pub async fn update_agreement(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        DeleteErrors,
     )
 )]
 pub async fn delete_agreement(

@@ -9,6 +9,9 @@ use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
+use crate::error::operation_errors::{
+    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
+};
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, Sort};
@@ -139,9 +142,7 @@ fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
     responses(
         (status = 200, description = "A page of countries", body = Page<Country>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ListErrors,
     )
 )]
 pub async fn list_countries(
@@ -164,9 +165,7 @@ pub async fn list_countries(
         (status = 200, description = "The country", body = Country,
          headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
-        (status = 404, response = responses::NotFound),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn get_country(
@@ -188,14 +187,7 @@ pub async fn get_country(
         (status = 201, description = "Created", body = Country,
          headers(("Location" = String, description = "The new country's URL"),
                  ("ETag" = String, description = "The version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 409, response = responses::Conflict),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create_country(
@@ -220,16 +212,7 @@ pub async fn create_country(
     responses(
         (status = 200, description = "Replaced", body = Country,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn replace_country(
@@ -258,16 +241,7 @@ pub async fn replace_country(
     responses(
         (status = 200, description = "Updated", body = Country,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn update_country(
@@ -292,12 +266,8 @@ pub async fn update_country(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        DeleteErrors,
     )
 )]
 pub async fn delete_country(

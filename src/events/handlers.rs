@@ -9,6 +9,9 @@ use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
+use crate::error::operation_errors::{
+    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
+};
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, Sort};
@@ -129,9 +132,7 @@ impl Resource for Events {
     responses(
         (status = 200, description = "A page of events", body = Page<Event>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ListErrors,
     )
 )]
 pub async fn list_events(
@@ -155,9 +156,7 @@ pub async fn list_events(
          headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn get_event(
@@ -180,14 +179,7 @@ pub async fn get_event(
         (status = 201, description = "Created", body = Event,
          headers(("Location" = String, description = "The new event's URL"),
                  ("ETag" = String, description = "The version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 409, response = responses::Conflict),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create_event(
@@ -212,16 +204,7 @@ pub async fn create_event(
     responses(
         (status = 200, description = "Replaced", body = Event,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn replace_event(
@@ -250,16 +233,7 @@ pub async fn replace_event(
     responses(
         (status = 200, description = "Updated", body = Event,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn update_event(
@@ -285,12 +259,7 @@ pub async fn update_event(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        DeleteErrors,
     )
 )]
 pub async fn delete_event(

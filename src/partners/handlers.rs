@@ -9,6 +9,9 @@ use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
+use crate::error::operation_errors::{
+    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
+};
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, Sort};
@@ -125,9 +128,7 @@ impl Resource for Partners {
     responses(
         (status = 200, description = "A page of partners", body = Page<Partner>,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ListErrors,
     )
 )]
 pub async fn list_partners(
@@ -151,9 +152,7 @@ pub async fn list_partners(
          headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
         (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 401, response = responses::Unauthorized),
-        (status = 503, response = responses::Unavailable),
+        ReadErrors,
     )
 )]
 pub async fn get_partner(
@@ -175,14 +174,7 @@ pub async fn get_partner(
         (status = 201, description = "Created", body = Partner,
          headers(("Location" = String, description = "The new partner's URL"),
                  ("ETag" = String, description = "The version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 409, response = responses::Conflict),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        CreateErrors,
     )
 )]
 pub async fn create_partner(
@@ -207,16 +199,7 @@ pub async fn create_partner(
     responses(
         (status = 200, description = "Replaced", body = Partner,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn replace_partner(
@@ -245,16 +228,7 @@ pub async fn replace_partner(
     responses(
         (status = 200, description = "Updated", body = Partner,
          headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
-        (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 413, response = responses::PayloadTooLarge),
-        (status = 415, response = responses::UnsupportedMediaType),
-        (status = 422, response = responses::Unprocessable),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        ChangeErrors,
     )
 )]
 pub async fn update_partner(
@@ -280,12 +254,8 @@ pub async fn update_partner(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, response = responses::BadRequest),
-        (status = 404, response = responses::NotFound),
         (status = 409, response = responses::Conflict),
-        (status = 412, response = responses::PreconditionFailed),
-        (status = 401, response = responses::Unauthorized),
-        (status = 403, response = responses::Forbidden),
-        (status = 503, response = responses::Unavailable),
+        DeleteErrors,
     )
 )]
 pub async fn delete_partner(
