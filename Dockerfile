@@ -3,6 +3,7 @@
 # so the runtime image needs no database packages.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+COPY .cargo ./.cargo
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations

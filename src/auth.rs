@@ -166,7 +166,7 @@ fn bearer_token(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
 async fn authenticate(db: &Db, token: String) -> Result<Actor, ApiError> {
     let hash = hash_token(&token);
     let found = db
-        .read(move |conn| Ok(find_by_hash(conn, &hash)?))
+        .read_point(move |conn| Ok(find_by_hash(conn, &hash)?))
         .await?
         .ok_or_else(|| {
             ApiError::Unauthorized("the token is not valid (unknown or revoked)".to_owned())

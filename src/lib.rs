@@ -65,6 +65,10 @@ impl Application {
             read_requires_token: settings.read_requires_token,
         });
         let cors_origins = settings.cors_allowed_origins.clone();
+        // The access log costs per request even when its lines are filtered out, so it is only
+        // mounted when they would be written.
+        let access_log =
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let db = web::Data::new(db);
         let openapi = openapi::document();
         let mut server = HttpServer::new(move || {
@@ -80,7 +84,7 @@ impl Application {
                 .wrap(metrics.clone())
                 // The access log sits outside the request id so that it can log the id.
                 .wrap(from_fn(telemetry::request_id))
-                .wrap(telemetry::access_log())
+                .wrap(Condition::new(access_log, telemetry::access_log()))
                 .app_data(db.clone())
                 .app_data(policy.clone())
                 .app_data(json_config())

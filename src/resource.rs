@@ -113,7 +113,7 @@ pub async fn get<R: Resource>(
     key: R::Key,
 ) -> Result<HttpResponse, ApiError> {
     let item = db
-        .read(move |conn| R::find(conn, &key)?.ok_or_else(|| R::not_found(&key)))
+        .read_point(move |conn| R::find(conn, &key)?.ok_or_else(|| R::not_found(&key)))
         .await?;
     Ok(respond_with_etag(req, R::version(&item), &item))
 }

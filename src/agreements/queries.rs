@@ -50,10 +50,26 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> 
         .select(AgreementRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(match row {
-        Some(row) => attach(conn, vec![row])?.pop(),
-        None => None,
-    })
+    let Some(row) = row else { return Ok(None) };
+    // `= id` rather than `IN (ids)`: statements of fixed shape, which the connection keeps
+    // prepared, where the list form would be parsed again on every call.
+    let parties = agreement_parties::table
+        .filter(agreement_parties::agreement_id.eq(id))
+        .order_by(agreement_parties::position)
+        .select(PartyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|p| Party {
+            partner_id: p.partner_id,
+            role: p.role,
+        })
+        .collect();
+    let country_codes = agreement_countries::table
+        .filter(agreement_countries::agreement_id.eq(id))
+        .order_by(agreement_countries::position)
+        .select(agreement_countries::country_code)
+        .load(conn)?;
+    Ok(Some(Agreement::new(row, parties, country_codes)))
 }
 
 /// The id of the first agreement titled exactly `title`.
