@@ -1,6 +1,9 @@
 //! The database: one connection type for both backends, the pools, pragmas and migrations.
 
+use std::sync::mpsc;
 use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use actix_web::web;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
@@ -121,6 +124,8 @@ pub struct Db {
     readers: Pool,
     writer: Pool,
     kind: BackendKind,
+    /// On SQLite, the queue of the writer thread that commits writes in batches.
+    writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
 }
 
 /// An error while preparing the database at start.
@@ -142,14 +147,19 @@ impl Db {
                 .build_unchecked(factory.clone())
         };
         let readers = build(settings.pool_size);
-        let writer = match kind {
-            BackendKind::Sqlite => build(1),
-            BackendKind::Postgres => readers.clone(),
+        let (writer, writes) = match kind {
+            BackendKind::Sqlite => {
+                let writer = build(1);
+                let writes = spawn_batch_writer(writer.clone());
+                (writer, writes)
+            }
+            BackendKind::Postgres => (readers.clone(), None),
         };
         Self {
             readers,
             writer,
             kind,
+            writes,
         }
     }
 
@@ -202,17 +212,36 @@ impl Db {
         self.read(f).await
     }
 
-    /// Runs `f` in one transaction on the writing connection, off the async workers: either all
-    /// of its changes land or none does.
+    /// Runs `f` as one transaction, off the async workers: either all of its changes land or
+    /// none does, and the answer comes once they are committed.
+    ///
+    /// On SQLite the writes of concurrent requests share commits: the writer thread runs each
+    /// in a savepoint of its own inside one transaction, then commits them together (see
+    /// `spawn_batch_writer`). On PostgreSQL each write is a transaction on a pooled connection.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(queue) = &self.writes {
+            let (reply, answer) = oneshot::channel();
+            let job = Box::new(BatchedWrite {
+                work: Some(f),
+                result: None,
+                reply,
+            });
+            queue
+                .send(job)
+                .map_err(|_| ApiError::Unavailable("the SQLite writer has stopped".to_owned()))?;
+            return answer
+                .await
+                .map_err(|_| ApiError::Internal("the SQLite writer dropped a write".to_owned()))?;
+        }
         let pool = self.writer.clone();
         web::block(move || {
             let mut pooled = pool.get()?;
-            write_transaction(&mut pooled, f)
+            let conn: &mut DbConnection = &mut pooled;
+            conn.transaction(f)
         })
         .await?
     }
@@ -247,34 +276,100 @@ impl Db {
     }
 }
 
-/// Runs `f` in one transaction. On SQLite the transaction takes the write lock at its start
-/// (`BEGIN IMMEDIATE`), so a write never fails half-way for want of a lock another process took
-/// after it read: it waits for the lock up to `busy_timeout` instead, and then gives up whole.
-pub fn write_transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
+/// The most writes one SQLite commit takes.
+const MAX_BATCH: usize = 64;
+
+/// A write waiting for the SQLite writer thread.
+trait WriteJob: Send {
+    /// Runs the write inside the batch's transaction, in a savepoint of its own, so that a
+    /// write that fails leaves the others of its batch alone.
+    fn run(&mut self, conn: &mut DbConnection);
+    /// Answers the request once the batch is committed (`Ok`) or has failed.
+    fn finish(self: Box<Self>, batch: Result<(), ApiError>);
+}
+
+struct BatchedWrite<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, ApiError>>,
+    reply: oneshot::Sender<Result<T, ApiError>>,
+}
+
+impl<T, F> WriteJob for BatchedWrite<T, F>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send,
+    T: Send,
 {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let DbConnection::Sqlite(lite) = conn else {
-        return conn.transaction(f);
-    };
-    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
-    let result = f(conn);
-    let DbConnection::Sqlite(lite) = conn else {
-        return Err(ApiError::Internal(
-            "the connection changed backend mid-transaction".to_owned(),
-        ));
-    };
-    match result {
-        Ok(value) => {
-            AnsiTransactionManager::commit_transaction(lite)?;
-            Ok(value)
-        }
-        Err(error) => {
-            AnsiTransactionManager::rollback_transaction(lite)?;
-            Err(error)
+    fn run(&mut self, conn: &mut DbConnection) {
+        if let Some(work) = self.work.take() {
+            self.result = Some(conn.transaction(work));
         }
     }
+
+    fn finish(self: Box<Self>, batch: Result<(), ApiError>) {
+        let answer = match (self.result, batch) {
+            (Some(Err(own)), _) => Err(own),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(batch)) => Err(batch),
+            (None, Ok(())) => Err(ApiError::Internal("a write was not run".to_owned())),
+        };
+        // The request may have gone away meanwhile; its write stands all the same.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Starts the thread that performs every SQLite write of this `Db`.
+///
+/// SQLite commits one writer at a time, and each commit appends every page it touched to the
+/// WAL; with many indexes, that write-out was most of a write's cost. The thread takes all the
+/// writes that are waiting (up to `MAX_BATCH`), runs each in its own savepoint inside one
+/// `BEGIN IMMEDIATE` transaction, commits once, and only then answers them: a request is told
+/// of success only when its write is durable, and a batch that cannot commit fails whole.
+fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
+    let (queue, waiting) = mpsc::channel::<Box<dyn WriteJob>>();
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-writer".to_owned())
+        .spawn(move || {
+            while let Ok(first) = waiting.recv() {
+                let mut batch = vec![first];
+                batch.extend(waiting.try_iter().take(MAX_BATCH - 1));
+                let outcome = commit_batch(&pool, &mut batch);
+                for job in batch {
+                    job.finish(outcome.clone());
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Some(queue),
+        Err(error) => {
+            log::warn!("no SQLite writer thread ({error}); writes will not be batched");
+            None
+        }
+    }
+}
+
+/// Runs a batch of writes in one transaction and commits it. The write lock is taken at the
+/// start (`BEGIN IMMEDIATE`): a lock held by another process is waited for up to
+/// `busy_timeout`, and then the batch gives up whole, never half-way.
+fn commit_batch(pool: &Pool, batch: &mut [Box<dyn WriteJob>]) -> Result<(), ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let mut pooled = pool.get()?;
+    let conn: &mut DbConnection = &mut pooled;
+    let DbConnection::Sqlite(lite) = conn else {
+        return Err(ApiError::Internal(
+            "the batch writer is for SQLite".to_owned(),
+        ));
+    };
+    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        job.run(conn);
+    }
+    let DbConnection::Sqlite(lite) = conn else {
+        return Err(ApiError::Internal(
+            "the batch writer is for SQLite".to_owned(),
+        ));
+    };
+    AnsiTransactionManager::commit_transaction(lite)?;
+    Ok(())
 }
 
 /// Applies the pending migrations of the connection's backend and loads reference data.

@@ -59,7 +59,7 @@ pub struct ProblemDetails {
 
 /// Everything that can go wrong in a request. Handlers return `Result<_, ApiError>`; this is the
 /// only place that decides statuses and bodies.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// Malformed JSON, wrong JSON types, unknown fields, a bad query or path parameter.
     #[error("{detail}")]

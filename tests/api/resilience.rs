@@ -20,7 +20,83 @@ use crate::helpers::{
 backend_tests!(
     concurrent_patches_with_one_if_match_have_exactly_one_winner,
     two_instances_on_one_database_keep_if_match_and_unique_names,
+    concurrent_writes_that_fail_leave_the_others_whole,
 );
+
+/// Concurrent writes share commits on SQLite; one that fails (a clash, a broken rule, a stale
+/// If-Match) must leave every other write, and its audit entry, in place.
+async fn concurrent_writes_that_fail_leave_the_others_whole(app: TestApp) {
+    let target = json(
+        app.post_json(
+            "/api/v1/partners",
+            &json!({"name": "Target", "kind": "other"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let target_url = format!("/api/v1/partners/{}", target["id"]);
+    let writes = (0..40).map(|i| {
+        let app = &app;
+        let target_url = target_url.clone();
+        async move {
+            let response = match i % 4 {
+                0 => {
+                    app.post_json(
+                        "/api/v1/partners",
+                        &json!({"name": format!("Good {i}"), "kind": "other"}),
+                    )
+                    .await
+                }
+                1 => {
+                    app.post_json(
+                        "/api/v1/partners",
+                        &json!({"name": "Target", "kind": "other"}),
+                    )
+                    .await
+                }
+                2 => {
+                    app.post_json(
+                        "/api/v1/partners",
+                        &json!({"name": format!("Bad {i}"), "kind": "other", "country_code": "QQ"}),
+                    )
+                    .await
+                }
+                _ => {
+                    app.patch_json(
+                        &target_url,
+                        &json!({"acronym": format!("T{i}")}),
+                        Some("\"7\""),
+                    )
+                    .await
+                }
+            };
+            (i % 4, response.status().as_u16())
+        }
+    });
+    for (kind, status) in join_all(writes).await {
+        let expected = [201, 409, 422, 412][kind];
+        assert_eq!(status, expected, "write of kind {kind}");
+    }
+    let stored = app.walk("/api/v1/partners?q=good").await;
+    assert_eq!(stored.len(), 10, "every good write was committed");
+    let log = json(
+        app.as_admin(
+            Method::GET,
+            "/api/v1/audit?resource_type=partner&with_total=true",
+        )
+        .send()
+        .await
+        .expect("answered"),
+        200,
+    )
+    .await;
+    assert_eq!(
+        log["total"], 11,
+        "one audit entry per committed write, none for the failed ones"
+    );
+    assert_eq!(json(app.get(&target_url).await, 200).await["version"], 1);
+}
 
 /// 20 PATCHes of one agreement, all with `If-Match: "1"`, from one or two instances: exactly
 /// one 200, the rest 412, and the stored record is the winner's.
