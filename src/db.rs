@@ -25,6 +25,18 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs the same diesel statement on the concrete connection of either backend, for the few
+/// statements the multi-backend connection cannot express (multi-row inserts).
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 /// Which database engine a `DATABASE_URL` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {

@@ -232,6 +232,29 @@ pub struct AgreementDraft {
     pub country_codes: Vec<String>,
 }
 
+impl AgreementDraft {
+    /// The agreement this draft is once stored as a new record `id` at `now`.
+    pub fn into_agreement(self, id: i64, now: NaiveDateTime) -> Agreement {
+        let c = self.changes;
+        Agreement {
+            id,
+            title: c.title,
+            kind: c.kind,
+            status: c.status,
+            signed_on: c.signed_on,
+            starts_on: c.starts_on,
+            ends_on: c.ends_on,
+            summary: c.summary,
+            document_url: c.document_url,
+            parties: self.parties,
+            country_codes: self.country_codes,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
 impl AgreementInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
     pub fn check(self, v: &mut Validator) -> AgreementDraft {

@@ -255,15 +255,16 @@ pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agr
     let now = crate::time::now();
     let id: i64 = diesel::insert_into(agreements::table)
         .values((
-            draft.changes,
+            draft.changes.clone(),
             agreements::created_at.eq(now),
             agreements::updated_at.eq(now),
             agreements::version.eq(1),
         ))
         .returning(agreements::id)
         .get_result(conn)?;
-    insert_relations(conn, id, draft.parties, draft.country_codes)?;
-    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+    insert_relations(conn, id, draft.parties.clone(), draft.country_codes.clone())?;
+    // Everything stored is known here; reading it back would cost three more queries.
+    Ok(draft.into_agreement(id, now))
 }
 
 /// Replaces the agreement and its relations if it is still at `version`; `None` when it has
@@ -313,25 +314,32 @@ fn insert_relations(
     parties: Vec<Party>,
     codes: Vec<String>,
 ) -> QueryResult<()> {
-    // One statement per row: the multi-backend connection has no batch insert.
-    for (position, party) in (0..).zip(parties) {
-        diesel::insert_into(agreement_parties::table)
-            .values(NewParty {
+    if !parties.is_empty() {
+        let rows: Vec<NewParty> = (0..)
+            .zip(parties)
+            .map(|(position, party)| NewParty {
                 agreement_id: id,
                 partner_id: party.partner_id,
                 role: party.role,
                 position,
             })
-            .execute(conn)?;
+            .collect();
+        crate::on_backend!(conn, |c| diesel::insert_into(agreement_parties::table)
+            .values(rows)
+            .execute(c))?;
     }
-    for (position, country_code) in (0..).zip(codes) {
-        diesel::insert_into(agreement_countries::table)
-            .values(NewAgreementCountry {
+    if !codes.is_empty() {
+        let rows: Vec<NewAgreementCountry> = (0..)
+            .zip(codes)
+            .map(|(position, country_code)| NewAgreementCountry {
                 agreement_id: id,
                 country_code,
                 position,
             })
-            .execute(conn)?;
+            .collect();
+        crate::on_backend!(conn, |c| diesel::insert_into(agreement_countries::table)
+            .values(rows)
+            .execute(c))?;
     }
     Ok(())
 }

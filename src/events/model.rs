@@ -219,6 +219,30 @@ pub struct EventDraft {
     pub participants: Vec<Participant>,
 }
 
+impl EventDraft {
+    /// The event this draft is once stored as a new record `id` at `now`.
+    pub fn into_event(self, id: i64, now: NaiveDateTime) -> Event {
+        let c = self.changes;
+        Event {
+            id,
+            title: c.title,
+            kind: c.kind,
+            starts_on: c.starts_on,
+            ends_on: c.ends_on,
+            city: c.city,
+            venue: c.venue,
+            country_code: c.country_code,
+            agreement_id: c.agreement_id,
+            description: c.description,
+            url: c.url,
+            participants: self.participants,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
 impl EventInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
     pub fn check(self, v: &mut Validator) -> EventDraft {

@@ -213,15 +213,16 @@ pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> 
     let now = crate::time::now();
     let id: i64 = diesel::insert_into(events::table)
         .values((
-            draft.changes,
+            draft.changes.clone(),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
         ))
         .returning(events::id)
         .get_result(conn)?;
-    insert_participants(conn, id, draft.participants)?;
-    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+    insert_participants(conn, id, draft.participants.clone())?;
+    // Everything stored is known here; reading it back would cost two more queries.
+    Ok(draft.into_event(id, now))
 }
 
 /// Replaces the event and its participants if it is still at `version`; `None` when it has
@@ -264,17 +265,21 @@ fn insert_participants(
     id: i64,
     participants: Vec<Participant>,
 ) -> QueryResult<()> {
-    // One statement per row: the multi-backend connection has no batch insert.
-    for (position, p) in (0..).zip(participants) {
-        diesel::insert_into(event_participants::table)
-            .values(NewParticipant {
-                event_id: id,
-                partner_id: p.partner_id,
-                role: p.role,
-                position,
-            })
-            .execute(conn)?;
+    if participants.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<NewParticipant> = (0..)
+        .zip(participants)
+        .map(|(position, p)| NewParticipant {
+            event_id: id,
+            partner_id: p.partner_id,
+            role: p.role,
+            position,
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(event_participants::table)
+        .values(rows)
+        .execute(c))?;
     Ok(())
 }
 
