@@ -33,6 +33,16 @@ pub enum Command {
     Token(TokenCommand),
     /// Load the example records of the contract (idempotent: a second run adds nothing).
     SeedDemo,
+    /// Load the deterministic benchmark data set (for bench/run.sh) into a registry that has
+    /// no partners yet.
+    SeedBench {
+        #[arg(long, default_value_t = 2000)]
+        partners: usize,
+        #[arg(long, default_value_t = 20000)]
+        agreements: usize,
+        #[arg(long, default_value_t = 100000)]
+        events: usize,
+    },
     /// Copy a live SQLite database to a new file, consistently, while the service runs.
     /// (For PostgreSQL use pg_dump.)
     Backup {
@@ -90,6 +100,18 @@ pub fn run() -> ExitCode {
         Command::Token(command) => token(&cli.settings, command),
         Command::SeedDemo => seed_demo(&cli.settings),
         Command::Backup { path } => backup(&cli.settings, &path),
+        Command::SeedBench {
+            partners,
+            agreements,
+            events,
+        } => {
+            let sizes = crate::bench_data::BenchSizes {
+                partners,
+                agreements,
+                events,
+            };
+            seed_bench(&cli.settings, sizes)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,6 +194,18 @@ fn backup(settings: &Settings, path: &str) -> CliResult {
     Db::new(settings).backup(path)?;
     eprintln!(
         "backed up to {path}; restore by stopping the service and putting this file in place of the database file"
+    );
+    Ok(())
+}
+
+fn seed_bench(settings: &Settings, sizes: crate::bench_data::BenchSizes) -> CliResult {
+    let db = Db::new(settings);
+    db.migrate()?;
+    let mut conn = db.writer().get()?;
+    let made = crate::bench_data::generate(&mut conn, sizes)?;
+    println!(
+        "seed-bench: {} partners, {} agreements, {} events",
+        made.partners, made.agreements, made.events
     );
     Ok(())
 }

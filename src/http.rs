@@ -108,6 +108,11 @@ pub fn etag(version: i64) -> EntityTag {
 pub struct Precondition(Option<IfMatch>);
 
 impl Precondition {
+    /// Whether `If-Match` names versions (rather than being absent or `*`).
+    pub fn names_a_version(&self) -> bool {
+        matches!(self.0, Some(IfMatch::Items(_)))
+    }
+
     /// Fails with 412 unless the resource's current version satisfies `If-Match`.
     pub fn check(&self, current_version: i64) -> Result<(), ApiError> {
         match &self.0 {

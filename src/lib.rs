@@ -4,6 +4,7 @@
 pub mod agreements;
 pub mod audit;
 pub mod auth;
+pub mod bench_data;
 pub mod cli;
 pub mod config;
 pub mod countries;

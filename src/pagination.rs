@@ -214,6 +214,9 @@ impl Cursor {
 /// Orders a boxed diesel query by `column` then `tie`, starting after `after` when given.
 ///
 /// `after` is `Option<(key, tie)>` typed like the two columns; a cursor's `position` yields it.
+/// Besides `(column, tie) > (key, tie)`, spelled with OR, the query says `column >= key`, a
+/// plain range both planners use to seek into the `(column, id)` index instead of scanning to
+/// the cursor: that is what makes a page deep in the list cost what the first one does.
 #[macro_export]
 macro_rules! keyset {
     ($query:expr, $column:expr, $tie:expr, $direction:expr, $after:expr) => {{
@@ -221,16 +224,20 @@ macro_rules! keyset {
         let query = $query;
         let query = match ($after, $direction) {
             (None, _) => query,
-            (Some((key, tie)), $crate::pagination::Direction::Asc) => query.filter(
-                $column
-                    .gt(key.clone())
-                    .or($column.eq(key).and($tie.gt(tie))),
-            ),
-            (Some((key, tie)), $crate::pagination::Direction::Desc) => query.filter(
-                $column
-                    .lt(key.clone())
-                    .or($column.eq(key).and($tie.lt(tie))),
-            ),
+            (Some((key, tie)), $crate::pagination::Direction::Asc) => {
+                query.filter($column.ge(key.clone())).filter(
+                    $column
+                        .gt(key.clone())
+                        .or($column.eq(key).and($tie.gt(tie))),
+                )
+            }
+            (Some((key, tie)), $crate::pagination::Direction::Desc) => {
+                query.filter($column.le(key.clone())).filter(
+                    $column
+                        .lt(key.clone())
+                        .or($column.eq(key).and($tie.lt(tie))),
+                )
+            }
         };
         match $direction {
             $crate::pagination::Direction::Asc => {

@@ -52,7 +52,7 @@ pub trait Resource: Listed<Item: Clone> {
     /// The key in the path: an id, or a country's code.
     type Key: Clone + Display + Send + 'static;
     /// The writable fields; a merge patch is applied to them.
-    type Input: DeserializeOwned + Serialize + From<Self::Item> + Send + 'static;
+    type Input: DeserializeOwned + Serialize + From<Self::Item> + Clone + Send + 'static;
     /// A checked input, ready to be stored.
     type Draft: Send + 'static;
 
@@ -159,7 +159,7 @@ pub async fn replace<R: Resource>(
     input: R::Input,
 ) -> Result<HttpResponse, ApiError> {
     let item = db
-        .write(move |conn| store::<R>(conn, &actor, &key, &precondition, |_| Ok(input)))
+        .write(move |conn| store::<R>(conn, &actor, &key, &precondition, |_| Ok(input.clone())))
         .await?;
     Ok(respond_written(
         StatusCode::OK,
@@ -221,29 +221,46 @@ pub async fn delete<R: Resource>(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// How often a write without a version in `If-Match` is applied again to a resource that
+/// another instance changed between its read and its update.
+const ATTEMPTS: usize = 3;
+
 /// Replaces the stored resource with the input `make_input` derives from the current one, under
 /// `If-Match`, and records the change in the audit log.
+///
+/// The update only lands on the version that was read. When another writer got in between: with
+/// `If-Match: "<version>"` the client asked for that version, so it is a 412; without one (or
+/// with `*`) the change is derived again from the new current version, as if it had come later.
 fn store<R: Resource>(
     conn: &mut DbConnection,
     actor: &Actor,
     key: &R::Key,
     precondition: &Precondition,
-    make_input: impl FnOnce(R::Item) -> Result<R::Input, ApiError>,
+    make_input: impl Fn(R::Item) -> Result<R::Input, ApiError>,
 ) -> Result<R::Item, ApiError> {
-    let current = R::find(conn, key)?.ok_or_else(|| R::not_found(key))?;
-    precondition.check(R::version(&current))?;
-    let draft = R::prepare(conn, make_input(current.clone())?, Some(key))?;
-    let updated =
-        R::update(conn, key, R::version(&current), draft)?.ok_or(ApiError::PreconditionFailed)?;
-    let id = key.to_string();
-    audit::record(
-        conn,
-        &actor.name,
-        AuditAction::Update,
-        R::AUDIT,
-        &id,
-        Some(&current),
-        Some(&updated),
-    )?;
-    Ok(updated)
+    for _ in 0..ATTEMPTS {
+        let current = R::find(conn, key)?.ok_or_else(|| R::not_found(key))?;
+        precondition.check(R::version(&current))?;
+        let draft = R::prepare(conn, make_input(current.clone())?, Some(key))?;
+        match R::update(conn, key, R::version(&current), draft)? {
+            Some(updated) => {
+                let id = key.to_string();
+                audit::record(
+                    conn,
+                    &actor.name,
+                    AuditAction::Update,
+                    R::AUDIT,
+                    &id,
+                    Some(&current),
+                    Some(&updated),
+                )?;
+                return Ok(updated);
+            }
+            None if precondition.names_a_version() => return Err(ApiError::PreconditionFailed),
+            None => continue,
+        }
+    }
+    Err(ApiError::Unavailable(
+        "the resource kept changing while this write was applied; try again".to_owned(),
+    ))
 }

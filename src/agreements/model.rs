@@ -153,7 +153,7 @@ impl Agreement {
 
 /// The writable fields of an agreement: the body of create and replace, and what a merge
 /// patch is applied to. `parties` and `country_codes` are replaced as a whole.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "title": "MOU on personnel administration between Kazakhstan and Korea",

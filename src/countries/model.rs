@@ -62,7 +62,7 @@ pub struct Country {
 
 /// The writable fields of a country: the body of create (POST) and replace (PUT), and what a
 /// merge patch (PATCH) is applied to.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "code": "XK", "alpha3": "XKX", "numeric": "983", "name": "Kosovo",

@@ -136,7 +136,7 @@ impl Event {
 
 /// The writable fields of an event: the body of create and replace, and what a merge patch is
 /// applied to. `participants` is replaced as a whole.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "title": "Capacity-building workshop on digital government", "kind": "workshop",

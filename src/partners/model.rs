@@ -72,7 +72,7 @@ pub struct Partner {
 
 /// The writable fields of a partner: the body of create and replace, and what a merge patch
 /// is applied to.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "name": "United Nations Development Programme", "acronym": "UNDP", "kind": "multilateral",

@@ -21,7 +21,47 @@ backend_tests!(
     concurrent_patches_with_one_if_match_have_exactly_one_winner,
     two_instances_on_one_database_keep_if_match_and_unique_names,
     concurrent_writes_that_fail_leave_the_others_whole,
+    concurrent_patches_without_a_version_all_land,
 );
+
+/// PATCHes without If-Match (or with `*`) from two instances at once: none is refused, each
+/// lands on the version before it, and the version counts every one of them.
+async fn concurrent_patches_without_a_version_all_land(app: TestApp) {
+    let second = spawn_second_instance(&app).await;
+    let id = json(
+        app.post_json(
+            "/api/v1/agreements",
+            &json!({"title": "Busy", "kind": "grant", "status": "draft"}),
+        )
+        .await,
+        201,
+    )
+    .await["id"]
+        .as_i64()
+        .expect("id");
+    let url = format!("/api/v1/agreements/{id}");
+    let patches = (0..20).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &second };
+        let url = url.clone();
+        async move {
+            let if_match = (i % 4 == 1).then_some("*");
+            instance
+                .patch_json(
+                    &url,
+                    &json!({"summary": format!("writer {i}"), "country_codes": ["KZ"]}),
+                    if_match,
+                )
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = join_all(patches).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let stored = json(app.get(&url).await, 200).await;
+    assert_eq!(stored["version"], 21, "every PATCH made a version");
+    assert_eq!(stored["country_codes"], json!(["KZ"]));
+}
 
 /// Concurrent writes share commits on SQLite; one that fails (a clash, a broken rule, a stale
 /// If-Match) must leave every other write, and its audit entry, in place.

@@ -1,0 +1,293 @@
+"""Drives bench/run.sh: data set, services, wrk scenarios, figures. Standard library only."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+FULL = {"partners": 2000, "agreements": 20000, "events": 100000, "seconds": 10, "deep": 90000}
+SMOKE = {"partners": 50, "agreements": 200, "events": 1200, "seconds": 1, "deep": 1000}
+CONNECTIONS, THREADS = 32, 2
+TARGETS = {  # the issue's targets, as (ratio to ceiling on SQLite, on PostgreSQL)
+    "get_event": (0.45, 0.15),
+    "list_events": (0.15, 0.07),
+}
+
+
+def log(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+class Service:
+    """One `coop-registry serve` process on a database."""
+
+    def __init__(self, binary, url, port):
+        self.binary, self.url, self.port = binary, url, port
+        self.base = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [binary, "--database-url", url, "--bind", f"127.0.0.1:{port}", "serve"],
+            env={**os.environ, "RUST_LOG": "warn"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        while True:
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() - started > 30 or self.process.poll() is not None:
+                raise SystemExit("the service did not become ready")
+            time.sleep(0.002)
+        self.ready_ms = (time.monotonic() - started) * 1000
+
+    def peak_rss_mib(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def get(self, path):
+        with urllib.request.urlopen(self.base + path, timeout=30) as answer:
+            return json.load(answer)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wrk(url, seconds, script=None):
+    """Runs wrk; returns requests/s, p50 and p99 in ms, and the number of failed requests."""
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        command += ["-s", script]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def percentile(p):
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    failed = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        failed += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        failed += sum(int(x) for x in match.groups())
+    return {"rps": rate, "p50": percentile(50), "p99": percentile(99), "failed": failed}
+
+
+def lua(directory, name, body):
+    path = os.path.join(directory, name + ".lua")
+    with open(path, "w") as script:
+        script.write(body)
+    return path
+
+
+def scenarios(service, token, sizes, work):
+    """The issue's scenarios, as (name, path, lua script or None)."""
+    events, agreements = sizes["events"], sizes["agreements"]
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"\nwrk.headers["Content-Type"] = "application/json"\n'
+    create_body = ('{"title":"Benchmark seminar","kind":"seminar","starts_on":"2025-03-01","ends_on":"2025-03-02",'
+                   '"city":"Almaty","country_code":"KZ","participants":[{"partner_id":1,"role":"host"},'
+                   '{"partner_id":2,"role":"speaker"},{"partner_id":3,"role":"participant"}]}')
+    get_event = lua(work, "get_event", f"""
+math.randomseed(42)
+request = function() return wrk.format("GET", "/api/v1/events/" .. math.random(1, {events})) end
+""")
+    create = lua(work, "create_event", auth + f"""
+wrk.method = "POST"
+wrk.body = '{create_body}'
+""")
+    patch = lua(work, "patch_agreement", auth + f"""
+math.randomseed(7)
+-- Each PATCH sends If-Match; "*" (any current version) keeps requests from racing one another
+-- into 412s while still going through the precondition check.
+wrk.headers["Content-Type"] = "application/merge-patch+json"
+wrk.headers["If-Match"] = "*"
+request = function()
+  local id = math.random(1, {agreements})
+  return wrk.format("PATCH", "/api/v1/agreements/" .. id, nil, '{{"summary":"Revised ' .. math.random() .. '"}}')
+end
+""")
+    mixed = lua(work, "mixed", auth + f"""
+math.randomseed(9)
+request = function()
+  if math.random() < 0.9 then
+    return wrk.format("GET", "/api/v1/events/" .. math.random(1, {events}))
+  end
+  return wrk.format("POST", "/api/v1/events", nil, '{create_body}')
+end
+""")
+    listing = "/api/v1/events?country=KZ&from=2018-01-01&to=2021-12-31&sort=starts_on&limit=50"
+    first_page = "/api/v1/events?sort=starts_on&limit=50"
+    deep = deep_cursor(service, sizes["deep"])
+    return [
+        ("get_event", "/api/v1/events/1", get_event),
+        ("list_events", listing, None),
+        ("page_1", first_page, None),
+        ("page_deep", first_page + "&cursor=" + deep, None),
+        ("search_partners", "/api/v1/partners?q=ministry&limit=50", None),
+        ("create_event", "/api/v1/events", create),
+        ("patch_agreement", "/api/v1/agreements/1", patch),
+        ("mixed_90_10", "/api/v1/events/1", mixed),
+    ]
+
+
+def deep_cursor(service, depth):
+    """The cursor after `depth` rows of the events list sorted by start date."""
+    passed, cursor = 0, None
+    while passed < depth:
+        page = service.get("/api/v1/events?sort=starts_on&limit=500" + (f"&cursor={cursor}" if cursor else ""))
+        passed += len(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            raise SystemExit(f"the list ends before {depth} rows")
+    return cursor
+
+
+def run_backend(label, url, target, sizes, work, port):
+    binary = os.path.join(target, "coop-registry")
+    log(f"== {label}: loading {sizes['partners']} partners, {sizes['agreements']} agreements, {sizes['events']} events")
+    subprocess.run([binary, "--database-url", url, "seed-bench", "--partners", str(sizes["partners"]),
+                    "--agreements", str(sizes["agreements"]), "--events", str(sizes["events"])],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    token = subprocess.run([binary, "--database-url", url, "token", "create", "--name", "bench", "--role", "editor"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    service = Service(binary, url, port)
+    results = {"ready_ms": service.ready_ms}
+    try:
+        for name, path, script in scenarios(service, token, sizes, work):
+            figures = wrk(service.base + path, sizes["seconds"], script)
+            figures["rss"] = service.peak_rss_mib()
+            results[name] = figures
+            log(f"   {name:16} {figures['rps']:>10.0f} req/s  p50 {figures['p50']:.2f} ms  p99 {figures['p99']:.2f} ms"
+                f"  failed {figures['failed']}  peak RSS {figures['rss']:.1f} MiB")
+    finally:
+        service.stop()
+    return results
+
+
+def ceiling(target, seconds, port):
+    process = subprocess.Popen([os.path.join(target, "examples", "ceiling"), f"127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.01)
+        return wrk(f"http://127.0.0.1:{port}/", seconds)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def postgres_url(admin_url, name):
+    from urllib.parse import urlsplit, urlunsplit
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+
+
+def psql(admin_url, sql):
+    subprocess.run(["psql", admin_url, "-qc", sql], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def machine():
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Linux {platform.release()}"
+
+
+def report(ceil, backends, sizes, smoke):
+    """The figures as a Markdown document."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark results", "",
+        f"Measured {now} on {machine()}, with `bench/run.sh{' --smoke' if smoke else ''}`: wrk with "
+        f"{THREADS} threads and {CONNECTIONS} connections on the same machine, {sizes['seconds']} s per scenario; "
+        f"data set of {sizes['partners']} partners, {sizes['agreements']} agreements and {sizes['events']} events.", "",
+        f"HTTP ceiling (actix-web, a fixed JSON object, `examples/ceiling.rs`): **{ceil['rps']:.0f} req/s**, "
+        f"p50 {ceil['p50']:.2f} ms, p99 {ceil['p99']:.2f} ms.", "",
+        "| scenario | backend | req/s | × ceiling | p50 ms | p99 ms | failed | peak RSS MiB | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for backend, results in backends.items():
+        column = 0 if backend == "sqlite" else 1
+        for name, figures in results.items():
+            if name == "ready_ms":
+                continue
+            ratio = figures["rps"] / ceil["rps"]
+            target = ""
+            if name in TARGETS:
+                goal = TARGETS[name][column]
+                target = f"≥ {goal}× {'met' if ratio >= goal else 'missed'}"
+                if name == "get_event":
+                    target += f"; p99 ≤ 10 ms {'met' if figures['p99'] <= 10 else 'missed'}"
+            if name == "page_deep":
+                first = results["page_1"]["rps"]
+                target = f"within 1.2× of page 1: {first / figures['rps']:.2f}× {'met' if first / figures['rps'] <= 1.2 else 'missed'}"
+            if name == "create_event":
+                goal = 5000 if backend == "sqlite" else 2000
+                target = f"≥ {goal}/s {'met' if figures['rps'] >= goal and figures['failed'] == 0 else 'missed'}"
+            lines.append(f"| {name} | {backend} | {figures['rps']:.0f} | {ratio:.2f} | {figures['p50']:.2f} | "
+                         f"{figures['p99']:.2f} | {figures['failed']} | {figures['rss']:.1f} | {target} |")
+    lines += ["", "Start to first 200 on `/readyz` on an already-migrated database (target ≤ 150 ms, peak RSS target ≤ 40 MiB):", ""]
+    for backend, results in backends.items():
+        peak = max(f["rss"] for n, f in results.items() if n != "ready_ms")
+        lines.append(f"- {backend}: {results['ready_ms']:.0f} ms; peak RSS over all scenarios {peak:.1f} MiB")
+    lines += ["", "Scenarios: `get_event` GET /events/{random id} (with participants); `list_events` 50 events of one "
+              "country in a date range, by start date; `page_1` / `page_deep` the events list by start date at its first "
+              f"page and {sizes['deep']} rows deep (keyset cursor); `search_partners` `q` over partners; `create_event` "
+              "POST an event with 3 participants (editor token, audit entry); `patch_agreement` merge patch of a random "
+              "agreement with `If-Match: *`; `mixed_90_10` 90% GET event, 10% create event.", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", default="target/release")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--debug-build", action="store_true")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    admin_url = os.environ.get("TEST_DATABASE_URL") or ("" if args.smoke else "postgres://postgres@127.0.0.1:5432/postgres")
+    with tempfile.TemporaryDirectory() as work:
+        log("== ceiling")
+        ceil = ceiling(args.target, sizes["seconds"], 18090)
+        log(f"   {ceil['rps']:.0f} req/s")
+        backends = {"sqlite": run_backend("sqlite", os.path.join(work, "bench.db"), args.target, sizes, work, 18091)}
+        if admin_url:
+            name = f"coop_bench_{os.getpid()}"
+            psql(admin_url, f"CREATE DATABASE {name}")
+            try:
+                backends["postgres"] = run_backend("postgres", postgres_url(admin_url, name), args.target, sizes, work, 18092)
+            finally:
+                psql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        else:
+            log("== postgres skipped: TEST_DATABASE_URL is not set")
+    text = report(ceil, backends, sizes, args.smoke)
+    print(text)
+    if not args.smoke:
+        with open(os.path.join(os.path.dirname(__file__), "RESULTS.md"), "w") as results:
+            results.write(text)
+    failed = sum(f["failed"] for r in backends.values() for n, f in r.items() if n != "ready_ms")
+    if failed:
+        raise SystemExit(f"{failed} requests failed")
+
+
+if __name__ == "__main__":
+    main()
