@@ -130,7 +130,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
     for chunk in chunks(sizes.agreements) {
         conn.transaction(|conn| {
             for i in chunk.clone() {
-                let starts_on = rng.date(2012, 14);
+                let starts_on = rng.date(2015, 12);
                 let status = *rng.pick(AgreementStatus::ALL);
                 let (party_count, country_count) = (2 + rng.below(4), 1 + rng.below(7));
                 let parties = rng.distinct(party_count, partner_ids.len());
@@ -170,7 +170,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
     for chunk in chunks(sizes.events) {
         conn.transaction(|conn| {
             for i in chunk.clone() {
-                let starts_on = rng.date(2012, 14);
+                let starts_on = rng.date(2015, 12);
                 let under_agreement = rng.below(2) == 0 && !agreement_ids.is_empty();
                 let participant_count = 1 + rng.below(6);
                 let participants = rng.distinct(participant_count, partner_ids.len());
@@ -244,6 +244,76 @@ mod tests {
         assert_eq!(
             chunks(2500).collect::<Vec<_>>(),
             [0..1000, 1000..2000, 2000..2500]
+        );
+    }
+
+    type EventSummary = (
+        String,
+        NaiveDate,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<i64>,
+    );
+
+    /// Loads a tiny data set into a fresh SQLite file; returns the events and participant count.
+    fn load(dir: &std::path::Path, name: &str, sizes: BenchSizes) -> (Vec<EventSummary>, i64) {
+        use crate::schema::{event_participants, events};
+        use diesel::prelude::*;
+        let path = dir.join(name);
+        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"));
+        let mut conn = factory.connect().expect("opens the SQLite file");
+        crate::db::migrate(&mut conn).expect("migrates");
+        let made = generate(&mut conn, sizes).expect("generates");
+        assert_eq!(
+            (made.partners, made.agreements, made.events),
+            (sizes.partners, sizes.agreements, sizes.events)
+        );
+        assert!(
+            matches!(generate(&mut conn, sizes), Err(ApiError::Conflict(_))),
+            "a registry that has partners is refused"
+        );
+        let rows = events::table
+            .select((
+                events::title,
+                events::starts_on,
+                events::ends_on,
+                events::country_code,
+                events::agreement_id,
+            ))
+            .order(events::id)
+            .load::<EventSummary>(&mut conn)
+            .expect("reads the events");
+        let participants: i64 = event_participants::table
+            .count()
+            .get_result(&mut conn)
+            .expect("counts participants");
+        (rows, participants)
+    }
+
+    #[test]
+    fn the_same_seed_stores_the_same_data_set() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let sizes = BenchSizes {
+            partners: 30,
+            agreements: 60,
+            events: 1100, // more than one transaction
+        };
+        let (first, participants) = load(dir.path(), "a.db", sizes);
+        let (second, participants_again) = load(dir.path(), "b.db", sizes);
+        assert_eq!(first, second);
+        assert_eq!(participants, participants_again);
+        assert_eq!(first.len(), 1100);
+        assert!(
+            (1100..=6600).contains(&participants),
+            "1–6 participants each"
+        );
+        let from = NaiveDate::from_ymd_opt(2015, 1, 1).expect("a date");
+        let to = NaiveDate::from_ymd_opt(2027, 1, 1).expect("a date");
+        assert!(first.iter().all(|e| (from..to).contains(&e.1)));
+        let under_agreement = first.iter().filter(|e| e.4.is_some()).count();
+        assert!(
+            (400..=700).contains(&under_agreement),
+            "about half under an agreement"
         );
     }
 }

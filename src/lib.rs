@@ -117,9 +117,16 @@ impl Application {
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(30))
         .shutdown_timeout(30);
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers.max(1));
-        }
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        // More blocking threads than pooled connections only queue on the pool, and each
+        // thread costs memory (its stack, an allocator arena); 512 per worker is actix's default.
+        let blocking = (settings.pool_size as usize).div_ceil(workers) + 1;
+        server = server
+            .workers(workers)
+            .worker_max_blocking_threads(blocking);
         log::info!("listening on {}:{port}", listener_host(&settings.bind));
         Ok(Self {
             server: server.run(),

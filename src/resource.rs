@@ -222,8 +222,9 @@ pub async fn delete<R: Resource>(
 }
 
 /// How often a write without a version in `If-Match` is applied again to a resource that
-/// another instance changed between its read and its update.
-const ATTEMPTS: usize = 3;
+/// another instance changed between its read and its update. Each round lets at least one of
+/// the competing writers through, so this many writers on one record at once all succeed.
+const ATTEMPTS: usize = 32;
 
 /// Replaces the stored resource with the input `make_input` derives from the current one, under
 /// `If-Match`, and records the change in the audit log.
