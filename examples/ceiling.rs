@@ -3,6 +3,9 @@
 //! service's figures as ratios to this one, so that they mean something on a noisy machine.
 //!
 //!     cargo run --release --example ceiling -- 127.0.0.1:18090
+//!
+//! The address comes from the first argument, else `BIND`, else 127.0.0.1:18090. Like the
+//! service, it runs `WORKERS` HTTP workers when that is set, else one per CPU core.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -10,8 +13,9 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 async fn main() -> std::io::Result<()> {
     let bind = std::env::args()
         .nth(1)
+        .or_else(|| std::env::var("BIND").ok())
         .unwrap_or_else(|| "127.0.0.1:18090".to_owned());
-    HttpServer::new(|| {
+    let mut server = HttpServer::new(|| {
         App::new().route(
             "/",
             web::get().to(|| async {
@@ -20,8 +24,12 @@ async fn main() -> std::io::Result<()> {
                     .body(r#"{"status":"ok","service":"ceiling"}"#)
             }),
         )
-    })
-    .bind(bind)?
-    .run()
-    .await
+    });
+    if let Some(workers) = std::env::var("WORKERS")
+        .ok()
+        .and_then(|w| w.parse::<usize>().ok())
+    {
+        server = server.workers(workers.max(1));
+    }
+    server.bind(bind)?.run().await
 }
