@@ -67,6 +67,9 @@ pub fn metrics(db: &Db) -> Result<PrometheusMetrics, Box<dyn std::error::Error +
     PrometheusMetricsBuilder::new("coop_registry")
         .registry(registry)
         .endpoint("/metrics")
+        // Swagger UI's files are not the API; their catch-all route also makes the exporter
+        // warn on every request.
+        .exclude_regex("^/swagger-ui")
         .mask_unmatched_patterns("UNKNOWN")
         .build()
 }

@@ -143,7 +143,7 @@ pub async fn list_agreements(
     resource::list::<Agreements>(&db, &req, page, filter).await
 }
 
-/// Get a agreement
+/// Get an agreement
 ///
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
@@ -166,7 +166,7 @@ pub async fn get_agreement(
     resource::get::<Agreements>(&db, &req, path.into_inner()).await
 }
 
-/// Create a agreement
+/// Create an agreement
 ///
 /// Parties and countries are stored with it in one transaction; each must exist.
 #[utoipa::path(
@@ -188,7 +188,7 @@ pub async fn create_agreement(
     resource::create::<Agreements>(&db, actor, input).await
 }
 
-/// Replace a agreement
+/// Replace an agreement
 ///
 /// Sends every writable field; fields left out become null, lists left out become empty.
 #[utoipa::path(
@@ -196,7 +196,7 @@ pub async fn create_agreement(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
-        ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
     ),
     request_body = AgreementInput,
     responses(
@@ -215,7 +215,7 @@ pub async fn replace_agreement(
     resource::replace::<Agreements>(&db, actor, path.into_inner(), precondition, input).await
 }
 
-/// Update a agreement
+/// Update an agreement
 ///
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
@@ -223,7 +223,7 @@ pub async fn replace_agreement(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
-        ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
     request_body(content = AgreementInput, content_type = "application/merge-patch+json",
                  description = "Any subset of the writable fields",
@@ -244,7 +244,7 @@ pub async fn update_agreement(
     resource::update::<Agreements>(&db, actor, path.into_inner(), precondition, patch).await
 }
 
-/// Delete a agreement
+/// Delete an agreement
 ///
 /// Refused with 409, naming them, while events belong to it. Its own party and country
 /// links are deleted with it.
@@ -253,7 +253,7 @@ pub async fn update_agreement(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
-        ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -206,7 +206,7 @@ pub async fn create_country(
     security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
-        ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
     ),
     request_body = CountryInput,
     responses(
@@ -233,7 +233,7 @@ pub async fn replace_country(
     security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
-        ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
     request_body(content = CountryInput, content_type = "application/merge-patch+json",
                  description = "Any subset of the writable fields",
@@ -262,7 +262,7 @@ pub async fn update_country(
     security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "XK"),
-        ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),
     ),
     responses(
         (status = 204, description = "Deleted"),

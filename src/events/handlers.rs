@@ -144,7 +144,7 @@ pub async fn list_events(
     resource::list::<Events>(&db, &req, page, filter).await
 }
 
-/// Get a event
+/// Get an event
 ///
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
@@ -167,7 +167,7 @@ pub async fn get_event(
     resource::get::<Events>(&db, &req, path.into_inner()).await
 }
 
-/// Create a event
+/// Create an event
 ///
 /// Participants are stored with it in one transaction; the partners, the country and the
 /// agreement it names must exist.
@@ -190,7 +190,7 @@ pub async fn create_event(
     resource::create::<Events>(&db, actor, input).await
 }
 
-/// Replace a event
+/// Replace an event
 ///
 /// Sends every writable field; fields left out become null, `participants` left out becomes empty.
 #[utoipa::path(
@@ -198,7 +198,7 @@ pub async fn create_event(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
-        ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
     ),
     request_body = EventInput,
     responses(
@@ -217,7 +217,7 @@ pub async fn replace_event(
     resource::replace::<Events>(&db, actor, path.into_inner(), precondition, input).await
 }
 
-/// Update a event
+/// Update an event
 ///
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
@@ -225,7 +225,7 @@ pub async fn replace_event(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
-        ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
     request_body(content = EventInput, content_type = "application/merge-patch+json",
                  description = "Any subset of the writable fields",
@@ -246,7 +246,7 @@ pub async fn update_event(
     resource::update::<Events>(&db, actor, path.into_inner(), precondition, patch).await
 }
 
-/// Delete a event
+/// Delete an event
 ///
 /// Its participant links are deleted with it.
 #[utoipa::path(
@@ -254,7 +254,7 @@ pub async fn update_event(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
-        ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -193,7 +193,7 @@ pub async fn create_partner(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
-        ("If-Match" = Option<String>, Header, description = "Only replace if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
     ),
     request_body = PartnerInput,
     responses(
@@ -220,7 +220,7 @@ pub async fn replace_partner(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
-        ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
     request_body(content = PartnerInput, content_type = "application/merge-patch+json",
                  description = "Any subset of the writable fields",
@@ -249,7 +249,7 @@ pub async fn update_partner(
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
-        ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),
     ),
     responses(
         (status = 204, description = "Deleted"),
