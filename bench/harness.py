@@ -28,15 +28,17 @@ def log(*parts):
 class Service:
     """One `coop-registry serve` process on a database."""
 
-    def __init__(self, binary, url, port):
-        self.binary, self.url, self.port = binary, url, port
+    def __init__(self, binary, url, port, log_path):
+        self.binary, self.url, self.port, self.log_path = binary, url, port, log_path
         self.base = f"http://127.0.0.1:{port}"
+        log_file = open(log_path, "wb")  # the service's own log (RUST_LOG=warn), for post-mortems
         started = time.monotonic()
         self.process = subprocess.Popen(
             [binary, "--database-url", url, "--bind", f"127.0.0.1:{port}", "serve"],
             env={**os.environ, "RUST_LOG": "warn"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=log_file, stderr=log_file,
         )
+        log_file.close()
         while True:
             try:
                 with urllib.request.urlopen(self.base + "/readyz", timeout=1) as answer:
@@ -67,6 +69,26 @@ class Service:
         except OSError:
             return False
 
+    def check_alive(self, during):
+        """Stops the run with the service's exit status and last log lines if it has gone."""
+        code = self.process.poll()
+        if code is None:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=5):
+                    return
+            except OSError:
+                pass
+            try:  # it no longer answers: wait out a graceful shutdown (SIGTERM: up to 30 s)
+                code = self.process.wait(timeout=35)
+            except subprocess.TimeoutExpired:
+                raise SystemExit(f"the service stopped answering during {during} (see {self.log_path})")
+        how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        if code == 0:
+            how += " (a graceful stop: something sent it SIGTERM or SIGINT)"
+        with open(self.log_path, errors="replace") as log_file:
+            tail = "".join(log_file.readlines()[-20:])
+        raise SystemExit(f"the service {how} during {during}; last lines of {self.log_path}:\n{tail}")
+
     def get(self, path):
         with urllib.request.urlopen(self.base + path, timeout=30) as answer:
             return json.load(answer)
@@ -81,7 +103,10 @@ def wrk(url, seconds, script=None):
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script:
         command += ["-s", script]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    run = subprocess.run(command + [url], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"wrk failed (status {run.returncode}) on {url}: {run.stderr.strip() or run.stdout.strip()}")
+    out = run.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def percentile(p):
@@ -167,20 +192,25 @@ def deep_cursor(service, depth):
 
 def run_backend(label, url, target, sizes, work, port):
     binary = os.path.join(target, "coop-registry")
+    logs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")  # git-ignored
+    os.makedirs(logs, exist_ok=True)
     log(f"== {label}: loading {sizes['partners']} partners, {sizes['agreements']} agreements, {sizes['events']} events")
     subprocess.run([binary, "--database-url", url, "seed-bench", "--partners", str(sizes["partners"]),
                     "--agreements", str(sizes["agreements"]), "--events", str(sizes["events"])],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     token = subprocess.run([binary, "--database-url", url, "token", "create", "--name", "bench", "--role", "editor"],
                            check=True, capture_output=True, text=True).stdout.strip()
-    service = Service(binary, url, port)
+    service = Service(binary, url, port, os.path.join(logs, f"{label}-service.log"))
     results = {"ready_ms": service.ready_ms}
     try:
         plan = scenarios(service, token, sizes, work)
         overall = service.peak_rss_mib()  # start-up and the walk to the deep cursor
         for name, path, script in plan:
             per_scenario = service.reset_peak()
-            figures = wrk(service.base + path, sizes["seconds"], script)
+            try:
+                figures = wrk(service.base + path, sizes["seconds"], script)
+            finally:
+                service.check_alive(name)
             figures["rss"] = service.peak_rss_mib()
             overall = max(overall, figures["rss"])
             figures["rss_scope"] = "scenario" if per_scenario else "process"
