@@ -73,11 +73,12 @@ pub trait Resource: Listed<Item: Clone> {
         key: Option<&Self::Key>,
     ) -> Result<Self::Draft, ApiError>;
     fn insert(conn: &mut DbConnection, draft: Self::Draft) -> Result<Self::Item, ApiError>;
-    /// Stores `draft` if the resource is still at `version`; `None` when it has moved on.
+    /// Stores `draft` over `current` if the resource is still at `current`'s version; `None`
+    /// when it has moved on.
     fn update(
         conn: &mut DbConnection,
         key: &Self::Key,
-        version: i64,
+        current: &Self::Item,
         draft: Self::Draft,
     ) -> diesel::QueryResult<Option<Self::Item>>;
     fn delete(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<usize>;
@@ -243,7 +244,7 @@ fn store<R: Resource>(
         let current = R::find(conn, key)?.ok_or_else(|| R::not_found(key))?;
         precondition.check(R::version(&current))?;
         let draft = R::prepare(conn, make_input(current.clone())?, Some(key))?;
-        match R::update(conn, key, R::version(&current), draft)? {
+        match R::update(conn, key, &current, draft)? {
             Some(updated) => {
                 let id = key.to_string();
                 audit::record(

@@ -105,11 +105,11 @@ impl Resource for Agreements {
 
     fn update(
         conn: &mut DbConnection,
-        id: &i64,
-        version: i64,
+        _: &i64,
+        current: &Agreement,
         draft: AgreementDraft,
     ) -> diesel::QueryResult<Option<Agreement>> {
-        queries::update(conn, *id, version, draft)
+        queries::update(conn, current, draft)
     }
 
     fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {

@@ -267,31 +267,44 @@ pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agr
     Ok(draft.into_agreement(id, now))
 }
 
-/// Replaces the agreement and its relations if it is still at `version`; `None` when it has
-/// moved on.
+/// Replaces the agreement if it is still at `current`'s version; `None` when it has moved on.
+/// Relations are rewritten only when they changed: a PATCH of a text leaves them alone.
 pub fn update(
     conn: &mut DbConnection,
-    id: i64,
-    version: i64,
+    current: &Agreement,
     draft: AgreementDraft,
 ) -> QueryResult<Option<Agreement>> {
+    let (id, now) = (current.id, crate::time::now());
     let updated = diesel::update(
         agreements::table
             .find(id)
-            .filter(agreements::version.eq(version)),
+            .filter(agreements::version.eq(current.version)),
     )
     .set((
-        draft.changes,
-        agreements::updated_at.eq(crate::time::now()),
-        agreements::version.eq(version + 1),
+        draft.changes.clone(),
+        agreements::updated_at.eq(now),
+        agreements::version.eq(current.version + 1),
     ))
     .execute(conn)?;
     if updated == 0 {
         return Ok(None);
     }
-    delete_relations(conn, id)?;
-    insert_relations(conn, id, draft.parties, draft.country_codes)?;
-    find(conn, id)
+    if draft.parties != current.parties {
+        diesel::delete(agreement_parties::table.filter(agreement_parties::agreement_id.eq(id)))
+            .execute(conn)?;
+        insert_relations(conn, id, draft.parties.clone(), Vec::new())?;
+    }
+    if draft.country_codes != current.country_codes {
+        diesel::delete(agreement_countries::table.filter(agreement_countries::agreement_id.eq(id)))
+            .execute(conn)?;
+        insert_relations(conn, id, Vec::new(), draft.country_codes.clone())?;
+    }
+    // Everything stored is known here; reading it back would cost three more queries.
+    Ok(Some(Agreement {
+        created_at: current.created_at,
+        version: current.version + 1,
+        ..draft.into_agreement(id, now)
+    }))
 }
 
 /// Deletes the agreement with its own party and country links.

@@ -106,10 +106,10 @@ impl Resource for Countries {
     fn update(
         conn: &mut DbConnection,
         code: &String,
-        version: i64,
+        current: &Country,
         (_, changes): (String, CountryChanges),
     ) -> diesel::QueryResult<Option<Country>> {
-        queries::update(conn, code, version, changes)
+        queries::update(conn, code, current.version, changes)
     }
 
     fn delete(conn: &mut DbConnection, code: &String) -> diesel::QueryResult<usize> {

@@ -252,27 +252,38 @@ pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> 
     Ok(draft.into_event(id, now))
 }
 
-/// Replaces the event and its participants if it is still at `version`; `None` when it has
-/// moved on.
+/// Replaces the event if it is still at `current`'s version; `None` when it has moved on.
+/// Participants are rewritten only when they changed.
 pub fn update(
     conn: &mut DbConnection,
-    id: i64,
-    version: i64,
+    current: &Event,
     draft: EventDraft,
 ) -> QueryResult<Option<Event>> {
-    let updated = diesel::update(events::table.find(id).filter(events::version.eq(version)))
-        .set((
-            draft.changes,
-            events::updated_at.eq(crate::time::now()),
-            events::version.eq(version + 1),
-        ))
-        .execute(conn)?;
+    let (id, now) = (current.id, crate::time::now());
+    let updated = diesel::update(
+        events::table
+            .find(id)
+            .filter(events::version.eq(current.version)),
+    )
+    .set((
+        draft.changes.clone(),
+        events::updated_at.eq(now),
+        events::version.eq(current.version + 1),
+    ))
+    .execute(conn)?;
     if updated == 0 {
         return Ok(None);
     }
-    delete_participants(conn, id)?;
-    insert_participants(conn, id, draft.participants)?;
-    find(conn, id)
+    if draft.participants != current.participants {
+        delete_participants(conn, id)?;
+        insert_participants(conn, id, draft.participants.clone())?;
+    }
+    // Everything stored is known here; reading it back would cost two more queries.
+    Ok(Some(Event {
+        created_at: current.created_at,
+        version: current.version + 1,
+        ..draft.into_event(id, now)
+    }))
 }
 
 /// Deletes the event with its participant links.

@@ -103,10 +103,10 @@ impl Resource for Partners {
     fn update(
         conn: &mut DbConnection,
         id: &i64,
-        version: i64,
+        current: &Partner,
         changes: PartnerChanges,
     ) -> diesel::QueryResult<Option<Partner>> {
-        queries::update(conn, *id, version, changes)
+        queries::update(conn, *id, current.version, changes)
     }
 
     fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {

@@ -113,6 +113,11 @@ async fn put_and_patch_replace_relations_as_a_whole(app: TestApp) {
     );
     assert_eq!(replaced["country_codes"], json!(["GE", "AM"]));
     assert_eq!(replaced["version"], 5);
+    assert_eq!(
+        json(app.get(&url).await, 200).await,
+        replaced,
+        "the answer is what is stored"
+    );
     // Partner a is no longer only in an old link: the list filter sees the new relations.
     let by_partner = app.walk(&format!("/api/v1/agreements?partner={c}")).await;
     assert!(by_partner.is_empty(), "replaced parties are gone");

@@ -94,6 +94,11 @@ async fn put_and_patch_replace_participants_as_a_whole(app: TestApp) {
     assert_eq!(replaced["participants"], json!([]));
     assert_eq!(replaced["city"], Value::Null);
     assert_eq!(replaced["version"], 4);
+    assert_eq!(
+        json(app.get(&url).await, 200).await,
+        replaced,
+        "the answer is what is stored"
+    );
 }
 
 async fn every_event_rule_is_checked_and_reported_at_once(app: TestApp) {
