@@ -195,7 +195,9 @@ pub struct TokenRecord {
     pub role: Role,
     #[serde(skip)]
     pub token_hash: String,
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::time::StoredOptionalTimestamp)]
     pub last_used_at: Option<NaiveDateTime>,
 }
 

@@ -21,6 +21,7 @@ pub mod partners;
 pub mod references;
 pub mod resource;
 pub mod schema;
+pub mod sql;
 pub mod telemetry;
 pub mod time;
 pub mod validation;

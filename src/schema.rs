@@ -51,6 +51,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        parties -> Text,
+        country_codes -> Text,
     }
 }
 
@@ -88,6 +90,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        participants -> Text,
     }
 }
 

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::pagination::{Sort, SortField};
 use crate::schema::agreements;
+use crate::sql::JsonList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -66,7 +67,7 @@ pub struct Party {
     pub role: PartyRole,
 }
 
-/// The agreement's own columns, as stored.
+/// An agreement as stored: its columns, its parties and its countries, in their order.
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = agreements)]
 pub struct AgreementRow {
@@ -76,14 +77,24 @@ pub struct AgreementRow {
     pub kind: AgreementKind,
     #[diesel(deserialize_as = String)]
     pub status: AgreementStatus,
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub signed_on: Option<NaiveDate>,
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub starts_on: Option<NaiveDate>,
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub ends_on: Option<NaiveDate>,
     pub summary: Option<String>,
     pub document_url: Option<String>,
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// Kept beside the row as JSON, as are the country codes (see the list_reads migration).
+    #[diesel(deserialize_as = JsonList<Party>)]
+    pub parties: Vec<Party>,
+    #[diesel(deserialize_as = JsonList<String>)]
+    pub country_codes: Vec<String>,
 }
 
 /// A cooperation agreement, with its parties and the countries it covers.
@@ -130,8 +141,8 @@ pub struct Agreement {
     pub version: i64,
 }
 
-impl Agreement {
-    pub fn new(row: AgreementRow, parties: Vec<Party>, country_codes: Vec<String>) -> Self {
+impl From<AgreementRow> for Agreement {
+    fn from(row: AgreementRow) -> Self {
         Agreement {
             id: row.id,
             title: row.title,
@@ -142,8 +153,8 @@ impl Agreement {
             ends_on: row.ends_on,
             summary: row.summary,
             document_url: row.document_url,
-            parties,
-            country_codes,
+            parties: row.parties,
+            country_codes: row.country_codes,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,

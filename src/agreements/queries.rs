@@ -2,8 +2,6 @@
 //! connection, so the caller owns the transaction (an agreement and its relations are always
 //! written together).
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -15,16 +13,8 @@ use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{agreement_countries, agreement_parties, agreements};
+use crate::sql::json_list;
 use crate::validation::like_pattern;
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = agreement_parties)]
-struct PartyRow {
-    agreement_id: i64,
-    partner_id: i64,
-    #[diesel(deserialize_as = String)]
-    role: PartyRole,
-}
 
 #[derive(Insertable)]
 #[diesel(table_name = agreement_parties)]
@@ -45,31 +35,12 @@ struct NewAgreementCountry {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> {
-    let row = agreements::table
+    agreements::table
         .find(id)
         .select(AgreementRow::as_select())
         .first(conn)
-        .optional()?;
-    let Some(row) = row else { return Ok(None) };
-    // `= id` rather than `IN (ids)`: statements of fixed shape, which the connection keeps
-    // prepared, where the list form would be parsed again on every call.
-    let parties = agreement_parties::table
-        .filter(agreement_parties::agreement_id.eq(id))
-        .order_by(agreement_parties::position)
-        .select(PartyRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|p| Party {
-            partner_id: p.partner_id,
-            role: p.role,
-        })
-        .collect();
-    let country_codes = agreement_countries::table
-        .filter(agreement_countries::agreement_id.eq(id))
-        .order_by(agreement_countries::position)
-        .select(agreement_countries::country_code)
-        .load(conn)?;
-    Ok(Some(Agreement::new(row, parties, country_codes)))
+        .optional()
+        .map(|row| row.map(Agreement::from))
 }
 
 /// The id of the first agreement titled exactly `title`.
@@ -89,49 +60,6 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
         .first::<i64>(conn)
         .optional()
         .map(|found| found.is_some())
-}
-
-/// Completes rows with their parties and countries: two queries for any number of rows.
-pub fn attach(conn: &mut DbConnection, rows: Vec<AgreementRow>) -> QueryResult<Vec<Agreement>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut parties: HashMap<i64, Vec<Party>> = HashMap::new();
-    for row in agreement_parties::table
-        .filter(agreement_parties::agreement_id.eq_any(&ids))
-        .order_by((agreement_parties::agreement_id, agreement_parties::position))
-        .select(PartyRow::as_select())
-        .load(conn)?
-    {
-        parties.entry(row.agreement_id).or_default().push(Party {
-            partner_id: row.partner_id,
-            role: row.role,
-        });
-    }
-    let mut countries: HashMap<i64, Vec<String>> = HashMap::new();
-    for (agreement_id, code) in agreement_countries::table
-        .filter(agreement_countries::agreement_id.eq_any(&ids))
-        .order_by((
-            agreement_countries::agreement_id,
-            agreement_countries::position,
-        ))
-        .select((
-            agreement_countries::agreement_id,
-            agreement_countries::country_code,
-        ))
-        .load::<(i64, String)>(conn)?
-    {
-        countries.entry(agreement_id).or_default().push(code);
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let id = row.id;
-            Agreement::new(
-                row,
-                parties.remove(&id).unwrap_or_default(),
-                countries.remove(&id).unwrap_or_default(),
-            )
-        })
-        .collect())
 }
 
 fn filtered(filter: &AgreementFilter) -> agreements::BoxedQuery<'static, MultiBackend> {
@@ -232,7 +160,7 @@ pub fn list(
         .select(AgreementRow::as_select())
         .limit(fetch)
         .load(conn)?;
-    Ok(attach(conn, rows)?)
+    Ok(rows.into_iter().map(Agreement::from).collect())
 }
 
 /// A row's position under `field`, for the next page's cursor.
@@ -256,6 +184,8 @@ pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agr
     let id: i64 = diesel::insert_into(agreements::table)
         .values((
             draft.changes.clone(),
+            agreements::parties.eq(json_list(&draft.parties)?),
+            agreements::country_codes.eq(json_list(&draft.country_codes)?),
             agreements::created_at.eq(now),
             agreements::updated_at.eq(now),
             agreements::version.eq(1),
@@ -282,6 +212,8 @@ pub fn update(
     )
     .set((
         draft.changes.clone(),
+        agreements::parties.eq(json_list(&draft.parties)?),
+        agreements::country_codes.eq(json_list(&draft.country_codes)?),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))

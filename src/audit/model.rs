@@ -34,6 +34,7 @@ text_enum! {
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: i64,
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub at: NaiveDateTime,
     pub actor: String,
     #[diesel(deserialize_as = String)]

@@ -43,6 +43,7 @@ pub struct Country {
     pub participant: bool,
     /// When the country joined the hub.
     #[schema(format = Date, example = "2013-03-13")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub joined_on: Option<NaiveDate>,
     /// Free notes, at most 5000 characters.
     #[schema(max_length = 5000)]
@@ -50,10 +51,12 @@ pub struct Country {
     /// When the record was created (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00.000000Z")]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
     /// When the record last changed (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00.000000Z")]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1, example = 1)]

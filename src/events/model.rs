@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::pagination::{Sort, SortField};
 use crate::schema::events;
+use crate::sql::JsonList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -45,7 +46,7 @@ pub struct Participant {
     pub role: ParticipantRole,
 }
 
-/// The event's own columns, as stored.
+/// An event as stored: its columns, and its participants in their order.
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
@@ -53,7 +54,9 @@ pub struct EventRow {
     pub title: String,
     #[diesel(deserialize_as = String)]
     pub kind: EventKind,
+    #[diesel(deserialize_as = crate::time::StoredDate)]
     pub starts_on: NaiveDate,
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub ends_on: Option<NaiveDate>,
     pub city: Option<String>,
     pub venue: Option<String>,
@@ -61,9 +64,14 @@ pub struct EventRow {
     pub agreement_id: Option<i64>,
     pub description: Option<String>,
     pub url: Option<String>,
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// Kept beside the row as JSON (see the list_reads migration).
+    #[diesel(deserialize_as = JsonList<Participant>)]
+    pub participants: Vec<Participant>,
 }
 
 /// An event, with the partners taking part.
@@ -112,8 +120,8 @@ pub struct Event {
     pub version: i64,
 }
 
-impl Event {
-    pub fn new(row: EventRow, participants: Vec<Participant>) -> Self {
+impl From<EventRow> for Event {
+    fn from(row: EventRow) -> Self {
         Event {
             id: row.id,
             title: row.title,
@@ -126,7 +134,7 @@ impl Event {
             agreement_id: row.agreement_id,
             description: row.description,
             url: row.url,
-            participants,
+            participants: row.participants,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,

@@ -1,10 +1,9 @@
 //! Event queries, including its participants. Each takes the caller's connection, so the
 //! caller owns the transaction (an event and its participants are always written together).
 
-use std::collections::HashMap;
-
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
 
 use super::model::{
     Event, EventDraft, EventFilter, EventRow, EventSort, Participant, ParticipantRole,
@@ -14,16 +13,8 @@ use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{event_participants, events};
+use crate::sql::{Dialects, dialects, json_list};
 use crate::validation::like_pattern;
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = event_participants)]
-struct ParticipantRow {
-    event_id: i64,
-    partner_id: i64,
-    #[diesel(deserialize_as = String)]
-    role: ParticipantRole,
-}
 
 #[derive(Insertable)]
 #[diesel(table_name = event_participants)]
@@ -36,54 +27,12 @@ struct NewParticipant {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
-    if let DbConnection::Postgres(_) = conn {
-        return find_joined(conn, id);
-    }
-    let row = events::table
+    events::table
         .find(id)
         .select(EventRow::as_select())
         .first(conn)
-        .optional()?;
-    let Some(row) = row else { return Ok(None) };
-    // `= id` rather than `IN (ids)`: a statement of fixed shape, which the connection keeps
-    // prepared, where the list form would be parsed again on every call. (A join that reads
-    // both in one statement was measured slower: 30 µs of CPU per GET against 25.)
-    let participants = event_participants::table
-        .filter(event_participants::event_id.eq(id))
-        .order_by(event_participants::position)
-        .select(ParticipantRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|p| Participant {
-            partner_id: p.partner_id,
-            role: p.role,
-        })
-        .collect();
-    Ok(Some(Event::new(row, participants)))
-}
-
-/// `find` in one statement, a join: on PostgreSQL, where each statement is a round trip, that
-/// is cheaper than two; on SQLite, where it is not, two simple statements were measured cheaper.
-fn find_joined(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
-    let rows: Vec<(EventRow, Option<ParticipantRow>)> = events::table
-        .left_join(event_participants::table)
-        .filter(events::id.eq(id))
-        .order_by(event_participants::position)
-        .select((EventRow::as_select(), Option::<ParticipantRow>::as_select()))
-        .load(conn)?;
-    let mut rows = rows.into_iter();
-    let Some((event, first)) = rows.next() else {
-        return Ok(None);
-    };
-    let participants = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, participant)| participant))
-        .map(|p| Participant {
-            partner_id: p.partner_id,
-            role: p.role,
-        })
-        .collect();
-    Ok(Some(Event::new(event, participants)))
+        .optional()
+        .map(|row| row.map(Event::from))
 }
 
 /// The id of the first event titled exactly `title`.
@@ -96,34 +45,22 @@ pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i
         .optional()
 }
 
-/// Completes rows with their participants: one query for any number of rows.
-pub fn attach(conn: &mut DbConnection, rows: Vec<EventRow>) -> QueryResult<Vec<Event>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut participants: HashMap<i64, Vec<Participant>> = HashMap::new();
-    for row in event_participants::table
-        .filter(event_participants::event_id.eq_any(&ids))
-        .order_by((event_participants::event_id, event_participants::position))
-        .select(ParticipantRow::as_select())
-        .load(conn)?
-    {
-        participants
-            .entry(row.event_id)
-            .or_default()
-            .push(Participant {
-                partner_id: row.partner_id,
-                role: row.role,
-            });
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let id = row.id;
-            Event::new(row, participants.remove(&id).unwrap_or_default())
-        })
-        .collect())
+/// How many days the longest event lasts from its first to its last day (0 if none is longer
+/// than a day): one probe of the index on the duration.
+fn longest_event_days(conn: &mut DbConnection) -> QueryResult<i64> {
+    // The expression must be the indexed one, word for word, for the index to answer.
+    const LONGEST: Dialects<Nullable<BigInt>> = dialects(
+        "MAX(CAST(julianday(ends_on) - julianday(starts_on) AS INTEGER))",
+        "CAST(MAX(ends_on - starts_on) AS BIGINT)",
+    );
+    let longest: Option<i64> = events::table.select(LONGEST).first(conn)?;
+    Ok(longest.unwrap_or(0).max(0))
 }
 
-fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, MultiBackend> {
+fn filtered(
+    conn: &mut DbConnection,
+    filter: &EventFilter,
+) -> QueryResult<events::BoxedQuery<'static, MultiBackend>> {
     let mut query = events::table.into_boxed();
     if let Some(kind) = filter.kind {
         query = query.filter(events::kind.eq(kind.as_str()));
@@ -150,6 +87,15 @@ fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, MultiBackend> {
                 .ge(from)
                 .or(events::ends_on.is_null().and(events::starts_on.ge(from))),
         );
+        // Implied by the test above, and what lets the database start its walk of a
+        // (…, starts_on) index near `from` rather than at the first event ever held: an event
+        // that ends on or after `from` cannot have started before `from` − the longest event.
+        let earliest = u64::try_from(longest_event_days(conn)?)
+            .ok()
+            .and_then(|days| from.checked_sub_days(Days::new(days)));
+        if let Some(earliest) = earliest {
+            query = query.filter(events::starts_on.ge(earliest));
+        }
     }
     if let Some(to) = filter.to {
         query = query.filter(events::starts_on.le(to));
@@ -157,7 +103,7 @@ fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, MultiBackend> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(events::search_text.like(like_pattern(q)).escape('\\'));
     }
-    query
+    Ok(query)
 }
 
 /// One page of events after `cursor`, `fetch` rows at most, with their participants.
@@ -169,7 +115,7 @@ pub fn list(
     fetch: i64,
 ) -> Result<Vec<Event>, ApiError> {
     use events::*;
-    let query = filtered(filter);
+    let query = filtered(conn, filter)?;
     let d = sort.direction;
     let query = match sort.field {
         EventSort::StartsOn => keyset!(
@@ -216,7 +162,7 @@ pub fn list(
         .select(EventRow::as_select())
         .limit(fetch)
         .load(conn)?;
-    Ok(attach(conn, rows)?)
+    Ok(rows.into_iter().map(Event::from).collect())
 }
 
 /// A row's position under `field`, for the next page's cursor.
@@ -232,7 +178,7 @@ pub fn position(event: &Event, field: EventSort) -> (serde_json::Value, i64) {
 }
 
 pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> {
-    filtered(filter).count().get_result(conn)
+    filtered(conn, filter)?.count().get_result(conn)
 }
 
 /// Stores a new event with its participants.
@@ -241,6 +187,7 @@ pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> 
     let id: i64 = diesel::insert_into(events::table)
         .values((
             draft.changes.clone(),
+            events::participants.eq(json_list(&draft.participants)?),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
@@ -267,6 +214,7 @@ pub fn update(
     )
     .set((
         draft.changes.clone(),
+        events::participants.eq(json_list(&draft.participants)?),
         events::updated_at.eq(now),
         events::version.eq(current.version + 1),
     ))

@@ -61,9 +61,11 @@ pub struct Partner {
     pub description: Option<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1)]

@@ -27,3 +27,87 @@ fn sqlite_migrations_apply_on_an_empty_database_once() {
 fn postgres_migrations_apply_on_an_empty_database_once() {
     migrations_apply_on_an_empty_database_once(Backend::Postgres);
 }
+
+/// The migration that keeps relations beside their rows as JSON copies what a database
+/// already holds, in each relation's order, and leaves rows without relations with `[]`.
+fn existing_relations_are_copied_into_their_rows(backend: Backend) {
+    use coop_registry::agreements::queries as agreements;
+    use coop_registry::db::ConnectionFactory;
+    use coop_registry::events::queries as events;
+    use diesel::connection::SimpleConnection;
+    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+
+    let database = TestDatabase::create(backend);
+    Db::new(&Settings::with_database(database.url()))
+        .migrate()
+        .expect("migrations apply");
+    let mut conn = ConnectionFactory::new(database.url())
+        .connect()
+        .expect("connects");
+    let directory = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
+    let reverted = conn
+        .revert_last_migration(chain.clone())
+        .expect("the last migration reverts");
+    assert_eq!(reverted.to_string(), "20261124000005");
+    // Data written before the migration: positions deliberately not in key order.
+    conn.batch_execute(
+        "INSERT INTO partners (id, name, name_key, kind, search_text, created_at, updated_at, version)
+             VALUES (1, 'One', 'one', 'government', 'one', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1),
+                    (2, 'Two', 'two', 'government', 'two', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1);
+         INSERT INTO agreements (id, title, kind, status, search_text, created_at, updated_at, version)
+             VALUES (1, 'A', 'joint_project', 'draft', 'a', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1),
+                    (2, 'B', 'joint_project', 'draft', 'b', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1);
+         INSERT INTO agreement_parties (agreement_id, partner_id, role, position)
+             VALUES (1, 1, 'implementing', 1), (1, 2, 'signatory', 0);
+         INSERT INTO agreement_countries (agreement_id, country_code, position)
+             VALUES (1, 'FR', 1), (1, 'KZ', 0);
+         INSERT INTO events (id, title, kind, starts_on, search_text, created_at, updated_at, version)
+             VALUES (1, 'E', 'forum', '2024-06-24', 'e', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1),
+                    (2, 'F', 'forum', '2024-06-25', 'f', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1);
+         INSERT INTO event_participants (event_id, partner_id, role, position)
+             VALUES (1, 1, 'speaker', 1), (1, 2, 'host', 0);",
+    )
+    .expect("rows written before the migration");
+    conn.run_pending_migrations(chain)
+        .expect("the migration applies again");
+
+    let event = events::find(&mut conn, 1).expect("reads").expect("event 1");
+    let participants = serde_json::to_value(&event.participants).expect("serializes");
+    assert_eq!(
+        participants,
+        serde_json::json!([{"partner_id": 2, "role": "host"}, {"partner_id": 1, "role": "speaker"}])
+    );
+    let bare = events::find(&mut conn, 2).expect("reads").expect("event 2");
+    assert!(bare.participants.is_empty());
+
+    let agreement = agreements::find(&mut conn, 1)
+        .expect("reads")
+        .expect("agreement 1");
+    assert_eq!(
+        serde_json::to_value(&agreement.parties).expect("serializes"),
+        serde_json::json!([{"partner_id": 2, "role": "signatory"}, {"partner_id": 1, "role": "implementing"}])
+    );
+    assert_eq!(agreement.country_codes, ["KZ", "FR"]);
+    let bare = agreements::find(&mut conn, 2)
+        .expect("reads")
+        .expect("agreement 2");
+    assert!(bare.parties.is_empty() && bare.country_codes.is_empty());
+}
+
+#[test]
+fn sqlite_existing_relations_are_copied_into_their_rows() {
+    existing_relations_are_copied_into_their_rows(Backend::Sqlite);
+}
+
+#[test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set"
+)]
+fn postgres_existing_relations_are_copied_into_their_rows() {
+    existing_relations_are_copied_into_their_rows(Backend::Postgres);
+}
