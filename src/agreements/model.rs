@@ -116,11 +116,14 @@ pub struct Agreement {
     pub status: AgreementStatus,
     /// Set once the status is `signed`, `active`, `expired` or `terminated`.
     #[schema(format = Date)]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
     pub signed_on: Option<NaiveDate>,
     #[schema(format = Date)]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
     pub starts_on: Option<NaiveDate>,
     /// Not before `starts_on`.
     #[schema(format = Date)]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
     pub ends_on: Option<NaiveDate>,
     #[schema(max_length = 10000)]
     pub summary: Option<String>,

@@ -44,6 +44,7 @@ pub struct Country {
     /// When the country joined the hub.
     #[schema(format = Date, example = "2013-03-13")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
     pub joined_on: Option<NaiveDate>,
     /// Free notes, at most 5000 characters.
     #[schema(max_length = 5000)]

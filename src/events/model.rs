@@ -90,9 +90,11 @@ pub struct Event {
     pub title: String,
     pub kind: EventKind,
     #[schema(format = Date)]
+    #[serde(serialize_with = "crate::time::date::serialize")]
     pub starts_on: NaiveDate,
     /// Not before `starts_on`; null for a one-day event.
     #[schema(format = Date)]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
     pub ends_on: Option<NaiveDate>,
     #[schema(max_length = 200)]
     pub city: Option<String>,
