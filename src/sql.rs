@@ -80,14 +80,20 @@ impl<ST, QS> SelectableExpression<QS> for Dialects<ST> where Self: AppearsOnTabl
 #[derive(Debug)]
 pub struct JsonList<T>(Vec<T>);
 
-impl<T: DeserializeOwned> FromSql<Text, MultiBackend> for JsonList<T> {
-    fn from_sql(value: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, MultiBackend>>::from_sql(value)?;
+impl<T: DeserializeOwned, DB: Backend> FromSql<Text, DB> for JsonList<T>
+where
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, DB>>::from_sql(value)?;
         Ok(JsonList(serde_json::from_str(&text)?))
     }
 }
 
-impl<T: DeserializeOwned> Queryable<Text, MultiBackend> for JsonList<T> {
+impl<T: DeserializeOwned, DB: Backend> Queryable<Text, DB> for JsonList<T>
+where
+    String: FromSql<Text, DB>,
+{
     type Row = Self;
 
     fn build(row: Self) -> deserialize::Result<Self> {

@@ -206,17 +206,15 @@ macro_rules! stored {
             }
         }
 
-        impl FromSql<Nullable<$sql>, MultiBackend> for $optional {
-            fn from_sql(
-                value: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
-            ) -> deserialize::Result<Self> {
-                <$plain as FromSql<$sql, MultiBackend>>::from_sql(value)
-                    .map(|v| $optional(Some(v.0)))
+        impl<DB: diesel::backend::Backend> FromSql<Nullable<$sql>, DB> for $optional
+        where
+            $plain: FromSql<$sql, DB>,
+        {
+            fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                <$plain as FromSql<$sql, DB>>::from_sql(value).map(|v| $optional(Some(v.0)))
             }
 
-            fn from_nullable_sql(
-                value: Option<<MultiBackend as diesel::backend::Backend>::RawValue<'_>>,
-            ) -> deserialize::Result<Self> {
+            fn from_nullable_sql(value: Option<DB::RawValue<'_>>) -> deserialize::Result<Self> {
                 value.map_or(Ok($optional(None)), Self::from_sql)
             }
         }

@@ -35,12 +35,12 @@ struct NewAgreementCountry {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> {
-    agreements::table
+    let row: Option<AgreementRow> = crate::on_backend!(conn, |c| agreements::table
         .find(id)
         .select(AgreementRow::as_select())
-        .first(conn)
-        .optional()
-        .map(|row| row.map(Agreement::from))
+        .first(c)
+        .optional())?;
+    Ok(row.map(Agreement::from))
 }
 
 /// The id of the first agreement titled exactly `title`.

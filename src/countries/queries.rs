@@ -38,11 +38,11 @@ impl NewCountry {
 }
 
 pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>> {
-    countries::table
+    crate::on_backend!(conn, |c| countries::table
         .find(code)
         .select(Country::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The code of another country that already uses `alpha3`, if any.

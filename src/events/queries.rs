@@ -27,12 +27,12 @@ struct NewParticipant {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
-    events::table
+    let row: Option<EventRow> = crate::on_backend!(conn, |c| events::table
         .find(id)
         .select(EventRow::as_select())
-        .first(conn)
-        .optional()
-        .map(|row| row.map(Event::from))
+        .first(c)
+        .optional())?;
+    Ok(row.map(Event::from))
 }
 
 /// The id of the first event titled exactly `title`.

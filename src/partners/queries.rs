@@ -14,11 +14,11 @@ use crate::schema::partners;
 use crate::validation::like_pattern;
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
-    partners::table
+    crate::on_backend!(conn, |c| partners::table
         .find(id)
         .select(Partner::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The id of another partner whose name equals `name_key` ignoring case, if any.
