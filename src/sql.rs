@@ -17,62 +17,92 @@ use serde::de::DeserializeOwned;
 
 use crate::db::MultiBackend;
 
-/// Fixed SQL text, one per backend, of SQL type `ST`: for what the two dialects say differently.
+/// SQL text, one per backend, of SQL type `ST`: for what the two dialects say differently.
+/// A `{}` in the text stands for `value`, a bound parameter (or nothing, for `()`).
 #[derive(Debug, Clone, Copy)]
-pub struct Dialects<ST> {
+pub struct Dialects<ST, V = ()> {
     sqlite: &'static str,
     postgres: &'static str,
+    value: V,
     sql_type: PhantomData<ST>,
 }
 
 /// `sqlite` on SQLite, `postgres` on PostgreSQL.
 pub const fn dialects<ST>(sqlite: &'static str, postgres: &'static str) -> Dialects<ST> {
+    dialects_with(sqlite, postgres, ())
+}
+
+/// `sqlite` on SQLite, `postgres` on PostgreSQL, each with `value` where it says `{}`.
+pub const fn dialects_with<ST, V>(
+    sqlite: &'static str,
+    postgres: &'static str,
+    value: V,
+) -> Dialects<ST, V> {
     Dialects {
         sqlite,
         postgres,
+        value,
         sql_type: PhantomData,
     }
 }
 
-impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> Expression
-    for Dialects<ST>
+/// `text`, with `value` in place of its `{}`.
+fn walk_text<'b, DB: Backend>(
+    text: &'static str,
+    value: &'b impl QueryFragment<DB>,
+    mut out: AstPass<'_, 'b, DB>,
+) -> diesel::QueryResult<()> {
+    match text.split_once("{}") {
+        Some((before, after)) => {
+            out.push_sql(before);
+            value.walk_ast(out.reborrow())?;
+            out.push_sql(after);
+        }
+        None => out.push_sql(text),
+    }
+    Ok(())
+}
+
+impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType, V> Expression
+    for Dialects<ST, V>
 {
     type SqlType = ST;
 }
 
-impl<ST> QueryFragment<Pg> for Dialects<ST> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
-        out.push_sql(self.postgres);
-        Ok(())
+impl<ST, V: QueryFragment<Pg>> QueryFragment<Pg> for Dialects<ST, V> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        walk_text(self.postgres, &self.value, out)
     }
 }
 
-impl<ST> QueryFragment<Sqlite> for Dialects<ST> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> diesel::QueryResult<()> {
-        out.push_sql(self.sqlite);
-        Ok(())
+impl<ST, V: QueryFragment<Sqlite>> QueryFragment<Sqlite> for Dialects<ST, V> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> diesel::QueryResult<()> {
+        walk_text(self.sqlite, &self.value, out)
     }
 }
 
-impl<ST> QueryFragment<MultiBackend> for Dialects<ST> {
+impl<ST, V> QueryFragment<MultiBackend> for Dialects<ST, V>
+where
+    Self: QueryFragment<Pg> + QueryFragment<Sqlite>,
+{
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
         MultiBackend::walk_variant_ast(self, pass)
     }
 }
 
 /// Not static: two `Dialects` of one SQL type may differ in text, so the cache must key on it.
-impl<ST: 'static> QueryId for Dialects<ST> {
+impl<ST: 'static, V> QueryId for Dialects<ST, V> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<ST, GB> ValidGrouping<GB> for Dialects<ST> {
+impl<ST, V, GB> ValidGrouping<GB> for Dialects<ST, V> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
-impl<ST, QS> AppearsOnTable<QS> for Dialects<ST> where Self: Expression {}
+impl<ST, V, QS> AppearsOnTable<QS> for Dialects<ST, V> where Self: Expression {}
 
-impl<ST, QS> SelectableExpression<QS> for Dialects<ST> where Self: AppearsOnTable<QS> {}
+impl<ST, V, QS> SelectableExpression<QS> for Dialects<ST, V> where Self: AppearsOnTable<QS> {}
 
 /// A column holding a JSON array (what belongs to a row, kept beside it: an event's
 /// participants), read as a `Vec<T>`. Use as `#[diesel(deserialize_as = JsonList<T>)]` on a
@@ -115,6 +145,7 @@ impl<T> From<JsonList<T>> for Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::IntoSql;
     use diesel::query_builder::debug_query;
     use diesel::sql_types::BigInt;
 
@@ -129,6 +160,20 @@ mod tests {
         assert_eq!(
             debug_query::<Pg, _>(&sqlite).to_string(),
             "SELECT CAST(42 AS BIGINT) -- binds: []"
+        );
+    }
+
+    #[test]
+    fn a_value_goes_where_the_text_says() {
+        let doubled = dialects_with::<BigInt, _>("{} * 2", "2 * {}", 21i64.into_sql::<BigInt>());
+        let query = diesel::select(doubled);
+        assert_eq!(
+            debug_query::<Sqlite, _>(&query).to_string(),
+            "SELECT ? * 2 -- binds: [21]"
+        );
+        assert_eq!(
+            debug_query::<Pg, _>(&query).to_string(),
+            "SELECT 2 * $1 -- binds: [21]"
         );
     }
 }

@@ -11,6 +11,7 @@ backend_tests!(
     every_event_rule_is_checked_and_reported_at_once,
     event_writes_honour_if_match,
     events_filter_by_every_parameter,
+    a_date_range_finds_events_that_began_long_before_it,
     every_event_sort_walks_all_events_in_order,
     an_agreement_with_events_cannot_be_deleted,
     partner_agreement_and_event_can_be_created_and_found_by_filter,
@@ -277,6 +278,55 @@ async fn events_filter_by_every_parameter(app: TestApp) {
     ] {
         problem(app.get(&format!("/api/v1/events?{bad}")).await, 400).await;
     }
+}
+
+/// `from` lets the list start near it by the longest event's duration: events that began long
+/// before `from` and still go on are found, however long, and dates at the ends of the
+/// calendar neither fail nor lose events.
+async fn a_date_range_finds_events_that_began_long_before_it(app: TestApp) {
+    let event = |title: &str, starts_on: &str, ends_on: Option<&str>| {
+        json!({"title": title, "kind": "training", "starts_on": starts_on, "ends_on": ends_on,
+               "country_code": "KZ"})
+    };
+    let programme = create_event(&app, &event("Programme", "2001-03-01", Some("2030-12-31"))).await;
+    let visit = create_event(&app, &event("Visit", "2024-06-03", None)).await;
+    let ancient = create_event(&app, &event("Ancient", "0001-01-01", None)).await;
+    let ids = |items: Vec<Value>| {
+        items
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let cases: Vec<(&str, Vec<i64>)> = vec![
+        ("from=2024-01-01", vec![programme, visit]),
+        (
+            "country=KZ&from=2024-01-01&to=2024-12-31",
+            vec![programme, visit],
+        ),
+        ("from=2024-01-01&sort=-starts_on", vec![visit, programme]),
+        ("from=2030-12-31", vec![programme]),
+        ("from=2031-01-01", vec![]),
+        ("from=0001-01-01", vec![ancient, programme, visit]),
+        ("from=9999-12-31", vec![]),
+    ];
+    for (query, expected) in &cases {
+        let found = ids(app.walk(&format!("/api/v1/events?{query}")).await);
+        assert_eq!(&found, expected, "{query}");
+    }
+    // The longest event now spans the whole calendar: `from` minus its length would fall
+    // before year 1.
+    let everything =
+        create_event(&app, &event("Everything", "0001-01-02", Some("9999-12-30"))).await;
+    assert_eq!(
+        ids(app.walk("/api/v1/events?from=0001-01-03").await),
+        vec![everything, programme, visit]
+    );
+    assert_eq!(
+        ids(app
+            .walk("/api/v1/events?from=5000-01-01&with_total=true")
+            .await),
+        vec![everything]
+    );
 }
 
 async fn every_event_sort_walks_all_events_in_order(app: TestApp) {
