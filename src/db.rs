@@ -27,9 +27,12 @@ pub enum DbConnection {
 
 /// Runs the same diesel statement on the concrete connection of either backend: for the few
 /// statements the multi-backend connection cannot express (multi-row inserts), and for reads
-/// by key, the hottest path. The multi-backend connection renders a statement's SQL text again
-/// on every execution (twice: to ask whether it may be cached and to collect its binds), a
-/// third of a GET's instructions; a concrete connection finds it prepared by its type alone.
+/// (by key, and lists), the hot paths. The multi-backend connection renders a statement's SQL
+/// text again on every execution, twice (to ask whether it may be cached and to collect its
+/// binds): a third of a GET's instructions. A concrete connection finds a fixed statement
+/// prepared by its type alone, and renders a list's (boxed) statement once. The body is
+/// compiled once per backend, so queries built inside it are typed for that backend; each
+/// resource's `filtered!` is a macro for that reason.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::model::{
     Agreement, AgreementDraft, AgreementFilter, AgreementRow, AgreementSort, Party, PartyRole,
 };
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
@@ -62,53 +62,59 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
         .map(|found| found.is_some())
 }
 
-fn filtered(filter: &AgreementFilter) -> agreements::BoxedQuery<'static, MultiBackend> {
-    let mut query = agreements::table.into_boxed();
-    if let Some(status) = filter.status {
-        query = query.filter(agreements::status.eq(status.as_str()));
-    }
-    if let Some(kind) = filter.kind {
-        query = query.filter(agreements::kind.eq(kind.as_str()));
-    }
-    if let Some(partner) = filter.partner {
-        query = query.filter(
-            agreements::id.eq_any(
-                agreement_parties::table
-                    .filter(agreement_parties::partner_id.eq(partner))
-                    .select(agreement_parties::agreement_id),
-            ),
-        );
-    }
-    if let Some(country) = &filter.country {
-        query = query.filter(
-            agreements::id.eq_any(
-                agreement_countries::table
-                    .filter(
-                        agreement_countries::country_code.eq(country.trim().to_ascii_uppercase()),
-                    )
-                    .select(agreement_countries::agreement_id),
-            ),
-        );
-    }
-    if let Some(from) = filter.signed_from {
-        query = query.filter(agreements::signed_on.ge(from));
-    }
-    if let Some(to) = filter.signed_to {
-        query = query.filter(agreements::signed_on.le(to));
-    }
-    if let Some(day) = filter.active_on {
-        query = query.filter(
-            agreements::starts_on.le(day).and(
-                agreements::ends_on
-                    .ge(day)
-                    .or(agreements::ends_on.is_null()),
-            ),
-        );
-    }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(agreements::search_text.like(like_pattern(q)).escape('\\'));
-    }
-    query
+/// The agreements matching a `&AgreementFilter`, as a boxed query for the backend it runs on (a
+/// macro, expanded for each backend inside `on_backend!`; see there why).
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &AgreementFilter = $filter;
+        let mut query = agreements::table.into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(agreements::status.eq(status.as_str()));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(agreements::kind.eq(kind.as_str()));
+        }
+        if let Some(partner) = filter.partner {
+            query = query.filter(
+                agreements::id.eq_any(
+                    agreement_parties::table
+                        .filter(agreement_parties::partner_id.eq(partner))
+                        .select(agreement_parties::agreement_id),
+                ),
+            );
+        }
+        if let Some(country) = &filter.country {
+            query = query.filter(
+                agreements::id.eq_any(
+                    agreement_countries::table
+                        .filter(
+                            agreement_countries::country_code
+                                .eq(country.trim().to_ascii_uppercase()),
+                        )
+                        .select(agreement_countries::agreement_id),
+                ),
+            );
+        }
+        if let Some(from) = filter.signed_from {
+            query = query.filter(agreements::signed_on.ge(from));
+        }
+        if let Some(to) = filter.signed_to {
+            query = query.filter(agreements::signed_on.le(to));
+        }
+        if let Some(day) = filter.active_on {
+            query = query.filter(
+                agreements::starts_on.le(day).and(
+                    agreements::ends_on
+                        .ge(day)
+                        .or(agreements::ends_on.is_null()),
+                ),
+            );
+        }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            query = query.filter(agreements::search_text.like(like_pattern(q)).escape('\\'));
+        }
+        query
+    }};
 }
 
 /// One page of agreements after `cursor`, `fetch` rows at most, with their relations.
@@ -119,47 +125,48 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Agreement>, ApiError> {
-    use agreements::*;
-    let query = filtered(filter);
     let d = sort.direction;
-    let query = match sort.field {
-        AgreementSort::Id => keyset!(
-            query,
-            id,
-            id,
-            d,
-            cursor.map(|c| c.position::<i64, i64>()).transpose()?
-        ),
-        AgreementSort::Title => keyset!(
-            query,
-            title,
-            id,
-            d,
-            cursor.map(|c| c.position::<String, i64>()).transpose()?
-        ),
-        AgreementSort::CreatedAt => keyset!(
-            query,
-            created_at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-        AgreementSort::UpdatedAt => keyset!(
-            query,
-            updated_at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-    };
-    let rows = query
-        .select(AgreementRow::as_select())
-        .limit(fetch)
-        .load(conn)?;
+    let rows: Vec<AgreementRow> = crate::on_backend!(conn, |c| {
+        let query = filtered!(filter);
+        let query = match sort.field {
+            AgreementSort::Id => keyset!(
+                query,
+                agreements::id,
+                agreements::id,
+                d,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?
+            ),
+            AgreementSort::Title => keyset!(
+                query,
+                agreements::title,
+                agreements::id,
+                d,
+                cursor.map(|c| c.position::<String, i64>()).transpose()?
+            ),
+            AgreementSort::CreatedAt => keyset!(
+                query,
+                agreements::created_at,
+                agreements::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+            AgreementSort::UpdatedAt => keyset!(
+                query,
+                agreements::updated_at,
+                agreements::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+        };
+        query
+            .select(AgreementRow::as_select())
+            .limit(fetch)
+            .load(c)?
+    });
     Ok(rows.into_iter().map(Agreement::from).collect())
 }
 
@@ -175,7 +182,7 @@ pub fn position(agreement: &Agreement, field: AgreementSort) -> (serde_json::Val
 }
 
 pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i64> {
-    filtered(filter).count().get_result(conn)
+    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }
 
 /// Stores a new agreement with its relations.

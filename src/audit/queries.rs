@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::model::{AuditAction, AuditEntry, AuditFilter, AuditRow, AuditSort, ResourceType};
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
@@ -42,27 +42,32 @@ pub fn record<T: Serialize>(
     Ok(())
 }
 
-fn filtered(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, MultiBackend> {
-    let mut query = audit_log::table.into_boxed();
-    if let Some(kind) = filter.resource_type {
-        query = query.filter(audit_log::resource_type.eq(kind.as_str()));
-    }
-    if let Some(id) = &filter.resource_id {
-        query = query.filter(audit_log::resource_id.eq(id.trim().to_owned()));
-    }
-    if let Some(actor) = &filter.actor {
-        query = query.filter(audit_log::actor.eq(actor.clone()));
-    }
-    if let Some(action) = filter.action {
-        query = query.filter(audit_log::action.eq(action.as_str()));
-    }
-    if let Some(from) = filter.from {
-        query = query.filter(audit_log::at.ge(from.naive_utc()));
-    }
-    if let Some(to) = filter.to {
-        query = query.filter(audit_log::at.le(to.naive_utc()));
-    }
-    query
+/// The audit entries matching a `&AuditFilter`, as a boxed query for the backend it runs on (a
+/// macro, expanded for each backend inside `on_backend!`; see there why).
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &AuditFilter = $filter;
+        let mut query = audit_log::table.into_boxed();
+        if let Some(kind) = filter.resource_type {
+            query = query.filter(audit_log::resource_type.eq(kind.as_str()));
+        }
+        if let Some(id) = &filter.resource_id {
+            query = query.filter(audit_log::resource_id.eq(id.trim().to_owned()));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_log::actor.eq(actor.clone()));
+        }
+        if let Some(action) = filter.action {
+            query = query.filter(audit_log::action.eq(action.as_str()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(audit_log::at.ge(from.naive_utc()));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(audit_log::at.le(to.naive_utc()));
+        }
+        query
+    }};
 }
 
 /// One page of audit entries after `cursor`, `fetch` rows at most.
@@ -73,31 +78,29 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<AuditEntry>, ApiError> {
-    use audit_log::*;
-    let query = filtered(filter);
     let d = sort.direction;
-    let query = match sort.field {
-        AuditSort::At => keyset!(
-            query,
-            at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-        AuditSort::Id => keyset!(
-            query,
-            id,
-            id,
-            d,
-            cursor.map(|c| c.position::<i64, i64>()).transpose()?
-        ),
-    };
-    let rows: Vec<AuditRow> = query
-        .select(AuditRow::as_select())
-        .limit(fetch)
-        .load(conn)?;
+    let rows: Vec<AuditRow> = crate::on_backend!(conn, |c| {
+        let query = filtered!(filter);
+        let query = match sort.field {
+            AuditSort::At => keyset!(
+                query,
+                audit_log::at,
+                audit_log::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+            AuditSort::Id => keyset!(
+                query,
+                audit_log::id,
+                audit_log::id,
+                d,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?
+            ),
+        };
+        query.select(AuditRow::as_select()).limit(fetch).load(c)?
+    });
     Ok(rows.into_iter().map(AuditEntry::from).collect())
 }
 
@@ -111,5 +114,5 @@ pub fn position(entry: &AuditEntry, field: AuditSort) -> (serde_json::Value, i64
 }
 
 pub fn count(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<i64> {
-    filtered(filter).count().get_result(conn)
+    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }

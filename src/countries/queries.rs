@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Country, CountryChanges, CountryFilter, CountrySort, country_search_text};
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
@@ -75,21 +75,26 @@ pub fn missing(conn: &mut DbConnection, codes: &[String]) -> QueryResult<BTreeSe
 }
 
 /// The countries matching `filter`, as a boxed query both `list` and `count` build on.
-fn filtered(filter: &CountryFilter) -> countries::BoxedQuery<'static, MultiBackend> {
-    let mut query = countries::table.into_boxed();
-    if let Some(region) = &filter.region {
-        query = query.filter(countries::region.eq(region.clone()));
-    }
-    if let Some(subregion) = &filter.subregion {
-        query = query.filter(countries::subregion.eq(subregion.clone()));
-    }
-    if let Some(participant) = filter.participant {
-        query = query.filter(countries::participant.eq(participant));
-    }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
-    }
-    query
+/// The countries matching a `&CountryFilter`, as a boxed query for the backend it runs on (a
+/// macro, expanded for each backend inside `on_backend!`; see there why).
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &CountryFilter = $filter;
+        let mut query = countries::table.into_boxed();
+        if let Some(region) = &filter.region {
+            query = query.filter(countries::region.eq(region.clone()));
+        }
+        if let Some(subregion) = &filter.subregion {
+            query = query.filter(countries::subregion.eq(subregion.clone()));
+        }
+        if let Some(participant) = filter.participant {
+            query = query.filter(countries::participant.eq(participant));
+        }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
+        }
+        query
+    }};
 }
 
 /// One page of countries after `cursor`, `fetch` rows at most.
@@ -100,58 +105,60 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Country>, ApiError> {
-    use countries::*;
-    let query = filtered(filter);
     let d = sort.direction;
-    let query = match sort.field {
-        CountrySort::Code => keyset!(
-            query,
-            code,
-            code,
-            d,
-            cursor.map(|c| c.position::<String, String>()).transpose()?
-        ),
-        CountrySort::Name => keyset!(
-            query,
-            name,
-            code,
-            d,
-            cursor.map(|c| c.position::<String, String>()).transpose()?
-        ),
-        CountrySort::Alpha3 => keyset!(
-            query,
-            alpha3,
-            code,
-            d,
-            cursor.map(|c| c.position::<String, String>()).transpose()?
-        ),
-        CountrySort::Numeric => keyset!(
-            query,
-            numeric_code,
-            code,
-            d,
-            cursor.map(|c| c.position::<String, String>()).transpose()?
-        ),
-        CountrySort::CreatedAt => keyset!(
-            query,
-            created_at,
-            code,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, String>())
-                .transpose()?
-        ),
-        CountrySort::UpdatedAt => keyset!(
-            query,
-            updated_at,
-            code,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, String>())
-                .transpose()?
-        ),
-    };
-    Ok(query.select(Country::as_select()).limit(fetch).load(conn)?)
+    let rows: Vec<Country> = crate::on_backend!(conn, |c| {
+        let query = filtered!(filter);
+        let query = match sort.field {
+            CountrySort::Code => keyset!(
+                query,
+                countries::code,
+                countries::code,
+                d,
+                cursor.map(|c| c.position::<String, String>()).transpose()?
+            ),
+            CountrySort::Name => keyset!(
+                query,
+                countries::name,
+                countries::code,
+                d,
+                cursor.map(|c| c.position::<String, String>()).transpose()?
+            ),
+            CountrySort::Alpha3 => keyset!(
+                query,
+                countries::alpha3,
+                countries::code,
+                d,
+                cursor.map(|c| c.position::<String, String>()).transpose()?
+            ),
+            CountrySort::Numeric => keyset!(
+                query,
+                countries::numeric_code,
+                countries::code,
+                d,
+                cursor.map(|c| c.position::<String, String>()).transpose()?
+            ),
+            CountrySort::CreatedAt => keyset!(
+                query,
+                countries::created_at,
+                countries::code,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, String>())
+                    .transpose()?
+            ),
+            CountrySort::UpdatedAt => keyset!(
+                query,
+                countries::updated_at,
+                countries::code,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, String>())
+                    .transpose()?
+            ),
+        };
+        query.select(Country::as_select()).limit(fetch).load(c)?
+    });
+    Ok(rows)
 }
 
 /// A row's position under `field`, for the next page's cursor.
@@ -169,7 +176,7 @@ pub fn position(country: &Country, field: CountrySort) -> (serde_json::Value, St
 
 /// How many countries match `filter`.
 pub fn count(conn: &mut DbConnection, filter: &CountryFilter) -> QueryResult<i64> {
-    filtered(filter).count().get_result(conn)
+    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }
 
 pub fn insert(

@@ -9,7 +9,7 @@ use diesel::sql_types::Date;
 use super::model::{
     Event, EventDraft, EventFilter, EventRow, EventSort, Participant, ParticipantRole,
 };
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
@@ -64,44 +64,49 @@ fn earliest_start(from: NaiveDate) -> Dialects<Date, AsExprOf<NaiveDate, Date>> 
     )
 }
 
-fn filtered(filter: &EventFilter) -> events::BoxedQuery<'static, MultiBackend> {
-    let mut query = events::table.into_boxed();
-    if let Some(kind) = filter.kind {
-        query = query.filter(events::kind.eq(kind.as_str()));
-    }
-    if let Some(country) = &filter.country {
-        query = query.filter(events::country_code.eq(country.trim().to_ascii_uppercase()));
-    }
-    if let Some(partner) = filter.partner {
-        query = query.filter(
-            events::id.eq_any(
-                event_participants::table
-                    .filter(event_participants::partner_id.eq(partner))
-                    .select(event_participants::event_id),
-            ),
-        );
-    }
-    if let Some(agreement) = filter.agreement {
-        query = query.filter(events::agreement_id.eq(agreement));
-    }
-    if let Some(from) = filter.from {
-        // The event's last day: `ends_on`, or `starts_on` for a one-day event.
-        query = query.filter(
-            events::ends_on
-                .ge(from)
-                .or(events::ends_on.is_null().and(events::starts_on.ge(from))),
-        );
-        if (1..=9999).contains(&from.year()) {
-            query = query.filter(events::starts_on.ge(earliest_start(from)));
+/// The events matching a `&EventFilter`, as a boxed query for the backend it runs on (a macro,
+/// expanded for each backend inside `on_backend!`; see there why).
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &EventFilter = $filter;
+        let mut query = events::table.into_boxed();
+        if let Some(kind) = filter.kind {
+            query = query.filter(events::kind.eq(kind.as_str()));
         }
-    }
-    if let Some(to) = filter.to {
-        query = query.filter(events::starts_on.le(to));
-    }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(events::search_text.like(like_pattern(q)).escape('\\'));
-    }
-    query
+        if let Some(country) = &filter.country {
+            query = query.filter(events::country_code.eq(country.trim().to_ascii_uppercase()));
+        }
+        if let Some(partner) = filter.partner {
+            query = query.filter(
+                events::id.eq_any(
+                    event_participants::table
+                        .filter(event_participants::partner_id.eq(partner))
+                        .select(event_participants::event_id),
+                ),
+            );
+        }
+        if let Some(agreement) = filter.agreement {
+            query = query.filter(events::agreement_id.eq(agreement));
+        }
+        if let Some(from) = filter.from {
+            // The event's last day: `ends_on`, or `starts_on` for a one-day event.
+            query = query.filter(
+                events::ends_on
+                    .ge(from)
+                    .or(events::ends_on.is_null().and(events::starts_on.ge(from))),
+            );
+            if (1..=9999).contains(&from.year()) {
+                query = query.filter(events::starts_on.ge(earliest_start(from)));
+            }
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(events::starts_on.le(to));
+        }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            query = query.filter(events::search_text.like(like_pattern(q)).escape('\\'));
+        }
+        query
+    }};
 }
 
 /// One page of events after `cursor`, `fetch` rows at most, with their participants.
@@ -112,54 +117,52 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Event>, ApiError> {
-    use events::*;
-    let query = filtered(filter);
     let d = sort.direction;
-    let query = match sort.field {
-        EventSort::StartsOn => keyset!(
-            query,
-            starts_on,
-            id,
-            d,
-            cursor.map(|c| c.position::<NaiveDate, i64>()).transpose()?
-        ),
-        EventSort::Id => keyset!(
-            query,
-            id,
-            id,
-            d,
-            cursor.map(|c| c.position::<i64, i64>()).transpose()?
-        ),
-        EventSort::Title => keyset!(
-            query,
-            title,
-            id,
-            d,
-            cursor.map(|c| c.position::<String, i64>()).transpose()?
-        ),
-        EventSort::CreatedAt => keyset!(
-            query,
-            created_at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-        EventSort::UpdatedAt => keyset!(
-            query,
-            updated_at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-    };
-    let rows = query
-        .select(EventRow::as_select())
-        .limit(fetch)
-        .load(conn)?;
+    let rows: Vec<EventRow> = crate::on_backend!(conn, |c| {
+        let query = filtered!(filter);
+        let query = match sort.field {
+            EventSort::StartsOn => keyset!(
+                query,
+                events::starts_on,
+                events::id,
+                d,
+                cursor.map(|c| c.position::<NaiveDate, i64>()).transpose()?
+            ),
+            EventSort::Id => keyset!(
+                query,
+                events::id,
+                events::id,
+                d,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?
+            ),
+            EventSort::Title => keyset!(
+                query,
+                events::title,
+                events::id,
+                d,
+                cursor.map(|c| c.position::<String, i64>()).transpose()?
+            ),
+            EventSort::CreatedAt => keyset!(
+                query,
+                events::created_at,
+                events::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+            EventSort::UpdatedAt => keyset!(
+                query,
+                events::updated_at,
+                events::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+        };
+        query.select(EventRow::as_select()).limit(fetch).load(c)?
+    });
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
@@ -176,7 +179,7 @@ pub fn position(event: &Event, field: EventSort) -> (serde_json::Value, i64) {
 }
 
 pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> {
-    filtered(filter).count().get_result(conn)
+    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }
 
 /// Stores a new event with its participants.

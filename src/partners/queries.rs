@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerSort};
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
@@ -60,18 +60,23 @@ pub fn in_country(conn: &mut DbConnection, code: &str, limit: i64) -> QueryResul
         .load(conn)
 }
 
-fn filtered(filter: &PartnerFilter) -> partners::BoxedQuery<'static, MultiBackend> {
-    let mut query = partners::table.into_boxed();
-    if let Some(kind) = filter.kind {
-        query = query.filter(partners::kind.eq(kind.as_str()));
-    }
-    if let Some(country) = &filter.country {
-        query = query.filter(partners::country_code.eq(country.trim().to_ascii_uppercase()));
-    }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
-    }
-    query
+/// The partners matching a `&PartnerFilter`, as a boxed query for the backend it runs on (a
+/// macro, expanded for each backend inside `on_backend!`; see there why).
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &PartnerFilter = $filter;
+        let mut query = partners::table.into_boxed();
+        if let Some(kind) = filter.kind {
+            query = query.filter(partners::kind.eq(kind.as_str()));
+        }
+        if let Some(country) = &filter.country {
+            query = query.filter(partners::country_code.eq(country.trim().to_ascii_uppercase()));
+        }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
+        }
+        query
+    }};
 }
 
 /// One page of partners after `cursor`, `fetch` rows at most.
@@ -82,44 +87,46 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Partner>, ApiError> {
-    use partners::*;
-    let query = filtered(filter);
     let d = sort.direction;
-    let query = match sort.field {
-        PartnerSort::Name => keyset!(
-            query,
-            name,
-            id,
-            d,
-            cursor.map(|c| c.position::<String, i64>()).transpose()?
-        ),
-        PartnerSort::Id => keyset!(
-            query,
-            id,
-            id,
-            d,
-            cursor.map(|c| c.position::<i64, i64>()).transpose()?
-        ),
-        PartnerSort::CreatedAt => keyset!(
-            query,
-            created_at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-        PartnerSort::UpdatedAt => keyset!(
-            query,
-            updated_at,
-            id,
-            d,
-            cursor
-                .map(|c| c.position::<NaiveDateTime, i64>())
-                .transpose()?
-        ),
-    };
-    Ok(query.select(Partner::as_select()).limit(fetch).load(conn)?)
+    let rows: Vec<Partner> = crate::on_backend!(conn, |c| {
+        let query = filtered!(filter);
+        let query = match sort.field {
+            PartnerSort::Name => keyset!(
+                query,
+                partners::name,
+                partners::id,
+                d,
+                cursor.map(|c| c.position::<String, i64>()).transpose()?
+            ),
+            PartnerSort::Id => keyset!(
+                query,
+                partners::id,
+                partners::id,
+                d,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?
+            ),
+            PartnerSort::CreatedAt => keyset!(
+                query,
+                partners::created_at,
+                partners::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+            PartnerSort::UpdatedAt => keyset!(
+                query,
+                partners::updated_at,
+                partners::id,
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?
+            ),
+        };
+        query.select(Partner::as_select()).limit(fetch).load(c)?
+    });
+    Ok(rows)
 }
 
 /// A row's position under `field`, for the next page's cursor.
@@ -134,7 +141,7 @@ pub fn position(partner: &Partner, field: PartnerSort) -> (serde_json::Value, i6
 }
 
 pub fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> QueryResult<i64> {
-    filtered(filter).count().get_result(conn)
+    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }
 
 pub fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> QueryResult<Partner> {
