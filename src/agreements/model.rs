@@ -223,7 +223,7 @@ impl From<Agreement> for AgreementInput {
 
 /// The agreement's own checked columns.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = agreements, treat_none_as_null = true)]
+#[diesel(table_name = agreements, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct AgreementChanges {
     pub title: String,
     #[diesel(serialize_as = String)]

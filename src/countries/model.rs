@@ -118,7 +118,7 @@ impl From<Country> for CountryInput {
 
 /// A checked country, ready to be stored.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = countries, treat_none_as_null = true)]
+#[diesel(table_name = countries, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct CountryChanges {
     pub alpha3: String,
     pub numeric_code: String,

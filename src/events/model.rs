@@ -205,8 +205,10 @@ impl From<Event> for EventInput {
 }
 
 /// The event's own checked columns.
+/// `None` is stored as NULL, in inserts too (diesel's default writes DEFAULT there, which makes
+/// each INSERT's text depend on which fields are empty, so PostgreSQL parsed every one anew).
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = events, treat_none_as_null = true)]
+#[diesel(table_name = events, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct EventChanges {
     pub title: String,
     #[diesel(serialize_as = String)]

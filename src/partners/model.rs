@@ -118,7 +118,7 @@ impl From<Partner> for PartnerInput {
 
 /// A checked partner, ready to be stored.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = partners, treat_none_as_null = true)]
+#[diesel(table_name = partners, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct PartnerChanges {
     pub name: String,
     pub name_key: String,
