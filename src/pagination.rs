@@ -214,38 +214,29 @@ impl Cursor {
 /// Orders a boxed diesel query by `column` then `tie`, starting after `after` when given.
 ///
 /// `after` is `Option<(key, tie)>` typed like the two columns; a cursor's `position` yields it.
-/// Besides `(column, tie) > (key, tie)`, spelled with OR, the query says `column >= key`, a
-/// plain range both planners use to seek into the `(column, id)` index instead of scanning to
-/// the cursor: that is what makes a page deep in the list cost what the first one does.
+/// The start is a row-value comparison, `(column, tie) > (key, tie)`, which both planners turn
+/// into a seek in the `(column, id)` index: a page deep in the list costs what the first does.
 #[macro_export]
 macro_rules! keyset {
     ($query:expr, $column:expr, $tie:expr, $direction:expr, $after:expr) => {{
-        use diesel::{BoolExpressionMethods as _, ExpressionMethods as _, QueryDsl as _};
-        let query = $query;
-        let query = match ($after, $direction) {
-            (None, _) => query,
-            (Some((key, tie)), $crate::pagination::Direction::Asc) => {
-                query.filter($column.ge(key.clone())).filter(
-                    $column
-                        .gt(key.clone())
-                        .or($column.eq(key).and($tie.gt(tie))),
-                )
-            }
-            (Some((key, tie)), $crate::pagination::Direction::Desc) => {
-                query.filter($column.le(key.clone())).filter(
-                    $column
-                        .lt(key.clone())
-                        .or($column.eq(key).and($tie.lt(tie))),
-                )
-            }
+        use diesel::QueryDsl as _;
+        let descending = $direction == $crate::pagination::Direction::Desc;
+        let query = match $after {
+            None => $query,
+            Some(position) => $query.filter($crate::sql::row_after(
+                ($column, $tie),
+                position,
+                descending,
+            )),
         };
-        match $direction {
-            $crate::pagination::Direction::Asc => {
-                query.then_order_by($column.asc()).then_order_by($tie.asc())
-            }
-            $crate::pagination::Direction::Desc => query
-                .then_order_by($column.desc())
-                .then_order_by($tie.desc()),
+        if descending {
+            query
+                .then_order_by(diesel::ExpressionMethods::desc($column))
+                .then_order_by(diesel::ExpressionMethods::desc($tie))
+        } else {
+            query
+                .then_order_by(diesel::ExpressionMethods::asc($column))
+                .then_order_by(diesel::ExpressionMethods::asc($tie))
         }
     }};
 }

@@ -7,10 +7,12 @@ use std::marker::PhantomData;
 use diesel::Queryable;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
+use diesel::dsl::AsExprOf;
+use diesel::expression::AsExpression;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::Text;
+use diesel::sql_types::{Bool, Text};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -104,6 +106,91 @@ impl<ST, V, QS> AppearsOnTable<QS> for Dialects<ST, V> where Self: Expression {}
 
 impl<ST, V, QS> SelectableExpression<QS> for Dialects<ST, V> where Self: AppearsOnTable<QS> {}
 
+/// `(column, tie) > (key, tie_value)` (or `<`), a row-value comparison: where a keyset page
+/// starts. Both SQLite and PostgreSQL seek straight to it in a `(column, tie)` index, where the
+/// same test spelled with OR makes PostgreSQL filter the rows of the cursor's key it passes.
+#[derive(Debug, Clone)]
+pub struct RowAfter<C, T, K, V> {
+    columns: (C, T),
+    values: (K, V),
+    descending: bool,
+}
+
+/// [`RowAfter`] with Rust values, bound as the columns' SQL types.
+pub type RowAfterValues<C, T, K, V> = RowAfter<
+    C,
+    T,
+    AsExprOf<K, <C as Expression>::SqlType>,
+    AsExprOf<V, <T as Expression>::SqlType>,
+>;
+
+/// Rows after `(key, tie_value)` in `(column, tie)` order, ascending or descending.
+pub fn row_after<C, T, K, V>(
+    (column, tie): (C, T),
+    (key, tie_value): (K, V),
+    descending: bool,
+) -> RowAfterValues<C, T, K, V>
+where
+    C: Expression<SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType>,
+    T: Expression<SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType>,
+    K: AsExpression<C::SqlType>,
+    V: AsExpression<T::SqlType>,
+{
+    RowAfter {
+        columns: (column, tie),
+        values: (key.as_expression(), tie_value.as_expression()),
+        descending,
+    }
+}
+
+impl<C, T, K, V> Expression for RowAfter<C, T, K, V> {
+    type SqlType = Bool;
+}
+
+impl<C, T, K, V, DB> QueryFragment<DB> for RowAfter<C, T, K, V>
+where
+    DB: Backend,
+    C: QueryFragment<DB>,
+    T: QueryFragment<DB>,
+    K: QueryFragment<DB>,
+    V: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
+        out.push_sql("(");
+        self.columns.0.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.columns.1.walk_ast(out.reborrow())?;
+        out.push_sql(if self.descending { ") < (" } else { ") > (" });
+        self.values.0.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.values.1.walk_ast(out.reborrow())?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// The text depends on the direction, so it is not static; boxed queries never are anyway.
+impl<C, T, K, V> QueryId for RowAfter<C, T, K, V> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C, T, K, V, GB> ValidGrouping<GB> for RowAfter<C, T, K, V> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<C, T, K, V, QS> AppearsOnTable<QS> for RowAfter<C, T, K, V>
+where
+    C: AppearsOnTable<QS>,
+    T: AppearsOnTable<QS>,
+    K: AppearsOnTable<QS>,
+    V: AppearsOnTable<QS>,
+{
+}
+
+impl<C, T, K, V, QS> SelectableExpression<QS> for RowAfter<C, T, K, V> where Self: AppearsOnTable<QS>
+{}
+
 /// A column holding a JSON array (what belongs to a row, kept beside it: an event's
 /// participants), read as a `Vec<T>`. Use as `#[diesel(deserialize_as = JsonList<T>)]` on a
 /// `Vec<T>` field; [`json_list`] writes it.
@@ -174,6 +261,34 @@ mod tests {
         assert_eq!(
             debug_query::<Pg, _>(&query).to_string(),
             "SELECT 2 * $1 -- binds: [21]"
+        );
+    }
+
+    #[test]
+    fn a_keyset_page_starts_after_a_row_value() {
+        use crate::schema::events;
+        use diesel::QueryDsl;
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 6, 24).expect("valid date");
+        let after = |descending| {
+            events::table.select(events::id).filter(row_after(
+                (events::starts_on, events::id),
+                (day, 7i64),
+                descending,
+            ))
+        };
+        let sqlite = debug_query::<Sqlite, _>(&after(false)).to_string();
+        assert!(
+            sqlite.contains("(`events`.`starts_on`, `events`.`id`) > (?, ?)"),
+            "{sqlite}"
+        );
+        let postgres = debug_query::<Pg, _>(&after(true)).to_string();
+        assert!(
+            postgres.contains(r#"("events"."starts_on", "events"."id") < ($1, $2)"#),
+            "{postgres}"
+        );
+        assert!(
+            postgres.ends_with("-- binds: [2024-06-24, 7]"),
+            "{postgres}"
         );
     }
 }
