@@ -1,6 +1,7 @@
-//! SQL that the two backends say differently, in a form a connection can keep prepared
-//! (diesel parses a raw `sql()` literal again on every call, as it cannot know the text is
-//! fixed), and JSON list columns.
+//! SQL the query builder lacks: text the two backends say differently, in a form a connection
+//! can keep prepared (diesel parses a raw `sql()` literal again on every call, as it cannot
+//! know the text is fixed); row-value comparisons, where keyset pages start; and JSON list
+//! columns.
 
 use std::marker::PhantomData;
 
@@ -27,11 +28,6 @@ pub struct Dialects<ST, V = ()> {
     postgres: &'static str,
     value: V,
     sql_type: PhantomData<ST>,
-}
-
-/// `sqlite` on SQLite, `postgres` on PostgreSQL.
-pub const fn dialects<ST>(sqlite: &'static str, postgres: &'static str) -> Dialects<ST> {
-    dialects_with(sqlite, postgres, ())
 }
 
 /// `sqlite` on SQLite, `postgres` on PostgreSQL, each with `value` where it says `{}`.
@@ -238,7 +234,7 @@ mod tests {
 
     #[test]
     fn each_backend_gets_its_own_text() {
-        const ANSWER: Dialects<BigInt> = dialects("41 + 1", "CAST(42 AS BIGINT)");
+        const ANSWER: Dialects<BigInt> = dialects_with("41 + 1", "CAST(42 AS BIGINT)", ());
         let sqlite = diesel::select(ANSWER);
         assert_eq!(
             debug_query::<Sqlite, _>(&sqlite).to_string(),
