@@ -20,8 +20,9 @@ pub struct Settings {
     pub bind: String,
 
     /// Most database connections the service keeps open for reading (SQLite) or for everything
-    /// (PostgreSQL). SQLite always writes through one connection of its own.
-    #[arg(long, env = "POOL_SIZE", default_value_t = 8, global = true)]
+    /// (PostgreSQL); defaults to twice the number of CPU cores. SQLite always writes through one
+    /// connection of its own.
+    #[arg(long, env = "POOL_SIZE", default_value_t = default_pool_size(), global = true)]
     pub pool_size: u32,
 
     /// HTTP worker threads; defaults to the number of CPU cores.
@@ -49,6 +50,17 @@ pub struct Settings {
         global = true
     )]
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
+/// as many requests as 8 (GETs, lists, creates) with half the p99 latency, as more busy
+/// backends than cores only contend; SQLite reads were the same either way.
+fn default_pool_size() -> u32 {
+    std::thread::available_parallelism().map_or(4, |cores| {
+        u32::try_from(cores.get())
+            .unwrap_or(u32::MAX / 2)
+            .saturating_mul(2)
+    })
 }
 
 impl Settings {
