@@ -62,7 +62,7 @@ impl Application {
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         first_run_token(&db)?;
-        let metrics = telemetry::metrics(&db)?;
+        let metrics = web::Data::new(telemetry::Metrics::new(&db)?);
         let policy = web::Data::new(auth::AccessPolicy {
             read_requires_token: settings.read_requires_token,
         });
@@ -83,21 +83,16 @@ impl Application {
                     !cors_origins.is_empty(),
                     cors(&cors_origins),
                 ))
-                .wrap(metrics.clone())
+                .wrap(from_fn(telemetry::measure))
                 // The access log sits outside the request id so that it can log the id.
                 .wrap(from_fn(telemetry::request_id))
                 .wrap(Condition::new(access_log, telemetry::access_log()))
                 .app_data(db.clone())
+                .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .app_data(json_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
-                .service(
-                    SwaggerUi::new("/swagger-ui/{_:.*}")
-                        .url("/api-docs/openapi.json", openapi.clone()),
-                )
-                .service(web::resource("/").get(to_swagger_ui))
-                .service(web::resource("/healthz").get(health::healthz))
-                .service(web::resource("/readyz").get(health::readyz))
+                // The API first: routes are tried in order, and it gets nearly all requests.
                 .service(
                     web::scope("/api/v1")
                         .wrap(from_fn(auth::authorize))
@@ -106,6 +101,14 @@ impl Application {
                         .configure(agreements::routes)
                         .configure(events::routes)
                         .configure(audit::routes),
+                )
+                .service(web::resource("/healthz").get(health::healthz))
+                .service(web::resource("/readyz").get(health::readyz))
+                .service(web::resource("/metrics").get(telemetry::serve_metrics))
+                .service(web::resource("/").get(to_swagger_ui))
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .url("/api-docs/openapi.json", openapi.clone()),
                 )
                 .default_service(web::to(error::no_route))
         })

@@ -53,6 +53,15 @@ async fn readyz_answers_ready_while_the_database_answers(app: TestApp) {
 async fn metrics_count_requests_by_route_and_status_and_report_the_pool(app: TestApp) {
     json(app.get("/api/v1/countries/KZ").await, 200).await;
     problem(app.get("/api/v1/countries/QQ").await, 404).await;
+    problem(app.get("/no/such/page").await, 404).await;
+    let refused = app
+        .request(Method::POST, "/api/v1/events")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    problem(refused, 401).await;
+    app.get("/swagger-ui/").await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.expect("text");
@@ -65,6 +74,17 @@ async fn metrics_count_requests_by_route_and_status_and_report_the_pool(app: Tes
         "{text}"
     );
     assert!(line(r#"status="404""#), "{text}");
+    // Paths no route matches, and requests refused before routing, share one label, so that
+    // clients cannot grow the label set; Swagger UI's files are not counted.
+    assert!(
+        line(r#"endpoint="UNKNOWN",method="GET",status="404""#),
+        "{text}"
+    );
+    assert!(
+        line(r#"endpoint="UNKNOWN",method="POST",status="401""#),
+        "{text}"
+    );
+    assert!(!text.contains("swagger-ui"), "{text}");
     assert!(
         text.contains("coop_registry_http_requests_duration_seconds_bucket"),
         "{text}"
