@@ -50,6 +50,11 @@ pub struct Settings {
         global = true
     )]
     pub cors_allowed_origins: Vec<String>,
+
+    /// MiB of memory for records already rendered as JSON, reused by list pages while the
+    /// records are unchanged (see `rendered.rs`); 0 turns this off.
+    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 4, global = true)]
+    pub rendered_cache_mib: u64,
 }
 
 /// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
@@ -75,6 +80,7 @@ impl Settings {
             max_connections: 2048,
             read_requires_token: false,
             cors_allowed_origins: Vec::new(),
+            rendered_cache_mib: 4,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The database: one connection type for both backends, the pools, pragmas and migrations.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -14,6 +14,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::rendered::RenderedRows;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -153,6 +154,8 @@ pub struct Db {
     kind: BackendKind,
     /// On SQLite, the queue of the writer thread that commits writes in batches.
     writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
+    /// Records of this database already rendered as JSON.
+    rendered: Arc<RenderedRows>,
 }
 
 /// An error while preparing the database at start.
@@ -187,6 +190,9 @@ impl Db {
             writer,
             kind,
             writes,
+            rendered: Arc::new(RenderedRows::new(
+                settings.rendered_cache_mib.saturating_mul(1 << 20),
+            )),
         }
     }
 
@@ -197,6 +203,11 @@ impl Db {
     /// The reading pool, for the metrics that report on it.
     pub fn readers(&self) -> &Pool {
         &self.readers
+    }
+
+    /// Records of this database already rendered as JSON, for list pages.
+    pub fn rendered(&self) -> &Arc<RenderedRows> {
+        &self.rendered
     }
 
     /// The writing pool (the same as `readers` on PostgreSQL).

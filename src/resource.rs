@@ -18,8 +18,9 @@ use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::ApiError;
 use crate::http::{Precondition, apply_patch, respond_with_etag, respond_written};
-use crate::pagination::{self, Cursor, PageBuilder, PageParams, Sort, SortField};
+use crate::pagination::{self, Cursor, PageBuilder, PageParams, RenderedItem, Sort, SortField};
 use crate::references::{self, Target};
+use crate::rendered::{self, RenderedRows};
 
 /// A collection that can be listed with filters, a sort and keyset cursors.
 pub trait Listed: 'static {
@@ -30,7 +31,7 @@ pub trait Listed: 'static {
     /// The fields it can be sorted by.
     type Sort: SortField + Send;
     /// The tie-breaker's type (the key).
-    type Tie: Serialize;
+    type Tie: Serialize + Send + 'static;
 
     fn sort(filter: &Self::Filter) -> Sort<Self::Sort>;
     /// One page after `cursor`, `fetch` rows at most.
@@ -45,6 +46,40 @@ pub trait Listed: 'static {
     fn count(conn: &mut DbConnection, filter: &Self::Filter) -> diesel::QueryResult<i64>;
     /// An item's sort key and tie-breaker, for the next page's cursor.
     fn position(item: &Self::Item, field: Self::Sort) -> (Value, Self::Tie);
+    /// One page as rendered items. By default the rows are read and rendered; a collection
+    /// that can first read which rows and versions a page holds overrides this to reuse the
+    /// renderings kept in `rendered`.
+    fn list_rendered(
+        conn: &mut DbConnection,
+        rendered: &RenderedRows,
+        filter: &Self::Filter,
+        sort: Sort<Self::Sort>,
+        cursor: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<RenderedItem<Self::Tie>>, ApiError> {
+        let _ = rendered;
+        render_rows::<Self>(conn, filter, sort, cursor, fetch)
+    }
+}
+
+/// One page of `L`, read with `L::list` and rendered item by item.
+pub fn render_rows<L: Listed + ?Sized>(
+    conn: &mut DbConnection,
+    filter: &L::Filter,
+    sort: Sort<L::Sort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<RenderedItem<L::Tie>>, ApiError> {
+    L::list(conn, filter, sort, cursor, fetch)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let json = rendered::render(item)?;
+            Ok(RenderedItem::new(json, i, fetch, || {
+                L::position(item, sort.field)
+            }))
+        })
+        .collect()
 }
 
 /// A resource with the full common behaviour.
@@ -96,15 +131,21 @@ pub async fn list<L: Listed>(
     let sort = L::sort(&filter);
     let builder = PageBuilder::new(sort, page.limit()?);
     let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (rows, total) = db
+    let rendered = db.rendered().clone();
+    let (mut rows, total) = db
         .read(move |conn| {
-            let rows = L::list(conn, &filter, sort, cursor.as_ref(), fetch)?;
+            let rows = L::list_rendered(conn, &rendered, &filter, sort, cursor.as_ref(), fetch)?;
             let total = with_total.then(|| L::count(conn, &filter)).transpose()?;
             Ok((rows, total))
         })
         .await?;
-    let page = builder.build(rows, total, L::position, |item| item);
-    Ok(pagination::respond(req, &page))
+    let next_cursor = builder.cut(&mut rows);
+    Ok(pagination::respond(
+        req,
+        &rows,
+        next_cursor.as_deref(),
+        total,
+    ))
 }
 
 /// `GET` on one resource: 200 with its ETag, or 304.

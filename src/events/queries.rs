@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Date;
 
 use super::model::{
-    Event, EventDraft, EventFilter, EventRow, EventSort, Participant, ParticipantRole,
+    Event, EventDraft, EventFilter, EventRow, EventSort, EventStub, Participant, ParticipantRole,
 };
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -109,17 +109,12 @@ macro_rules! filtered {
     }};
 }
 
-/// One page of events after `cursor`, `fetch` rows at most, with their participants.
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &EventFilter,
-    sort: Sort<EventSort>,
-    cursor: Option<&Cursor>,
-    fetch: i64,
-) -> Result<Vec<Event>, ApiError> {
-    let d = sort.direction;
-    let rows: Vec<EventRow> = crate::on_backend!(conn, |c| {
-        let query = filtered!(filter);
+/// One page of the events matching `filter`, after `cursor`, `fetch` rows at most, each row as
+/// `$select` gives it (a macro like `filtered!`, expanded for each backend).
+macro_rules! page {
+    ($c:expr, $filter:expr, $sort:expr, $cursor:expr, $fetch:expr, $select:expr) => {{
+        let (sort, cursor): (Sort<EventSort>, Option<&Cursor>) = ($sort, $cursor);
+        let (query, d) = (filtered!($filter), sort.direction);
         let query = match sort.field {
             EventSort::StartsOn => keyset!(
                 query,
@@ -161,21 +156,88 @@ pub fn list(
                     .transpose()?
             ),
         };
-        query.select(EventRow::as_select()).limit(fetch).load(c)?
-    });
+        query.select($select).limit($fetch).load($c)?
+    }};
+}
+
+/// One page of events after `cursor`, `fetch` rows at most, with their participants.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &EventFilter,
+    sort: Sort<EventSort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<Event>, ApiError> {
+    let rows: Vec<EventRow> = crate::on_backend!(conn, |c| page!(
+        c,
+        filter,
+        sort,
+        cursor,
+        fetch,
+        EventRow::as_select()
+    ));
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+/// The same page as `list`, as the events' ids, versions and sort keys only.
+pub fn list_stubs(
+    conn: &mut DbConnection,
+    filter: &EventFilter,
+    sort: Sort<EventSort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<EventStub>, ApiError> {
+    Ok(crate::on_backend!(conn, |c| page!(
+        c,
+        filter,
+        sort,
+        cursor,
+        fetch,
+        EventStub::as_select()
+    )))
+}
+
+/// The events with these ids, in no particular order; ids that do not exist are left out.
+pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Event>> {
+    let rows: Vec<EventRow> = crate::on_backend!(conn, |c| events::table
+        .filter(events::id.eq_any(ids))
+        .select(EventRow::as_select())
+        .load(c))?;
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
 /// A row's position under `field`, for the next page's cursor.
 pub fn position(event: &Event, field: EventSort) -> (serde_json::Value, i64) {
-    let key = match field {
-        EventSort::StartsOn => serde_json::to_value(event.starts_on).unwrap_or_default(),
-        EventSort::Id => event.id.into(),
-        EventSort::Title => event.title.clone().into(),
-        EventSort::CreatedAt => serde_json::to_value(event.created_at).unwrap_or_default(),
-        EventSort::UpdatedAt => serde_json::to_value(event.updated_at).unwrap_or_default(),
-    };
-    (key, event.id)
+    let keys = (event.starts_on, event.title.as_str());
+    (
+        sort_key(field, event.id, keys, event.created_at, event.updated_at),
+        event.id,
+    )
+}
+
+/// A stub's position under `field`: the same as its event's.
+pub fn stub_position(stub: &EventStub, field: EventSort) -> (serde_json::Value, i64) {
+    let keys = (stub.starts_on, stub.title.as_str());
+    (
+        sort_key(field, stub.id, keys, stub.created_at, stub.updated_at),
+        stub.id,
+    )
+}
+
+fn sort_key(
+    field: EventSort,
+    id: i64,
+    (starts_on, title): (NaiveDate, &str),
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+) -> serde_json::Value {
+    match field {
+        EventSort::StartsOn => serde_json::to_value(starts_on).unwrap_or_default(),
+        EventSort::Id => id.into(),
+        EventSort::Title => title.into(),
+        EventSort::CreatedAt => serde_json::to_value(created_at).unwrap_or_default(),
+        EventSort::UpdatedAt => serde_json::to_value(updated_at).unwrap_or_default(),
+    }
 }
 
 pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> {

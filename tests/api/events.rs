@@ -2,7 +2,9 @@ use serde_json::{Value, json};
 
 use crate::agreements::create_agreement;
 use crate::backend_tests;
-use crate::helpers::{TestApp, error_fields, header_of, json, problem, sort_text};
+use crate::helpers::{
+    Backend, TestApp, error_fields, header_of, json, problem, sort_text, spawn_app_with,
+};
 use crate::partners::create_partner;
 
 backend_tests!(
@@ -15,7 +17,25 @@ backend_tests!(
     every_event_sort_walks_all_events_in_order,
     an_agreement_with_events_cannot_be_deleted,
     partner_agreement_and_event_can_be_created_and_found_by_filter,
+    a_list_shows_each_event_as_it_is_now,
 );
+
+/// The same, with no renderings kept (`RENDERED_CACHE_MIB=0`): both ways give the same pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_list_shows_each_event_as_it_is_now_without_kept_renderings() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.rendered_cache_mib = 0).await;
+    a_list_shows_each_event_as_it_is_now(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set"
+)]
+async fn postgres_a_list_shows_each_event_as_it_is_now_without_kept_renderings() {
+    let app = spawn_app_with(Backend::Postgres, |s| s.rendered_cache_mib = 0).await;
+    a_list_shows_each_event_as_it_is_now(app).await;
+}
 
 async fn create_event(app: &TestApp, body: &Value) -> i64 {
     let created = json(app.post_json("/api/v1/events", body).await, 201).await;
@@ -469,4 +489,71 @@ async fn partner_agreement_and_event_can_be_created_and_found_by_filter(app: Tes
     )
     .await;
     assert_eq!(found["items"][0]["id"], event);
+}
+
+/// List pages reuse the JSON of events they rendered before (see rendered.rs) only while those
+/// events are unchanged: after a replace, a merge patch and a delete, every page shows each
+/// event exactly as a GET does, and the cursors still walk the whole list.
+async fn a_list_shows_each_event_as_it_is_now(app: TestApp) {
+    let host = create_partner(&app, "MOIS", "government", Some("KR")).await;
+    let guest = create_partner(&app, "ACSH", "multilateral", Some("KZ")).await;
+    let mut ids = Vec::new();
+    for day in 1..=7 {
+        let body = json!({"title": format!("Seminar {day}"), "kind": "seminar",
+                          "starts_on": format!("2024-03-{day:02}"), "country_code": "KZ",
+                          "participants": [{"partner_id": host, "role": "host"}]});
+        ids.push(create_event(&app, &body).await);
+    }
+    let pages = "/api/v1/events?sort=starts_on&limit=3&country=KZ";
+    let before = app.walk(pages).await;
+    assert_eq!(before.len(), 7);
+    assert_eq!(
+        app.walk(pages).await,
+        before,
+        "a second walk reads the same"
+    );
+
+    let patched = json!({"title": "Seminar 2 (moved)", "participants": [
+        {"partner_id": guest, "role": "speaker"}, {"partner_id": host, "role": "host"}]});
+    let path = |id: i64| format!("/api/v1/events/{id}");
+    json(
+        app.patch_json(&path(ids[1]), &patched, Some("\"1\"")).await,
+        200,
+    )
+    .await;
+    let mut replaced = before[4].clone();
+    for field in ["id", "created_at", "updated_at", "version"] {
+        replaced.as_object_mut().expect("an object").remove(field);
+    }
+    replaced["city"] = json!("Almaty");
+    json(
+        app.put_json(&path(ids[4]), &replaced, Some("\"1\"")).await,
+        200,
+    )
+    .await;
+    assert_eq!(app.delete(&path(ids[6]), None).await.status(), 204);
+    // An event moved out of the filter leaves the pages too.
+    let moved = json!({"country_code": "KR"});
+    json(
+        app.patch_json(&path(ids[5]), &moved, Some("\"1\"")).await,
+        200,
+    )
+    .await;
+
+    let after = app.walk(pages).await;
+    let listed: Vec<i64> = after
+        .iter()
+        .map(|e| e["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(listed, [ids[0], ids[1], ids[2], ids[3], ids[4]]);
+    for event in &after {
+        let id = event["id"].as_i64().expect("id");
+        assert_eq!(event, &json(app.get(&path(id)).await, 200).await);
+    }
+    assert_eq!(after[1]["title"], "Seminar 2 (moved)");
+    assert_eq!(after[1]["participants"][0]["partner_id"], guest);
+    assert_eq!(after[1]["version"], 2);
+    assert_eq!(after[4]["city"], "Almaty");
+    assert_eq!(after[4]["version"], 2);
+    assert_eq!(after[0], before[0], "unchanged events read the same");
 }
