@@ -300,13 +300,11 @@ impl<Tie> RenderedItem<Tie> {
         json: Bytes,
         index: usize,
         fetch: i64,
-        position: impl FnOnce() -> (Value, Tie),
-    ) -> Self {
+        position: impl FnOnce(&[u8]) -> Result<(Value, Tie), ApiError>,
+    ) -> Result<Self, ApiError> {
         let at_cursor = i64::try_from(index).is_ok_and(|i| i + 2 == fetch);
-        Self {
-            json,
-            position: at_cursor.then(position),
-        }
+        let position = at_cursor.then(|| position(&json)).transpose()?;
+        Ok(Self { json, position })
     }
 }
 
@@ -401,9 +399,8 @@ mod tests {
         let rows = (0..count)
             .map(|i| {
                 let json = Bytes::from(format!("{{\"n\":{i}}}"));
-                RenderedItem::new(json, i, builder.fetch(), || {
-                    (Value::from(format!("row {i}")), i as i64)
-                })
+                let position = |_: &[u8]| Ok((Value::from(format!("row {i}")), i as i64));
+                RenderedItem::new(json, i, builder.fetch(), position).expect("an item")
             })
             .collect();
         (builder, rows)

@@ -75,9 +75,7 @@ pub fn render_rows<L: Listed + ?Sized>(
         .enumerate()
         .map(|(i, item)| {
             let json = rendered::render(item)?;
-            Ok(RenderedItem::new(json, i, fetch, || {
-                L::position(item, sort.field)
-            }))
+            RenderedItem::new(json, i, fetch, |_| Ok(L::position(item, sort.field)))
         })
         .collect()
 }

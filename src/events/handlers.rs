@@ -97,15 +97,15 @@ impl Listed for Events {
                 }
             }
         }
-        Ok(stubs
-            .iter()
-            .zip(found)
+        found
+            .into_iter()
+            .flatten()
             .enumerate()
-            .filter_map(|(i, (stub, json))| {
-                let position = || queries::stub_position(stub, sort.field);
-                json.map(|json| RenderedItem::new(json, i, fetch, position))
+            .map(|(i, json)| {
+                let position = |json: &[u8]| queries::rendered_position(json, sort.field);
+                RenderedItem::new(json, i, fetch, position)
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -74,20 +74,13 @@ pub struct EventRow {
     pub participants: Vec<Participant>,
 }
 
-/// What a list page needs of an event before its whole row: which event, at which version,
-/// and its sort keys (see `crate::rendered`).
+/// What a list page needs of an event before its whole row: which event, at which version
+/// (see `crate::rendered`).
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventStub {
     pub id: i64,
     pub version: i64,
-    #[diesel(deserialize_as = crate::time::StoredDate)]
-    pub starts_on: NaiveDate,
-    pub title: String,
-    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
 }
 
 /// An event, with the partners taking part.

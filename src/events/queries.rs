@@ -215,13 +215,29 @@ pub fn position(event: &Event, field: EventSort) -> (serde_json::Value, i64) {
     )
 }
 
-/// A stub's position under `field`: the same as its event's.
-pub fn stub_position(stub: &EventStub, field: EventSort) -> (serde_json::Value, i64) {
-    let keys = (stub.starts_on, stub.title.as_str());
-    (
-        sort_key(field, stub.id, keys, stub.created_at, stub.updated_at),
-        stub.id,
-    )
+/// The position under `field` of an event rendered as `json`: the same as its own. (A page
+/// reads it from the one rendered event a cursor comes from, rather than reading every row's
+/// sort keys.)
+pub fn rendered_position(
+    json: &[u8],
+    field: EventSort,
+) -> Result<(serde_json::Value, i64), ApiError> {
+    #[derive(serde::Deserialize)]
+    struct SortKeys {
+        id: i64,
+        starts_on: NaiveDate,
+        title: String,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    }
+    let keys: SortKeys = serde_json::from_slice(json)
+        .map_err(|e| ApiError::Internal(format!("a rendered event lacks its sort keys: {e}")))?;
+    let (created_at, updated_at) = (keys.created_at.naive_utc(), keys.updated_at.naive_utc());
+    let sort_keys = (keys.starts_on, keys.title.as_str());
+    Ok((
+        sort_key(field, keys.id, sort_keys, created_at, updated_at),
+        keys.id,
+    ))
 }
 
 fn sort_key(
