@@ -53,7 +53,7 @@ pub struct Settings {
 
     /// MiB of memory for records already rendered as JSON, reused by list pages while the
     /// records are unchanged (see `rendered.rs`); 0 turns this off.
-    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 4, global = true)]
+    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2, global = true)]
     pub rendered_cache_mib: u64,
 }
 
@@ -80,7 +80,7 @@ impl Settings {
             max_connections: 2048,
             read_requires_token: false,
             cors_allowed_origins: Vec::new(),
-            rendered_cache_mib: 4,
+            rendered_cache_mib: 2,
         }
     }
 }
