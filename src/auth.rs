@@ -207,11 +207,11 @@ fn hash_token(token: &str) -> String {
 }
 
 fn find_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<TokenRecord>> {
-    let found = api_tokens::table
+    let found: Option<TokenRecord> = crate::on_backend!(conn, |c| api_tokens::table
         .filter(api_tokens::token_hash.eq(hash))
         .select(TokenRecord::as_select())
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     // The index lookup already matched; comparing again in constant time keeps the decision
     // itself free of timing differences.
     Ok(found.filter(|t| bool::from(t.token_hash.as_bytes().ct_eq(hash.as_bytes()))))

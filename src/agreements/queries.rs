@@ -54,12 +54,12 @@ pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i
 }
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    agreements::table
+    crate::on_backend!(conn, |c| agreements::table
         .find(id)
         .select(agreements::id)
-        .first::<i64>(conn)
-        .optional()
-        .map(|found| found.is_some())
+        .first::<i64>(c)
+        .optional())
+    .map(|found| found.is_some())
 }
 
 /// The agreements matching a `&AgreementFilter`, as a boxed query for the backend it runs on (a
@@ -188,17 +188,18 @@ pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i
 /// Stores a new agreement with its relations.
 pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agreement> {
     let now = crate::time::now();
-    let id: i64 = diesel::insert_into(agreements::table)
+    let (parties, country_codes) = (json_list(&draft.parties)?, json_list(&draft.country_codes)?);
+    let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
         .values((
             draft.changes.clone(),
-            agreements::parties.eq(json_list(&draft.parties)?),
-            agreements::country_codes.eq(json_list(&draft.country_codes)?),
+            agreements::parties.eq(&parties),
+            agreements::country_codes.eq(&country_codes),
             agreements::created_at.eq(now),
             agreements::updated_at.eq(now),
             agreements::version.eq(1),
         ))
         .returning(agreements::id)
-        .get_result(conn)?;
+        .get_result(c))?;
     insert_relations(conn, id, draft.parties.clone(), draft.country_codes.clone())?;
     // Everything stored is known here; reading it back would cost three more queries.
     Ok(draft.into_agreement(id, now))
@@ -212,19 +213,20 @@ pub fn update(
     draft: AgreementDraft,
 ) -> QueryResult<Option<Agreement>> {
     let (id, now) = (current.id, crate::time::now());
-    let updated = diesel::update(
+    let (parties, country_codes) = (json_list(&draft.parties)?, json_list(&draft.country_codes)?);
+    let updated = crate::on_backend!(conn, |c| diesel::update(
         agreements::table
             .find(id)
             .filter(agreements::version.eq(current.version)),
     )
     .set((
         draft.changes.clone(),
-        agreements::parties.eq(json_list(&draft.parties)?),
-        agreements::country_codes.eq(json_list(&draft.country_codes)?),
+        agreements::parties.eq(&parties),
+        agreements::country_codes.eq(&country_codes),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     if updated == 0 {
         return Ok(None);
     }

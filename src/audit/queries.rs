@@ -28,17 +28,18 @@ pub fn record<T: Serialize>(
             .transpose()
             .map_err(|e| ApiError::Internal(format!("audit state: {e}")))
     };
-    diesel::insert_into(audit_log::table)
+    let (before, after) = (json(before)?, json(after)?);
+    crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(crate::time::now()),
             audit_log::actor.eq(actor),
             audit_log::action.eq(action.as_str()),
             audit_log::resource_type.eq(resource_type.as_str()),
             audit_log::resource_id.eq(resource_id),
-            audit_log::before_state.eq(json(before)?),
-            audit_log::after_state.eq(json(after)?),
+            audit_log::before_state.eq(&before),
+            audit_log::after_state.eq(&after),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

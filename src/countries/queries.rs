@@ -61,12 +61,11 @@ pub fn alpha3_owner(
 
 /// Which of `codes` name no country.
 pub fn missing(conn: &mut DbConnection, codes: &[String]) -> QueryResult<BTreeSet<String>> {
-    let found: BTreeSet<String> = countries::table
+    let found: Vec<String> = crate::on_backend!(conn, |c| countries::table
         .filter(countries::code.eq_any(codes))
         .select(countries::code)
-        .load(conn)?
-        .into_iter()
-        .collect();
+        .load(c))?;
+    let found: BTreeSet<String> = found.into_iter().collect();
     Ok(codes
         .iter()
         .filter(|c| !found.contains(*c))

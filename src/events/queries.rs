@@ -263,16 +263,17 @@ pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> 
 /// Stores a new event with its participants.
 pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> {
     let now = crate::time::now();
-    let id: i64 = diesel::insert_into(events::table)
+    let participants = json_list(&draft.participants)?;
+    let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values((
             draft.changes.clone(),
-            events::participants.eq(json_list(&draft.participants)?),
+            events::participants.eq(&participants),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
         ))
         .returning(events::id)
-        .get_result(conn)?;
+        .get_result(c))?;
     insert_participants(conn, id, draft.participants.clone())?;
     // Everything stored is known here; reading it back would cost two more queries.
     Ok(draft.into_event(id, now))
@@ -286,18 +287,19 @@ pub fn update(
     draft: EventDraft,
 ) -> QueryResult<Option<Event>> {
     let (id, now) = (current.id, crate::time::now());
-    let updated = diesel::update(
+    let participants = json_list(&draft.participants)?;
+    let updated = crate::on_backend!(conn, |c| diesel::update(
         events::table
             .find(id)
             .filter(events::version.eq(current.version)),
     )
     .set((
         draft.changes.clone(),
-        events::participants.eq(json_list(&draft.participants)?),
+        events::participants.eq(&participants),
         events::updated_at.eq(now),
         events::version.eq(current.version + 1),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     if updated == 0 {
         return Ok(None);
     }
@@ -316,12 +318,14 @@ pub fn update(
 /// Deletes the event with its participant links.
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     delete_participants(conn, id)?;
-    diesel::delete(events::table.find(id)).execute(conn)
+    crate::on_backend!(conn, |c| diesel::delete(events::table.find(id)).execute(c))
 }
 
 fn delete_participants(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-    diesel::delete(event_participants::table.filter(event_participants::event_id.eq(id)))
-        .execute(conn)?;
+    crate::on_backend!(conn, |c| diesel::delete(
+        event_participants::table.filter(event_participants::event_id.eq(id))
+    )
+    .execute(c))?;
     Ok(())
 }
 

@@ -37,12 +37,11 @@ pub fn name_owner(
 
 /// Which of `ids` name no partner.
 pub fn missing(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSet<i64>> {
-    let found: BTreeSet<i64> = partners::table
+    let found: Vec<i64> = crate::on_backend!(conn, |c| partners::table
         .filter(partners::id.eq_any(ids))
         .select(partners::id)
-        .load(conn)?
-        .into_iter()
-        .collect();
+        .load(c))?;
+    let found: BTreeSet<i64> = found.into_iter().collect();
     Ok(ids
         .iter()
         .copied()
