@@ -80,6 +80,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A foreign key refused a write: something it names does not exist (409, as a conflict,
+    /// unless `resource::create` can say which field it is).
+    #[error("{0}")]
+    BrokenReference(String),
     #[error("the resource has changed: If-Match does not hold its current ETag")]
     PreconditionFailed,
     #[error("{0}")]
@@ -114,7 +118,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::BrokenReference(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
@@ -155,7 +159,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::BrokenReference(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -196,7 +200,7 @@ impl From<diesel::result::Error> for ApiError {
                 DatabaseErrorKind::UniqueViolation => {
                     Self::Conflict("a resource with the same unique value exists".to_owned())
                 }
-                DatabaseErrorKind::ForeignKeyViolation => Self::Conflict(
+                DatabaseErrorKind::ForeignKeyViolation => Self::BrokenReference(
                     "the change would break a reference between resources".to_owned(),
                 ),
                 DatabaseErrorKind::ClosedConnection

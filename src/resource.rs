@@ -105,6 +105,12 @@ pub trait Resource: Listed<Item: Clone> {
         input: Self::Input,
         key: Option<&Self::Key>,
     ) -> Result<Self::Draft, ApiError>;
+    /// `prepare` for a new resource, run inside the create's transaction. By default the same;
+    /// a resource whose references all have foreign keys may leave them to those (see
+    /// `create`) and check only the rest, saving the reference queries on every create.
+    fn prepare_new(conn: &mut DbConnection, input: Self::Input) -> Result<Self::Draft, ApiError> {
+        Self::prepare(conn, input, None)
+    }
     fn insert(conn: &mut DbConnection, draft: Self::Draft) -> Result<Self::Item, ApiError>;
     /// Stores `draft` over `current` if the resource is still at `current`'s version; `None`
     /// when it has moved on.
@@ -159,14 +165,20 @@ pub async fn get<R: Resource>(
 }
 
 /// `POST` on a collection: 201 with `Location` and `ETag`.
+///
+/// When a foreign key refuses the insert (`prepare_new` may leave references to the foreign
+/// keys), the input is checked again in full, so that the answer is the usual 422 naming each
+/// field whose record does not exist; a conflict stays a 409 if the check finds nothing (a
+/// record deleted and made again in between).
 pub async fn create<R: Resource>(
     db: &Db,
     actor: Actor,
     input: R::Input,
 ) -> Result<HttpResponse, ApiError> {
-    let item = db
+    let recheck = input.clone();
+    let written = db
         .write(move |conn| {
-            let draft = R::prepare(conn, input, None)?;
+            let draft = R::prepare_new(conn, input)?;
             let item = R::insert(conn, draft)?;
             let key = R::key(&item).to_string();
             audit::record(
@@ -180,7 +192,14 @@ pub async fn create<R: Resource>(
             )?;
             Ok(item)
         })
-        .await?;
+        .await;
+    let item = match written {
+        Err(ApiError::BrokenReference(reason)) => {
+            let checked = db.read(move |conn| R::prepare(conn, recheck, None)).await;
+            return Err(checked.err().unwrap_or(ApiError::BrokenReference(reason)));
+        }
+        other => other?,
+    };
     let location = format!("{}/{}", R::COLLECTION, R::key(&item));
     Ok(respond_written(
         StatusCode::CREATED,

@@ -138,6 +138,11 @@ impl Validator {
         }
     }
 
+    /// Whether no rule is broken so far.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     /// Ends validation: every recorded rule as one 422, or nothing.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
