@@ -51,13 +51,12 @@ pub trait Listed: 'static {
     /// renderings kept in `rendered`.
     fn list_rendered(
         conn: &mut DbConnection,
-        rendered: &RenderedRows,
+        _rendered: &RenderedRows,
         filter: &Self::Filter,
         sort: Sort<Self::Sort>,
         cursor: Option<&Cursor>,
         fetch: i64,
     ) -> Result<Vec<RenderedItem<Self::Tie>>, ApiError> {
-        let _ = rendered;
         render_rows::<Self>(conn, filter, sort, cursor, fetch)
     }
 }
