@@ -94,14 +94,17 @@ impl Application {
                 .app_data(json_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 // The API first: routes are tried in order, and it gets nearly all requests.
+                // Each resource has a scope of its own, so a request is matched against its
+                // resource's two routes only: a scope's fixed prefix is a string comparison,
+                // while every `{id}` route tried is a regular expression.
                 .service(
                     web::scope("/api/v1")
                         .wrap(from_fn(auth::authorize))
-                        .configure(countries::routes)
-                        .configure(partners::routes)
-                        .configure(agreements::routes)
-                        .configure(events::routes)
-                        .configure(audit::routes),
+                        .service(countries::routes())
+                        .service(partners::routes())
+                        .service(agreements::routes())
+                        .service(events::routes())
+                        .service(audit::routes()),
                 )
                 .service(web::resource("/healthz").get(health::healthz))
                 .service(web::resource("/readyz").get(health::readyz))

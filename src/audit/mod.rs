@@ -5,12 +5,12 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::web;
+use actix_web::{Scope, web};
 
 pub use model::{AuditAction, AuditEntry, AuditFilter, ResourceType};
 pub use queries::record;
 
-/// Mounts the audit route under the API scope.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/audit").route(web::get().to(handlers::list_audit)));
+/// The audit route, in a scope of its own under the API's.
+pub fn routes() -> Scope {
+    web::scope("/audit").service(web::resource("").route(web::get().to(handlers::list_audit)))
 }

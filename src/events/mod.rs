@@ -5,24 +5,25 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::web;
+use actix_web::{Scope, web};
 
 pub use model::{
     Event, EventFilter, EventInput, EventKind, EventSort, Participant, ParticipantRole,
 };
 
-/// Mounts the event routes under the API scope.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/events")
-            .route(web::get().to(handlers::list_events))
-            .route(web::post().to(handlers::create_event)),
-    )
-    .service(
-        web::resource("/events/{id}")
-            .route(web::get().to(handlers::get_event))
-            .route(web::put().to(handlers::replace_event))
-            .route(web::patch().to(handlers::update_event))
-            .route(web::delete().to(handlers::delete_event)),
-    );
+/// The event routes, in a scope of their own under the API's.
+pub fn routes() -> Scope {
+    web::scope("/events")
+        .service(
+            web::resource("")
+                .route(web::get().to(handlers::list_events))
+                .route(web::post().to(handlers::create_event)),
+        )
+        .service(
+            web::resource("/{id}")
+                .route(web::get().to(handlers::get_event))
+                .route(web::put().to(handlers::replace_event))
+                .route(web::patch().to(handlers::update_event))
+                .route(web::delete().to(handlers::delete_event)),
+        )
 }
