@@ -59,6 +59,9 @@ fn default_workers(backend: BackendKind) -> usize {
     }
 }
 
+/// Where the OpenAPI document is served, and where Swagger UI reads it.
+const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
 /// The largest request body accepted: 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -91,7 +94,7 @@ impl Application {
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let backend = db.kind();
         let db = web::Data::new(db);
-        let openapi = openapi::document();
+        let openapi_document = openapi::served();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(
@@ -129,8 +132,13 @@ impl Application {
                 .service(web::resource("/metrics").get(telemetry::serve_metrics))
                 .service(web::resource("/").get(to_swagger_ui))
                 .service(
+                    web::resource(OPENAPI_PATH)
+                        .app_data(openapi_document.clone())
+                        .get(openapi::serve),
+                )
+                .service(
                     SwaggerUi::new("/swagger-ui/{_:.*}")
-                        .url("/api-docs/openapi.json", openapi.clone()),
+                        .config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)),
                 )
                 .default_service(web::to(error::no_route))
         })

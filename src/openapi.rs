@@ -1,5 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
 
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, web};
+use bytes::Bytes;
 use utoipa::OpenApi;
 
 use crate::error::{FieldError, ProblemDetails, responses};
@@ -97,6 +100,21 @@ need one (countries: admin); reads need one only when READ_REQUIRES_TOKEN is set
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// The document as compact JSON, rendered once and shared by every worker: as a value it
+/// weighs more than its text, and Swagger UI's own serving keeps one value per worker.
+pub fn served() -> web::Data<Bytes> {
+    let text = serde_json::to_vec(&document())
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}").into_bytes());
+    web::Data::new(Bytes::from(text))
+}
+
+/// `GET /api-docs/openapi.json`.
+pub async fn serve(document: web::Data<Bytes>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(document.get_ref().clone())
 }
 
 /// The document as the pretty-printed JSON that `openapi/openapi.json` holds.
