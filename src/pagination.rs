@@ -215,8 +215,10 @@ impl Cursor {
 /// Orders a boxed diesel query by `column` then `tie`, starting after `after` when given.
 ///
 /// `after` is `Option<(key, tie)>` typed like the two columns; a cursor's `position` yields it.
-/// The start is a row-value comparison, `(column, tie) > (key, tie)`, which both planners turn
-/// into a seek in the `(column, id)` index: a page deep in the list costs what the first does.
+/// The start is a row-value comparison, `(column, tie) > (key, tie)`: PostgreSQL seeks the
+/// `(column, id)` index to that row, so a page deep in the list costs what the first does.
+/// SQLite cannot extend the seek to the rowid, so it seeks to `key` and steps over the rows
+/// tied with it (see the README's Performance section).
 #[macro_export]
 macro_rules! keyset {
     ($query:expr, $column:expr, $tie:expr, $direction:expr, $after:expr) => {{
