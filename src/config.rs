@@ -25,7 +25,7 @@ pub struct Settings {
     #[arg(long, env = "POOL_SIZE", default_value_t = default_pool_size(), global = true)]
     pub pool_size: u32,
 
-    /// HTTP worker threads; defaults to the number of CPU cores, plus one on SQLite.
+    /// HTTP worker threads; defaults to the number of CPU cores (on SQLite, twice that).
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,
 

@@ -3,13 +3,14 @@
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, EntityTag, IfMatch, IfNoneMatch};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError, web};
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiError, FieldError, backticked};
+use crate::rendered;
 
 /// A JSON request body parsed into `T`. Syntax, media type and size errors come from actix's
 /// `JsonConfig` (see `error::json_error`); type errors name the offending field's path.
@@ -160,9 +161,9 @@ pub fn respond_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T
             .insert_header(header::ETag(current))
             .finish();
     }
-    HttpResponse::Ok()
-        .insert_header(header::ETag(current))
-        .json(body)
+    let mut response = HttpResponse::Ok();
+    response.insert_header(header::ETag(current));
+    json_response(response, body)
 }
 
 /// A write's answer: the stored resource with its ETag, and on create a `Location`.
@@ -177,7 +178,17 @@ pub fn respond_written<T: Serialize>(
     if let Some(location) = location {
         response.insert_header((header::LOCATION, location));
     }
-    response.json(body)
+    json_response(response, body)
+}
+
+/// `response` with `body` as JSON. Rendered in the thread's scratch buffer (see
+/// `rendered::render`): actix's own `json` grows a new string from empty, reallocating about
+/// six times for an event.
+fn json_response<T: Serialize>(mut response: HttpResponseBuilder, body: &T) -> HttpResponse {
+    match rendered::render(body) {
+        Ok(json) => response.content_type(mime::APPLICATION_JSON).body(json),
+        Err(error) => error.error_response(),
+    }
 }
 
 #[cfg(test)]

@@ -42,19 +42,23 @@ use crate::config::Settings;
 use crate::db::{BackendKind, Db, SetupError};
 use crate::error::ApiError;
 
-/// HTTP workers when `WORKERS` is not set: one per CPU core, and on SQLite one more.
+/// HTTP workers when `WORKERS` is not set: one per CPU core, and on SQLite two per core.
 ///
 /// SQLite's point reads run on the workers themselves (`Db::read_point`), and a worker there
 /// sometimes waits: for SQLite's shared-memory lock, which the other workers' reads take too
-/// (a pthread mutex held across an `fcntl`), or for a page read. A spare worker keeps the cores
+/// (a pthread mutex held across an `fcntl`), or for a page read. Spare workers keep the cores
 /// busy meanwhile. Measured with wrk on this 2-core machine, 32 connections, GET of random
-/// events: 2 workers 18 700-21 900 requests/s at 58-67 us of CPU per request, 3 workers
-/// 24 600-27 400 at 48-55 us (4 workers: no better); lists and creates unchanged. On
-/// PostgreSQL every query leaves the workers (`web::block`), and a third worker changed nothing.
+/// events: 2 workers 18 700-21 900 requests/s, 3 workers 24 600-27 400; then, on a faster day,
+/// 3 against 4 workers alternating (ten runs, both orders) 44 700 -> 48 400 requests/s in 5 s
+/// runs and 52 700 -> 54 100 in 8 s runs, with 6 workers no better than 4. Lists and creates
+/// did not change. (The ceiling example is fastest with one worker per core: 136 000 against
+/// 112 000 requests/s with two per core.) On PostgreSQL every query leaves the workers
+/// (`web::block`), and more workers changed nothing. The reading pool's default size is also
+/// two per core, so each worker can take a connection without waiting.
 fn default_workers(backend: BackendKind) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match backend {
-        BackendKind::Sqlite => cores + 1,
+        BackendKind::Sqlite => 2 * cores,
         BackendKind::Postgres => cores,
     }
 }
