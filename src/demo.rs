@@ -228,7 +228,7 @@ fn mark_participant(conn: &mut DbConnection, code: &str) -> Result<usize, ApiErr
     if current.participant {
         return Ok(0);
     }
-    let mut input = countries::CountryInput::from(current.clone());
+    let mut input = countries::CountryInput::try_from(current.clone())?;
     input.participant = true;
     let (_, changes) = input.validate(Some(code))?;
     let updated = countries::queries::update(conn, code, current.version, changes)?

@@ -91,10 +91,10 @@ pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
 /// The writable fields of `current` with a merge patch applied, parsed as the input type `I`.
 pub fn apply_patch<T, I>(current: T, patch: &Value) -> Result<I, ApiError>
 where
-    I: From<T> + Serialize + DeserializeOwned,
+    I: TryFrom<T, Error = ApiError> + Serialize + DeserializeOwned,
 {
-    let mut document =
-        serde_json::to_value(I::from(current)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut document = serde_json::to_value(I::try_from(current)?)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     merge_patch(&mut document, patch)?;
     parse_body(document)
 }

@@ -84,7 +84,12 @@ pub trait Resource: Listed<Item: Clone> {
     /// The key in the path: an id, or a country's code.
     type Key: Clone + Display + Send + 'static;
     /// The writable fields; a merge patch is applied to them.
-    type Input: DeserializeOwned + Serialize + From<Self::Item> + Clone + Send + 'static;
+    type Input: DeserializeOwned
+        + Serialize
+        + TryFrom<Self::Item, Error = ApiError>
+        + Clone
+        + Send
+        + 'static;
     /// A checked input, ready to be stored.
     type Draft: Send + 'static;
 

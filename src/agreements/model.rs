@@ -5,9 +5,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::agreements;
-use crate::sql::JsonList;
+use crate::sql::StoredList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -91,10 +92,8 @@ pub struct AgreementRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// Kept beside the row as JSON, as are the country codes (see the list_reads migration).
-    #[diesel(deserialize_as = JsonList<Party>)]
-    pub parties: Vec<Party>,
-    #[diesel(deserialize_as = JsonList<String>)]
-    pub country_codes: Vec<String>,
+    pub parties: StoredList<Party>,
+    pub country_codes: StoredList<String>,
 }
 
 /// A cooperation agreement, with its parties and the countries it covers.
@@ -130,9 +129,11 @@ pub struct Agreement {
     #[schema(format = "uri")]
     pub document_url: Option<String>,
     /// The partners party to it, in the order given.
-    pub parties: Vec<Party>,
+    #[schema(value_type = Vec<Party>)]
+    pub parties: StoredList<Party>,
     /// The countries it covers, in the order given.
-    pub country_codes: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub country_codes: StoredList<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -204,9 +205,11 @@ pub struct AgreementInput {
     pub country_codes: Vec<String>,
 }
 
-impl From<Agreement> for AgreementInput {
-    fn from(a: Agreement) -> Self {
-        AgreementInput {
+impl TryFrom<Agreement> for AgreementInput {
+    type Error = ApiError;
+
+    fn try_from(a: Agreement) -> Result<Self, ApiError> {
+        Ok(AgreementInput {
             title: a.title,
             kind: a.kind,
             status: a.status,
@@ -215,9 +218,9 @@ impl From<Agreement> for AgreementInput {
             ends_on: a.ends_on,
             summary: a.summary,
             document_url: a.document_url,
-            parties: a.parties,
-            country_codes: a.country_codes,
-        }
+            parties: a.parties.items()?,
+            country_codes: a.country_codes.items()?,
+        })
     }
 }
 
@@ -247,8 +250,14 @@ pub struct AgreementDraft {
 }
 
 impl AgreementDraft {
-    /// The agreement this draft is once stored as a new record `id` at `now`.
-    pub fn into_agreement(self, id: i64, now: NaiveDateTime) -> Agreement {
+    /// The agreement this draft is once stored as a new record `id` at `now`, with its
+    /// relations as stored.
+    pub fn into_agreement(
+        self,
+        id: i64,
+        now: NaiveDateTime,
+        (parties, country_codes): (StoredList<Party>, StoredList<String>),
+    ) -> Agreement {
         let c = self.changes;
         Agreement {
             id,
@@ -260,8 +269,8 @@ impl AgreementDraft {
             ends_on: c.ends_on,
             summary: c.summary,
             document_url: c.document_url,
-            parties: self.parties,
-            country_codes: self.country_codes,
+            parties,
+            country_codes,
             created_at: now,
             updated_at: now,
             version: 1,

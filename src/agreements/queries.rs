@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{agreement_countries, agreement_parties, agreements};
-use crate::sql::json_list;
+use crate::sql::StoredList;
 use crate::validation::like_pattern;
 
 #[derive(Insertable)]
@@ -188,12 +188,15 @@ pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i
 /// Stores a new agreement with its relations.
 pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agreement> {
     let now = crate::time::now();
-    let (parties, country_codes) = (json_list(&draft.parties)?, json_list(&draft.country_codes)?);
+    let (parties, country_codes) = (
+        StoredList::new(&draft.parties)?,
+        StoredList::new(&draft.country_codes)?,
+    );
     let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
         .values((
             draft.changes.clone(),
-            agreements::parties.eq(&parties),
-            agreements::country_codes.eq(&country_codes),
+            agreements::parties.eq(parties.json()),
+            agreements::country_codes.eq(country_codes.json()),
             agreements::created_at.eq(now),
             agreements::updated_at.eq(now),
             agreements::version.eq(1),
@@ -202,7 +205,7 @@ pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agr
         .get_result(c))?;
     insert_relations(conn, id, draft.parties.clone(), draft.country_codes.clone())?;
     // Everything stored is known here; reading it back would cost three more queries.
-    Ok(draft.into_agreement(id, now))
+    Ok(draft.into_agreement(id, now, (parties, country_codes)))
 }
 
 /// Replaces the agreement if it is still at `current`'s version; `None` when it has moved on.
@@ -213,7 +216,10 @@ pub fn update(
     draft: AgreementDraft,
 ) -> QueryResult<Option<Agreement>> {
     let (id, now) = (current.id, crate::time::now());
-    let (parties, country_codes) = (json_list(&draft.parties)?, json_list(&draft.country_codes)?);
+    let (parties, country_codes) = (
+        StoredList::new(&draft.parties)?,
+        StoredList::new(&draft.country_codes)?,
+    );
     let updated = crate::on_backend!(conn, |c| diesel::update(
         agreements::table
             .find(id)
@@ -221,8 +227,8 @@ pub fn update(
     )
     .set((
         draft.changes.clone(),
-        agreements::parties.eq(&parties),
-        agreements::country_codes.eq(&country_codes),
+        agreements::parties.eq(parties.json()),
+        agreements::country_codes.eq(country_codes.json()),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))
@@ -230,12 +236,13 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
-    if draft.parties != current.parties {
+    // Both texts are written by `StoredList::new` (or by migrations in the same form).
+    if parties.json() != current.parties.json() {
         diesel::delete(agreement_parties::table.filter(agreement_parties::agreement_id.eq(id)))
             .execute(conn)?;
         insert_relations(conn, id, draft.parties.clone(), Vec::new())?;
     }
-    if draft.country_codes != current.country_codes {
+    if country_codes.json() != current.country_codes.json() {
         diesel::delete(agreement_countries::table.filter(agreement_countries::agreement_id.eq(id)))
             .execute(conn)?;
         insert_relations(conn, id, Vec::new(), draft.country_codes.clone())?;
@@ -244,7 +251,7 @@ pub fn update(
     Ok(Some(Agreement {
         created_at: current.created_at,
         version: current.version + 1,
-        ..draft.into_agreement(id, now)
+        ..draft.into_agreement(id, now, (parties, country_codes))
     }))
 }
 

@@ -100,9 +100,12 @@ pub struct CountryInput {
     pub notes: Option<String>,
 }
 
-impl From<Country> for CountryInput {
-    fn from(country: Country) -> Self {
-        CountryInput {
+/// Infallible: every field is kept as it is read.
+impl TryFrom<Country> for CountryInput {
+    type Error = ApiError;
+
+    fn try_from(country: Country) -> Result<Self, ApiError> {
+        Ok(CountryInput {
             code: Some(country.code),
             alpha3: country.alpha3,
             numeric: country.numeric,
@@ -112,7 +115,7 @@ impl From<Country> for CountryInput {
             participant: country.participant,
             joined_on: country.joined_on,
             notes: country.notes,
-        }
+        })
     }
 }
 

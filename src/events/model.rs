@@ -5,9 +5,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::events;
-use crate::sql::JsonList;
+use crate::sql::StoredList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -70,8 +71,7 @@ pub struct EventRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// Kept beside the row as JSON (see the list_reads migration).
-    #[diesel(deserialize_as = JsonList<Participant>)]
-    pub participants: Vec<Participant>,
+    pub participants: StoredList<Participant>,
 }
 
 /// What a list page needs of an event before its whole row: which event, at which version
@@ -119,7 +119,8 @@ pub struct Event {
     #[schema(format = "uri")]
     pub url: Option<String>,
     /// The partners taking part, in the order given.
-    pub participants: Vec<Participant>,
+    #[schema(value_type = Vec<Participant>)]
+    pub participants: StoredList<Participant>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -195,9 +196,11 @@ pub struct EventInput {
     pub participants: Vec<Participant>,
 }
 
-impl From<Event> for EventInput {
-    fn from(e: Event) -> Self {
-        EventInput {
+impl TryFrom<Event> for EventInput {
+    type Error = ApiError;
+
+    fn try_from(e: Event) -> Result<Self, ApiError> {
+        Ok(EventInput {
             title: e.title,
             kind: e.kind,
             starts_on: e.starts_on,
@@ -208,8 +211,8 @@ impl From<Event> for EventInput {
             agreement_id: e.agreement_id,
             description: e.description,
             url: e.url,
-            participants: e.participants,
-        }
+            participants: e.participants.items()?,
+        })
     }
 }
 
@@ -241,8 +244,14 @@ pub struct EventDraft {
 }
 
 impl EventDraft {
-    /// The event this draft is once stored as a new record `id` at `now`.
-    pub fn into_event(self, id: i64, now: NaiveDateTime) -> Event {
+    /// The event this draft is once stored as a new record `id` at `now`, with its
+    /// participants as stored.
+    pub fn into_event(
+        self,
+        id: i64,
+        now: NaiveDateTime,
+        participants: StoredList<Participant>,
+    ) -> Event {
         let c = self.changes;
         Event {
             id,
@@ -256,7 +265,7 @@ impl EventDraft {
             agreement_id: c.agreement_id,
             description: c.description,
             url: c.url,
-            participants: self.participants,
+            participants,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::keyset;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{event_participants, events};
-use crate::sql::{Dialects, dialects_with, json_list};
+use crate::sql::{Dialects, StoredList, dialects_with};
 use crate::validation::like_pattern;
 
 #[derive(Insertable)]
@@ -263,11 +263,11 @@ pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> 
 /// Stores a new event with its participants.
 pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> {
     let now = crate::time::now();
-    let participants = json_list(&draft.participants)?;
+    let participants = StoredList::new(&draft.participants)?;
     let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values((
             draft.changes.clone(),
-            events::participants.eq(&participants),
+            events::participants.eq(participants.json()),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
@@ -276,7 +276,7 @@ pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> 
         .get_result(c))?;
     insert_participants(conn, id, draft.participants.clone())?;
     // Everything stored is known here; reading it back would cost two more queries.
-    Ok(draft.into_event(id, now))
+    Ok(draft.into_event(id, now, participants))
 }
 
 /// Replaces the event if it is still at `current`'s version; `None` when it has moved on.
@@ -287,7 +287,7 @@ pub fn update(
     draft: EventDraft,
 ) -> QueryResult<Option<Event>> {
     let (id, now) = (current.id, crate::time::now());
-    let participants = json_list(&draft.participants)?;
+    let participants = StoredList::new(&draft.participants)?;
     let updated = crate::on_backend!(conn, |c| diesel::update(
         events::table
             .find(id)
@@ -295,7 +295,7 @@ pub fn update(
     )
     .set((
         draft.changes.clone(),
-        events::participants.eq(&participants),
+        events::participants.eq(participants.json()),
         events::updated_at.eq(now),
         events::version.eq(current.version + 1),
     ))
@@ -303,7 +303,8 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
-    if draft.participants != current.participants {
+    // Both texts are written by `StoredList::new` (or by migrations in the same form).
+    if participants.json() != current.participants.json() {
         delete_participants(conn, id)?;
         insert_participants(conn, id, draft.participants.clone())?;
     }
@@ -311,7 +312,7 @@ pub fn update(
     Ok(Some(Event {
         created_at: current.created_at,
         version: current.version + 1,
-        ..draft.into_event(id, now)
+        ..draft.into_event(id, now, participants)
     }))
 }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::partners;
 use crate::text_enum;
@@ -102,9 +103,12 @@ pub struct PartnerInput {
     pub description: Option<String>,
 }
 
-impl From<Partner> for PartnerInput {
-    fn from(p: Partner) -> Self {
-        PartnerInput {
+/// Infallible: every field is kept as it is read.
+impl TryFrom<Partner> for PartnerInput {
+    type Error = ApiError;
+
+    fn try_from(p: Partner) -> Result<Self, ApiError> {
+        Ok(PartnerInput {
             name: p.name,
             acronym: p.acronym,
             kind: p.kind,
@@ -112,7 +116,7 @@ impl From<Partner> for PartnerInput {
             website: p.website,
             email: p.email,
             description: p.description,
-        }
+        })
     }
 }
 
