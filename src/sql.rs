@@ -104,6 +104,26 @@ impl<ST, V, QS> AppearsOnTable<QS> for Dialects<ST, V> where Self: Expression {}
 
 impl<ST, V, QS> SelectableExpression<QS> for Dialects<ST, V> where Self: AppearsOnTable<QS> {}
 
+/// Whether a connection's database seeks a `(column, id) > (key, id)` range to its very start
+/// in a `(column, id)` index: PostgreSQL does; SQLite seeks to `key` only, as `id` is the rowid
+/// (see `keyset_page!`).
+pub trait RowValueSeek {
+    const SEEKS_ROW_VALUES: bool;
+}
+
+impl RowValueSeek for diesel::PgConnection {
+    const SEEKS_ROW_VALUES: bool = true;
+}
+
+impl RowValueSeek for diesel::SqliteConnection {
+    const SEEKS_ROW_VALUES: bool = false;
+}
+
+/// [`RowValueSeek`] for the connection at hand.
+pub fn seeks_row_values<C: RowValueSeek>(_: &mut C) -> bool {
+    C::SEEKS_ROW_VALUES
+}
+
 /// `(column, tie) > (key, tie_value)` (or `<`), a row-value comparison: where a keyset page
 /// starts. Both SQLite and PostgreSQL seek straight to it in a `(column, tie)` index, where the
 /// same test spelled with OR makes PostgreSQL filter the rows of the cursor's key it passes.

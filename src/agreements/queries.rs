@@ -10,7 +10,7 @@ use super::model::{
 };
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset;
+use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{agreement_countries, agreement_parties, agreements};
 use crate::sql::StoredList;
@@ -127,45 +127,50 @@ pub fn list(
 ) -> Result<Vec<Agreement>, ApiError> {
     let d = sort.direction;
     let rows: Vec<AgreementRow> = crate::on_backend!(conn, |c| {
-        let query = filtered!(filter);
-        let query = match sort.field {
-            AgreementSort::Id => keyset!(
-                query,
-                agreements::id,
-                agreements::id,
+        let base = || filtered!(filter);
+        match sort.field {
+            AgreementSort::Id => keyset_page!(
+                c,
+                base(),
+                (agreements::id, agreements::id),
                 d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?
-            ),
-            AgreementSort::Title => keyset!(
-                query,
-                agreements::title,
-                agreements::id,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
+                AgreementRow::as_select(),
+                fetch,
+                unique
+            )?,
+            AgreementSort::Title => keyset_page!(
+                c,
+                base(),
+                (agreements::title, agreements::id),
                 d,
-                cursor.map(|c| c.position::<String, i64>()).transpose()?
-            ),
-            AgreementSort::CreatedAt => keyset!(
-                query,
-                agreements::created_at,
-                agreements::id,
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-            AgreementSort::UpdatedAt => keyset!(
-                query,
-                agreements::updated_at,
-                agreements::id,
+                cursor.map(|c| c.position::<String, i64>()).transpose()?,
+                AgreementRow::as_select(),
+                fetch
+            )?,
+            AgreementSort::CreatedAt => keyset_page!(
+                c,
+                base(),
+                (agreements::created_at, agreements::id),
                 d,
                 cursor
                     .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-        };
-        query
-            .select(AgreementRow::as_select())
-            .limit(fetch)
-            .load(c)?
+                    .transpose()?,
+                AgreementRow::as_select(),
+                fetch
+            )?,
+            AgreementSort::UpdatedAt => keyset_page!(
+                c,
+                base(),
+                (agreements::updated_at, agreements::id),
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?,
+                AgreementRow::as_select(),
+                fetch
+            )?,
+        }
     });
     Ok(rows.into_iter().map(Agreement::from).collect())
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::model::{AuditAction, AuditEntry, AuditFilter, AuditRow, AuditSort, ResourceType};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset;
+use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::audit_log;
 
@@ -81,26 +81,30 @@ pub fn list(
 ) -> Result<Vec<AuditEntry>, ApiError> {
     let d = sort.direction;
     let rows: Vec<AuditRow> = crate::on_backend!(conn, |c| {
-        let query = filtered!(filter);
-        let query = match sort.field {
-            AuditSort::At => keyset!(
-                query,
-                audit_log::at,
-                audit_log::id,
+        let base = || filtered!(filter);
+        match sort.field {
+            AuditSort::At => keyset_page!(
+                c,
+                base(),
+                (audit_log::at, audit_log::id),
                 d,
                 cursor
                     .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-            AuditSort::Id => keyset!(
-                query,
-                audit_log::id,
-                audit_log::id,
+                    .transpose()?,
+                AuditRow::as_select(),
+                fetch
+            )?,
+            AuditSort::Id => keyset_page!(
+                c,
+                base(),
+                (audit_log::id, audit_log::id),
                 d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?
-            ),
-        };
-        query.select(AuditRow::as_select()).limit(fetch).load(c)?
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
+                AuditRow::as_select(),
+                fetch,
+                unique
+            )?,
+        }
     });
     Ok(rows.into_iter().map(AuditEntry::from).collect())
 }

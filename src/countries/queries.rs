@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::model::{Country, CountryChanges, CountryFilter, CountrySort, country_search_text};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset;
+use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::countries;
 use crate::validation::like_pattern;
@@ -106,56 +106,68 @@ pub fn list(
 ) -> Result<Vec<Country>, ApiError> {
     let d = sort.direction;
     let rows: Vec<Country> = crate::on_backend!(conn, |c| {
-        let query = filtered!(filter);
-        let query = match sort.field {
-            CountrySort::Code => keyset!(
-                query,
-                countries::code,
-                countries::code,
+        let base = || filtered!(filter);
+        match sort.field {
+            CountrySort::Code => keyset_page!(
+                c,
+                base(),
+                (countries::code, countries::code),
                 d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?
-            ),
-            CountrySort::Name => keyset!(
-                query,
-                countries::name,
-                countries::code,
+                cursor.map(|c| c.position::<String, String>()).transpose()?,
+                Country::as_select(),
+                fetch,
+                unique
+            )?,
+            CountrySort::Name => keyset_page!(
+                c,
+                base(),
+                (countries::name, countries::code),
                 d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?
-            ),
-            CountrySort::Alpha3 => keyset!(
-                query,
-                countries::alpha3,
-                countries::code,
+                cursor.map(|c| c.position::<String, String>()).transpose()?,
+                Country::as_select(),
+                fetch
+            )?,
+            CountrySort::Alpha3 => keyset_page!(
+                c,
+                base(),
+                (countries::alpha3, countries::code),
                 d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?
-            ),
-            CountrySort::Numeric => keyset!(
-                query,
-                countries::numeric_code,
-                countries::code,
+                cursor.map(|c| c.position::<String, String>()).transpose()?,
+                Country::as_select(),
+                fetch
+            )?,
+            CountrySort::Numeric => keyset_page!(
+                c,
+                base(),
+                (countries::numeric_code, countries::code),
                 d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?
-            ),
-            CountrySort::CreatedAt => keyset!(
-                query,
-                countries::created_at,
-                countries::code,
+                cursor.map(|c| c.position::<String, String>()).transpose()?,
+                Country::as_select(),
+                fetch
+            )?,
+            CountrySort::CreatedAt => keyset_page!(
+                c,
+                base(),
+                (countries::created_at, countries::code),
                 d,
                 cursor
                     .map(|c| c.position::<NaiveDateTime, String>())
-                    .transpose()?
-            ),
-            CountrySort::UpdatedAt => keyset!(
-                query,
-                countries::updated_at,
-                countries::code,
+                    .transpose()?,
+                Country::as_select(),
+                fetch
+            )?,
+            CountrySort::UpdatedAt => keyset_page!(
+                c,
+                base(),
+                (countries::updated_at, countries::code),
                 d,
                 cursor
                     .map(|c| c.position::<NaiveDateTime, String>())
-                    .transpose()?
-            ),
-        };
-        query.select(Country::as_select()).limit(fetch).load(c)?
+                    .transpose()?,
+                Country::as_select(),
+                fetch
+            )?,
+        }
     });
     Ok(rows)
 }

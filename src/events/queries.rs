@@ -11,7 +11,7 @@ use super::model::{
 };
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset;
+use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{event_participants, events};
 use crate::sql::{Dialects, StoredList, dialects_with};
@@ -114,49 +114,59 @@ macro_rules! filtered {
 macro_rules! page {
     ($c:expr, $filter:expr, $sort:expr, $cursor:expr, $fetch:expr, $select:expr) => {{
         let (sort, cursor): (Sort<EventSort>, Option<&Cursor>) = ($sort, $cursor);
-        let (query, d) = (filtered!($filter), sort.direction);
-        let query = match sort.field {
-            EventSort::StartsOn => keyset!(
-                query,
-                events::starts_on,
-                events::id,
+        let (base, d) = (|| filtered!($filter), sort.direction);
+        match sort.field {
+            EventSort::StartsOn => keyset_page!(
+                $c,
+                base(),
+                (events::starts_on, events::id),
                 d,
-                cursor.map(|c| c.position::<NaiveDate, i64>()).transpose()?
-            ),
-            EventSort::Id => keyset!(
-                query,
-                events::id,
-                events::id,
+                cursor.map(|c| c.position::<NaiveDate, i64>()).transpose()?,
+                $select,
+                $fetch
+            )?,
+            EventSort::Id => keyset_page!(
+                $c,
+                base(),
+                (events::id, events::id),
                 d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?
-            ),
-            EventSort::Title => keyset!(
-                query,
-                events::title,
-                events::id,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
+                $select,
+                $fetch,
+                unique
+            )?,
+            EventSort::Title => keyset_page!(
+                $c,
+                base(),
+                (events::title, events::id),
                 d,
-                cursor.map(|c| c.position::<String, i64>()).transpose()?
-            ),
-            EventSort::CreatedAt => keyset!(
-                query,
-                events::created_at,
-                events::id,
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-            EventSort::UpdatedAt => keyset!(
-                query,
-                events::updated_at,
-                events::id,
+                cursor.map(|c| c.position::<String, i64>()).transpose()?,
+                $select,
+                $fetch
+            )?,
+            EventSort::CreatedAt => keyset_page!(
+                $c,
+                base(),
+                (events::created_at, events::id),
                 d,
                 cursor
                     .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-        };
-        query.select($select).limit($fetch).load($c)?
+                    .transpose()?,
+                $select,
+                $fetch
+            )?,
+            EventSort::UpdatedAt => keyset_page!(
+                $c,
+                base(),
+                (events::updated_at, events::id),
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?,
+                $select,
+                $fetch
+            )?,
+        }
     }};
 }
 

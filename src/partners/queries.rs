@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerSort};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset;
+use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::partners;
 use crate::validation::like_pattern;
@@ -88,42 +88,50 @@ pub fn list(
 ) -> Result<Vec<Partner>, ApiError> {
     let d = sort.direction;
     let rows: Vec<Partner> = crate::on_backend!(conn, |c| {
-        let query = filtered!(filter);
-        let query = match sort.field {
-            PartnerSort::Name => keyset!(
-                query,
-                partners::name,
-                partners::id,
+        let base = || filtered!(filter);
+        match sort.field {
+            PartnerSort::Name => keyset_page!(
+                c,
+                base(),
+                (partners::name, partners::id),
                 d,
-                cursor.map(|c| c.position::<String, i64>()).transpose()?
-            ),
-            PartnerSort::Id => keyset!(
-                query,
-                partners::id,
-                partners::id,
+                cursor.map(|c| c.position::<String, i64>()).transpose()?,
+                Partner::as_select(),
+                fetch
+            )?,
+            PartnerSort::Id => keyset_page!(
+                c,
+                base(),
+                (partners::id, partners::id),
                 d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?
-            ),
-            PartnerSort::CreatedAt => keyset!(
-                query,
-                partners::created_at,
-                partners::id,
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-            PartnerSort::UpdatedAt => keyset!(
-                query,
-                partners::updated_at,
-                partners::id,
+                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
+                Partner::as_select(),
+                fetch,
+                unique
+            )?,
+            PartnerSort::CreatedAt => keyset_page!(
+                c,
+                base(),
+                (partners::created_at, partners::id),
                 d,
                 cursor
                     .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?
-            ),
-        };
-        query.select(Partner::as_select()).limit(fetch).load(c)?
+                    .transpose()?,
+                Partner::as_select(),
+                fetch
+            )?,
+            PartnerSort::UpdatedAt => keyset_page!(
+                c,
+                base(),
+                (partners::updated_at, partners::id),
+                d,
+                cursor
+                    .map(|c| c.position::<NaiveDateTime, i64>())
+                    .transpose()?,
+                Partner::as_select(),
+                fetch
+            )?,
+        }
     });
     Ok(rows)
 }

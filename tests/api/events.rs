@@ -15,6 +15,7 @@ backend_tests!(
     events_filter_by_every_parameter,
     a_date_range_finds_events_that_began_long_before_it,
     every_event_sort_walks_all_events_in_order,
+    a_walk_through_events_of_one_day_sees_each_once,
     an_agreement_with_events_cannot_be_deleted,
     partner_agreement_and_event_can_be_created_and_found_by_filter,
     a_list_shows_each_event_as_it_is_now,
@@ -386,6 +387,45 @@ async fn every_event_sort_walks_all_events_in_order(app: TestApp) {
     let mut sorted = starts.clone();
     sorted.sort();
     assert_eq!(starts, sorted, "events sort by start date by default");
+}
+
+/// Pages whose cursor falls among many events of one day (on SQLite, read as the rest of that
+/// day, then the days after) go on from the cursor in both directions and under a filter: each
+/// event once, in (start date, id) order.
+async fn a_walk_through_events_of_one_day_sees_each_once(app: TestApp) {
+    let mut kazakhstan = Vec::new();
+    for i in 0..23 {
+        let (day, country) = match i % 7 {
+            0 => ("2024-03-01", "KZ"),
+            1 => ("2024-03-03", "KZ"),
+            2 | 4 => ("2024-03-02", "KR"),
+            _ => ("2024-03-02", "KZ"),
+        };
+        let body = json!({"title": format!("Session {i}"), "kind": "meeting",
+                          "starts_on": day, "country_code": country});
+        let id = create_event(&app, &body).await;
+        if country == "KZ" {
+            kazakhstan.push((day.to_owned(), id));
+        }
+    }
+    kazakhstan.sort();
+    let mut descending = kazakhstan.clone();
+    descending.reverse();
+    for (sort, expected) in [("starts_on", kazakhstan), ("-starts_on", descending)] {
+        let items = app
+            .walk(&format!("/api/v1/events?country=KZ&sort={sort}&limit=4"))
+            .await;
+        let walked: Vec<(String, i64)> = items
+            .iter()
+            .map(|e| {
+                (
+                    sort_text(&e["starts_on"]),
+                    e["id"].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(walked, expected, "sort={sort}");
+    }
 }
 
 async fn an_agreement_with_events_cannot_be_deleted(app: TestApp) {
