@@ -150,20 +150,30 @@ impl FromRequest for Precondition {
 
 /// A 200 with the resource and its ETag, or a 304 when `If-None-Match` already holds it.
 pub fn respond_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -> HttpResponse {
-    let current = etag(version);
-    let fresh = match <IfNoneMatch as header::Header>::parse(req) {
-        Ok(IfNoneMatch::Any) => true,
-        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&current)),
-        Err(_) => false,
+    let fresh = req.headers().contains_key(header::IF_NONE_MATCH) && {
+        let current = etag(version);
+        match <IfNoneMatch as header::Header>::parse(req) {
+            Ok(IfNoneMatch::Any) => true,
+            Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&current)),
+            Err(_) => false,
+        }
     };
     if fresh {
         return HttpResponse::NotModified()
-            .insert_header(header::ETag(current))
+            .insert_header(etag_header(version))
             .finish();
     }
     let mut response = HttpResponse::Ok();
-    response.insert_header(header::ETag(current));
+    response.insert_header(etag_header(version));
     json_response(response, body)
+}
+
+/// The `ETag` header of a resource at `version`, written straight into the header's value
+/// (an `EntityTag` formats its text twice on the way: 0.9 k instructions of a GET).
+fn etag_header(version: i64) -> (header::HeaderName, header::HeaderValue) {
+    let value = header::HeaderValue::try_from(format!("\"{version}\""))
+        .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""));
+    (header::ETAG, value)
 }
 
 /// A write's answer: the stored resource with its ETag, and on create a `Location`.
@@ -174,7 +184,7 @@ pub fn respond_written<T: Serialize>(
     body: &T,
 ) -> HttpResponse {
     let mut response = HttpResponse::build(status);
-    response.insert_header(header::ETag(etag(version)));
+    response.insert_header(etag_header(version));
     if let Some(location) = location {
         response.insert_header((header::LOCATION, location));
     }
@@ -186,7 +196,12 @@ pub fn respond_written<T: Serialize>(
 /// six times for an event.
 fn json_response<T: Serialize>(mut response: HttpResponseBuilder, body: &T) -> HttpResponse {
     match rendered::render(body) {
-        Ok(json) => response.content_type(mime::APPLICATION_JSON).body(json),
+        Ok(json) => response
+            .insert_header((
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            ))
+            .body(json),
         Err(error) => error.error_response(),
     }
 }

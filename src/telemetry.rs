@@ -54,8 +54,10 @@ pub async fn request_id(
     let id = match given {
         Some(id) => id,
         None => {
-            let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+            let mut text = uuid::Uuid::encode_buffer();
+            let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            let id =
+                HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
             req.headers_mut().insert(REQUEST_ID, id.clone());
             id
         }
