@@ -168,8 +168,10 @@ pub fn respond_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T
     json_response(response, body)
 }
 
-/// The `ETag` header of a resource at `version`, written straight into the header's value
-/// (an `EntityTag` formats its text twice on the way: 0.9 k instructions of a GET).
+/// The `ETag` header of a resource at `version` (what [`etag`] says), written straight into
+/// the header's value: an `EntityTag` formats its text twice on the way, 0.9 k instructions of
+/// a GET. A quoted number is always a valid value; were it not, `"0"` matches no version, so a
+/// client would only fetch again.
 fn etag_header(version: i64) -> (header::HeaderName, header::HeaderValue) {
     let value = header::HeaderValue::try_from(format!("\"{version}\""))
         .unwrap_or_else(|_| header::HeaderValue::from_static("\"0\""));
