@@ -89,7 +89,8 @@ impl AccessPolicy {
     /// The rule for a request to `path` (under `/api/v1`) with `method`.
     fn need(&self, method: &Method, path: &str) -> Need {
         let resource = path
-            .trim_start_matches("/api/v1/")
+            .strip_prefix("/api/v1/")
+            .unwrap_or(path)
             .split('/')
             .next()
             .unwrap_or_default();

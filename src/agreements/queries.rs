@@ -38,7 +38,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> 
     let row: Option<AgreementRow> = crate::on_backend!(conn, |c| agreements::table
         .find(id)
         .select(AgreementRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(Agreement::from))
 }

@@ -41,7 +41,7 @@ pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>>
     crate::on_backend!(conn, |c| countries::table
         .find(code)
         .select(Country::as_select())
-        .first(c)
+        .get_result(c)
         .optional())
 }
 

@@ -31,7 +31,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
     let row: Option<EventRow> = crate::on_backend!(conn, |c| events::table
         .find(id)
         .select(EventRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(Event::from))
 }

@@ -17,7 +17,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
     crate::on_backend!(conn, |c| partners::table
         .find(id)
         .select(Partner::as_select())
-        .first(c)
+        .get_result(c)
         .optional())
 }
 
