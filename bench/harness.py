@@ -1,6 +1,8 @@
 """Drives bench/run.sh: data set, services, wrk scenarios, figures. Standard library only."""
 
 import argparse
+import atexit
+import collections
 import datetime
 import json
 import os
@@ -98,27 +100,64 @@ class Service:
         self.process.wait(timeout=30)
 
 
+# Appended to every wrk script: at the end, every latency wrk recorded, as lines
+# "latency <microseconds> <count>", so that the turns of a scenario can be merged into one
+# distribution and its percentiles taken over all of its requests.
+LATENCY_DUMP = """
+done = function(summary, latency, requests)
+  for i = 1, #latency do
+    local value, count = latency(i)
+    io.write(string.format("latency %d %d\\n", value, count))
+  end
+end
+"""
+_plain_script = None
+
+
+def plain_script():
+    """A wrk script that only reports the latencies, for runs that need no other script."""
+    global _plain_script
+    if _plain_script is None:
+        handle, _plain_script = tempfile.mkstemp(prefix="wrk-latencies-", suffix=".lua")
+        atexit.register(os.remove, _plain_script)
+        with os.fdopen(handle, "w") as script:
+            script.write(LATENCY_DUMP)
+    return _plain_script
+
+
+def percentile(latencies, p):
+    """The `p`th percentile, in ms, of a {microseconds: count} distribution."""
+    total = sum(latencies.values())
+    if total == 0:
+        raise SystemExit("wrk recorded no latencies")
+    seen = 0
+    for value in sorted(latencies):
+        seen += latencies[value]
+        if seen >= total * p / 100:
+            return value / 1000
+    return max(latencies) / 1000
+
+
 def wrk(url, seconds, script=None):
-    """Runs wrk; returns requests/s, p50 and p99 in ms, and the number of failed requests."""
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    if script:
-        command += ["-s", script]
+    """Runs wrk; returns requests/s, p50 and p99 in ms, the number of failed requests, and the
+    distribution of latencies."""
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+               "-s", script or plain_script()]
     run = subprocess.run(command + [url], capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"wrk failed (status {run.returncode}) on {url}: {run.stderr.strip() or run.stdout.strip()}")
     out = run.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def percentile(p):
-        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
+    latencies = collections.Counter()
+    for value, count in re.findall(r"^latency (\d+) (\d+)$", out, re.M):
+        latencies[int(value)] += int(count)
     failed = 0
     if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         failed += int(match.group(1))
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         failed += sum(int(x) for x in match.groups())
-    return {"rps": rate, "p50": percentile(50), "p99": percentile(99), "failed": failed}
+    return {"rps": rate, "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+            "failed": failed, "latencies": latencies}
 
 
 SLICE_SECONDS = 2
@@ -127,22 +166,28 @@ SLICE_SECONDS = 2
 def alternate(runs, seconds):
     """Runs each of `runs` (a function of a duration in seconds, giving wrk's figures) for
     `seconds` in all, in turns of SLICE_SECONDS; gives each one's figures over its turns: the
-    mean rate, the median p50, the highest p99 and all failures."""
+    mean rate, p50 and p99 over all its requests (the turns' latencies merged), the highest
+    p99 of a single turn, and all failures."""
     turns = max(1, seconds // SLICE_SECONDS)
     slices = [[] for _ in runs]
     for _ in range(turns):
         for run, taken in zip(runs, slices):
             taken.append(run(seconds // turns))
-    return [{"rps": sum(f["rps"] for f in taken) / len(taken),
-             "p50": sorted(f["p50"] for f in taken)[len(taken) // 2],
-             "p99": max(f["p99"] for f in taken),
-             "failed": sum(f["failed"] for f in taken)} for taken in slices]
+    figures = []
+    for taken in slices:
+        latencies = sum((f["latencies"] for f in taken), collections.Counter())
+        figures.append({"rps": sum(f["rps"] for f in taken) / len(taken),
+                        "p50": percentile(latencies, 50),
+                        "p99": percentile(latencies, 99),
+                        "p99_worst_turn": max(f["p99"] for f in taken),
+                        "failed": sum(f["failed"] for f in taken)})
+    return figures
 
 
 def lua(directory, name, body):
     path = os.path.join(directory, name + ".lua")
     with open(path, "w") as script:
-        script.write(body)
+        script.write(body + LATENCY_DUMP)
     return path
 
 
@@ -254,6 +299,7 @@ def run_backend(label, url, target, sizes, work, port, measure_ceiling):
                 figures.update(rss=rss, ceiling=ceiling_rps, rss_scope="scenario" if per_scenario else "process")
                 results[label] = figures
                 log(f"   {label:16} {figures['rps']:>10.0f} req/s  p50 {figures['p50']:.2f} ms  p99 {figures['p99']:.2f} ms"
+                    f" (worst turn {figures['p99_worst_turn']:.2f} ms)"
                     f"  failed {figures['failed']}  peak RSS {figures['rss']:.1f} MiB")
         results["peak_rss"] = overall
     finally:
@@ -316,10 +362,11 @@ def report(ceil, backends, sizes, smoke):
         f"start, p50 {ceil['p50']:.2f} ms, p99 {ceil['p99']:.2f} ms. The scenarios with a target relative to the "
         f"ceiling are measured in turns of {SLICE_SECONDS} s with the ceiling (the `ceiling` column), and "
         "`page_deep` in turns with `page_1`, as the machine's speed drifts within minutes; the other scenarios are "
-        "compared with the ceiling at the start. Over turns, req/s is the mean, p50 the median and p99 the highest "
-        "of the turns.", "",
-        "| scenario | backend | req/s | ceiling | × ceiling | p50 ms | p99 ms | failed | peak RSS MiB | target |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "compared with the ceiling at the start. Every scenario runs in turns: req/s is the mean of its turns, p50 "
+        "and p99 are over all of its requests (the turns' latencies merged), and the last p99 column is the highest "
+        "of a single turn, where a stall of the machine shows.", "",
+        "| scenario | backend | req/s | ceiling | × ceiling | p50 ms | p99 ms | worst turn p99 ms | failed | peak RSS MiB | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     scopes = set()
     for backend, results in backends.items():
@@ -343,7 +390,8 @@ def report(ceil, backends, sizes, smoke):
                 goal = 5000 if backend == "sqlite" else 2000
                 target = f"≥ {goal}/s {'met' if figures['rps'] >= goal and figures['failed'] == 0 else 'missed'}"
             lines.append(f"| {name} | {backend} | {figures['rps']:.0f} | {reference:.0f} | {ratio:.2f} | {figures['p50']:.2f} | "
-                         f"{figures['p99']:.2f} | {figures['failed']} | {figures['rss']:.1f} | {target} |")
+                         f"{figures['p99']:.2f} | {figures['p99_worst_turn']:.2f} | {figures['failed']} | {figures['rss']:.1f} | "
+                         f"{target} |")
     if scopes == {"scenario"}:
         rss_note = ("Peak RSS is the service's VmHWM during that scenario alone (reset before each; `page_1` and "
                     "`page_deep`, measured in turns, share theirs).")
