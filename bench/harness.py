@@ -102,7 +102,9 @@ class Service:
 
 # Appended to every wrk script: at the end, every latency wrk recorded, as lines
 # "latency <microseconds> <count>", so that the turns of a scenario can be merged into one
-# distribution and its percentiles taken over all of its requests.
+# distribution and its percentiles taken over all of its requests. It is the distribution wrk
+# takes its own percentiles from: corrected for coordinated omission, so a response that took
+# far longer than usual also stands for the requests its connection could not send meanwhile.
 LATENCY_DUMP = """
 done = function(summary, latency, requests)
   for i = 1, #latency do
