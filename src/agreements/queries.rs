@@ -10,9 +10,9 @@ use super::model::{
 };
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{agreement_countries, agreement_parties, agreements};
+use crate::sorted_page;
 use crate::sql::StoredList;
 use crate::validation::like_pattern;
 
@@ -125,52 +125,23 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Agreement>, ApiError> {
-    let d = sort.direction;
     let rows: Vec<AgreementRow> = crate::on_backend!(conn, |c| {
         let base = || filtered!(filter);
-        match sort.field {
-            AgreementSort::Id => keyset_page!(
-                c,
-                base(),
-                (agreements::id, agreements::id),
-                d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
-                AgreementRow::as_select(),
-                fetch,
-                unique
-            )?,
-            AgreementSort::Title => keyset_page!(
-                c,
-                base(),
-                (agreements::title, agreements::id),
-                d,
-                cursor.map(|c| c.position::<String, i64>()).transpose()?,
-                AgreementRow::as_select(),
-                fetch
-            )?,
-            AgreementSort::CreatedAt => keyset_page!(
-                c,
-                base(),
-                (agreements::created_at, agreements::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                AgreementRow::as_select(),
-                fetch
-            )?,
-            AgreementSort::UpdatedAt => keyset_page!(
-                c,
-                base(),
-                (agreements::updated_at, agreements::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                AgreementRow::as_select(),
-                fetch
-            )?,
-        }
+        sorted_page!(
+            c,
+            base(),
+            sort,
+            cursor,
+            AgreementRow::as_select(),
+            fetch,
+            tie: (agreements::id, i64),
+            {
+                AgreementSort::Id => (agreements::id, i64) unique,
+                AgreementSort::Title => (agreements::title, String),
+                AgreementSort::CreatedAt => (agreements::created_at, NaiveDateTime),
+                AgreementSort::UpdatedAt => (agreements::updated_at, NaiveDateTime),
+            }
+        )
     });
     Ok(rows.into_iter().map(Agreement::from).collect())
 }

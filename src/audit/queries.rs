@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::model::{AuditAction, AuditEntry, AuditFilter, AuditRow, AuditSort, ResourceType};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::audit_log;
+use crate::sorted_page;
 
 /// Records one write: `before` is absent on create, `after` on delete.
 pub fn record<T: Serialize>(
@@ -79,32 +79,21 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<AuditEntry>, ApiError> {
-    let d = sort.direction;
     let rows: Vec<AuditRow> = crate::on_backend!(conn, |c| {
         let base = || filtered!(filter);
-        match sort.field {
-            AuditSort::At => keyset_page!(
-                c,
-                base(),
-                (audit_log::at, audit_log::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                AuditRow::as_select(),
-                fetch
-            )?,
-            AuditSort::Id => keyset_page!(
-                c,
-                base(),
-                (audit_log::id, audit_log::id),
-                d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
-                AuditRow::as_select(),
-                fetch,
-                unique
-            )?,
-        }
+        sorted_page!(
+            c,
+            base(),
+            sort,
+            cursor,
+            AuditRow::as_select(),
+            fetch,
+            tie: (audit_log::id, i64),
+            {
+                AuditSort::At => (audit_log::at, NaiveDateTime),
+                AuditSort::Id => (audit_log::id, i64) unique,
+            }
+        )
     });
     Ok(rows.into_iter().map(AuditEntry::from).collect())
 }

@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use super::model::{Country, CountryChanges, CountryFilter, CountrySort, country_search_text};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::countries;
+use crate::sorted_page;
 use crate::validation::like_pattern;
 
 /// A new country row: the key, the checked fields and the bookkeeping columns.
@@ -104,70 +104,25 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Country>, ApiError> {
-    let d = sort.direction;
     let rows: Vec<Country> = crate::on_backend!(conn, |c| {
         let base = || filtered!(filter);
-        match sort.field {
-            CountrySort::Code => keyset_page!(
-                c,
-                base(),
-                (countries::code, countries::code),
-                d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?,
-                Country::as_select(),
-                fetch,
-                unique
-            )?,
-            CountrySort::Name => keyset_page!(
-                c,
-                base(),
-                (countries::name, countries::code),
-                d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?,
-                Country::as_select(),
-                fetch
-            )?,
-            CountrySort::Alpha3 => keyset_page!(
-                c,
-                base(),
-                (countries::alpha3, countries::code),
-                d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?,
-                Country::as_select(),
-                fetch
-            )?,
-            CountrySort::Numeric => keyset_page!(
-                c,
-                base(),
-                (countries::numeric_code, countries::code),
-                d,
-                cursor.map(|c| c.position::<String, String>()).transpose()?,
-                Country::as_select(),
-                fetch
-            )?,
-            CountrySort::CreatedAt => keyset_page!(
-                c,
-                base(),
-                (countries::created_at, countries::code),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, String>())
-                    .transpose()?,
-                Country::as_select(),
-                fetch
-            )?,
-            CountrySort::UpdatedAt => keyset_page!(
-                c,
-                base(),
-                (countries::updated_at, countries::code),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, String>())
-                    .transpose()?,
-                Country::as_select(),
-                fetch
-            )?,
-        }
+        sorted_page!(
+            c,
+            base(),
+            sort,
+            cursor,
+            Country::as_select(),
+            fetch,
+            tie: (countries::code, String),
+            {
+                CountrySort::Code => (countries::code, String) unique,
+                CountrySort::Name => (countries::name, String),
+                CountrySort::Alpha3 => (countries::alpha3, String),
+                CountrySort::Numeric => (countries::numeric_code, String),
+                CountrySort::CreatedAt => (countries::created_at, NaiveDateTime),
+                CountrySort::UpdatedAt => (countries::updated_at, NaiveDateTime),
+            }
+        )
     });
     Ok(rows)
 }

@@ -11,9 +11,9 @@ use super::model::{
 };
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{event_participants, events};
+use crate::sorted_page;
 use crate::sql::{Dialects, StoredList, dialects_with};
 use crate::validation::like_pattern;
 
@@ -113,60 +113,23 @@ macro_rules! filtered {
 /// `$select` gives it (a macro like `filtered!`, expanded for each backend).
 macro_rules! page {
     ($c:expr, $filter:expr, $sort:expr, $cursor:expr, $fetch:expr, $select:expr) => {{
-        let (sort, cursor): (Sort<EventSort>, Option<&Cursor>) = ($sort, $cursor);
-        let (base, d) = (|| filtered!($filter), sort.direction);
-        match sort.field {
-            EventSort::StartsOn => keyset_page!(
-                $c,
-                base(),
-                (events::starts_on, events::id),
-                d,
-                cursor.map(|c| c.position::<NaiveDate, i64>()).transpose()?,
-                $select,
-                $fetch
-            )?,
-            EventSort::Id => keyset_page!(
-                $c,
-                base(),
-                (events::id, events::id),
-                d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
-                $select,
-                $fetch,
-                unique
-            )?,
-            EventSort::Title => keyset_page!(
-                $c,
-                base(),
-                (events::title, events::id),
-                d,
-                cursor.map(|c| c.position::<String, i64>()).transpose()?,
-                $select,
-                $fetch
-            )?,
-            EventSort::CreatedAt => keyset_page!(
-                $c,
-                base(),
-                (events::created_at, events::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                $select,
-                $fetch
-            )?,
-            EventSort::UpdatedAt => keyset_page!(
-                $c,
-                base(),
-                (events::updated_at, events::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                $select,
-                $fetch
-            )?,
-        }
+        let base = || filtered!($filter);
+        sorted_page!(
+            $c,
+            base(),
+            $sort,
+            $cursor,
+            $select,
+            $fetch,
+            tie: (events::id, i64),
+            {
+                EventSort::StartsOn => (events::starts_on, NaiveDate),
+                EventSort::Id => (events::id, i64) unique,
+                EventSort::Title => (events::title, String),
+                EventSort::CreatedAt => (events::created_at, NaiveDateTime),
+                EventSort::UpdatedAt => (events::updated_at, NaiveDateTime),
+            }
+        )
     }};
 }
 

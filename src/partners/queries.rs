@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerSort};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::keyset_page;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::partners;
+use crate::sorted_page;
 use crate::validation::like_pattern;
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
@@ -86,52 +86,23 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Partner>, ApiError> {
-    let d = sort.direction;
     let rows: Vec<Partner> = crate::on_backend!(conn, |c| {
         let base = || filtered!(filter);
-        match sort.field {
-            PartnerSort::Name => keyset_page!(
-                c,
-                base(),
-                (partners::name, partners::id),
-                d,
-                cursor.map(|c| c.position::<String, i64>()).transpose()?,
-                Partner::as_select(),
-                fetch
-            )?,
-            PartnerSort::Id => keyset_page!(
-                c,
-                base(),
-                (partners::id, partners::id),
-                d,
-                cursor.map(|c| c.position::<i64, i64>()).transpose()?,
-                Partner::as_select(),
-                fetch,
-                unique
-            )?,
-            PartnerSort::CreatedAt => keyset_page!(
-                c,
-                base(),
-                (partners::created_at, partners::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                Partner::as_select(),
-                fetch
-            )?,
-            PartnerSort::UpdatedAt => keyset_page!(
-                c,
-                base(),
-                (partners::updated_at, partners::id),
-                d,
-                cursor
-                    .map(|c| c.position::<NaiveDateTime, i64>())
-                    .transpose()?,
-                Partner::as_select(),
-                fetch
-            )?,
-        }
+        sorted_page!(
+            c,
+            base(),
+            sort,
+            cursor,
+            Partner::as_select(),
+            fetch,
+            tie: (partners::id, i64),
+            {
+                PartnerSort::Name => (partners::name, String),
+                PartnerSort::Id => (partners::id, i64) unique,
+                PartnerSort::CreatedAt => (partners::created_at, NaiveDateTime),
+                PartnerSort::UpdatedAt => (partners::updated_at, NaiveDateTime),
+            }
+        )
     });
     Ok(rows)
 }
