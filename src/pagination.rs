@@ -290,22 +290,23 @@ macro_rules! keyset_page {
     }};
 }
 
-/// One page of `$base` in the order `$sort` names, after `$cursor` (an `Option<&Cursor>`), as
-/// a `Vec` (a `?` inside turns a bad cursor into its 400): one `keyset_page!` per sort field,
-/// each given once as `Field => (column, key type)`. `tie:` is the unique column that ends every
-/// order, with its type; a field marked `unique` is that column itself.
+/// One page of the rows `$filtered` selects (a boxed query, built again for each statement that
+/// needs it) in the order `$sort` names, after `$cursor` (an `Option<&Cursor>`), as a `Vec` (a
+/// `?` inside turns a bad cursor into its 400): one `keyset_page!` per sort field, each given
+/// once as `Field => (column, key type)`. `tie:` is the unique column that ends every order,
+/// with its type; a field marked `unique` is that column itself.
 #[macro_export]
 macro_rules! sorted_page {
     (
-        $conn:expr, $base:expr, $sort:expr, $cursor:expr, $select:expr, $fetch:expr,
+        $conn:expr, $filtered:expr, $sort:expr, $cursor:expr, $select:expr, $fetch:expr,
         tie: ($tie:expr, $Tie:ty),
         { $($field:path => ($column:expr, $Key:ty) $($unique:ident)?),+ $(,)? }
     ) => {{
-        let (sort, cursor) = ($sort, $cursor);
+        let (base, sort, cursor) = (|| $filtered, $sort, $cursor);
         match sort.field {
             $($field => $crate::keyset_page!(
                 $conn,
-                $base,
+                base(),
                 ($column, $tie),
                 sort.direction,
                 cursor.map(|c| c.position::<$Key, $Tie>()).transpose()?,

@@ -126,10 +126,9 @@ pub fn list(
     fetch: i64,
 ) -> Result<Vec<Agreement>, ApiError> {
     let rows: Vec<AgreementRow> = crate::on_backend!(conn, |c| {
-        let base = || filtered!(filter);
         sorted_page!(
             c,
-            base(),
+            filtered!(filter),
             sort,
             cursor,
             AgreementRow::as_select(),

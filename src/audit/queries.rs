@@ -80,10 +80,9 @@ pub fn list(
     fetch: i64,
 ) -> Result<Vec<AuditEntry>, ApiError> {
     let rows: Vec<AuditRow> = crate::on_backend!(conn, |c| {
-        let base = || filtered!(filter);
         sorted_page!(
             c,
-            base(),
+            filtered!(filter),
             sort,
             cursor,
             AuditRow::as_select(),

@@ -105,10 +105,9 @@ pub fn list(
     fetch: i64,
 ) -> Result<Vec<Country>, ApiError> {
     let rows: Vec<Country> = crate::on_backend!(conn, |c| {
-        let base = || filtered!(filter);
         sorted_page!(
             c,
-            base(),
+            filtered!(filter),
             sort,
             cursor,
             Country::as_select(),

@@ -113,10 +113,9 @@ macro_rules! filtered {
 /// `$select` gives it (a macro like `filtered!`, expanded for each backend).
 macro_rules! page {
     ($c:expr, $filter:expr, $sort:expr, $cursor:expr, $fetch:expr, $select:expr) => {{
-        let base = || filtered!($filter);
         sorted_page!(
             $c,
-            base(),
+            filtered!($filter),
             $sort,
             $cursor,
             $select,

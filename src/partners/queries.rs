@@ -87,10 +87,9 @@ pub fn list(
     fetch: i64,
 ) -> Result<Vec<Partner>, ApiError> {
     let rows: Vec<Partner> = crate::on_backend!(conn, |c| {
-        let base = || filtered!(filter);
         sorted_page!(
             c,
-            base(),
+            filtered!(filter),
             sort,
             cursor,
             Partner::as_select(),
