@@ -1,4 +1,5 @@
-//! Who may do what: bearer tokens with roles, checked in one middleware for the whole API.
+//! Who may do what: bearer tokens with roles. Each route states the access it needs where it
+//! is registered (`routing`), and [`admit`] decides it there, on the route the router matched.
 //!
 //! Tokens are 256 random bits from the operating system, shown once when made; the database
 //! keeps only their SHA-256. Every request with a token looks it up, so a revoked token stops
@@ -6,10 +7,8 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::middleware::Next;
+use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -55,7 +54,8 @@ pub struct Actor {
     pub role: Role,
 }
 
-/// Handlers of writes take an `Actor`; the middleware has already checked the role.
+/// Handlers of writes take an `Actor`; the route's gate (see `routing`) has already checked
+/// the role.
 impl FromRequest for Actor {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
@@ -77,7 +77,18 @@ pub struct AccessPolicy {
     pub read_requires_token: bool,
 }
 
-/// What a request needs.
+/// What a route needs, stated where the route is registered (see `routing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Open to all, token or not (health checks, metrics): a token is not even looked at.
+    Public,
+    /// A read of the registry: open, or any valid token when reads require one.
+    Read,
+    /// At least this role: writes, and the audit log.
+    Role(Role),
+}
+
+/// What a request to a route with some `Access` must show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Need {
     Nothing,
@@ -86,37 +97,28 @@ enum Need {
 }
 
 impl AccessPolicy {
-    /// The rule for a request to `path` (under `/api/v1`) with `method`.
-    fn need(&self, method: &Method, path: &str) -> Need {
-        let resource = path
-            .strip_prefix("/api/v1/")
-            .unwrap_or(path)
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-        match (resource, read) {
-            ("audit", _) => Need::Role(Role::Admin),
-            ("countries", false) => Need::Role(Role::Admin),
-            (_, false) => Need::Role(Role::Editor),
-            (_, true) if self.read_requires_token => Need::AnyToken,
-            (_, true) => Need::Nothing,
+    fn need(&self, access: Access) -> Need {
+        match access {
+            Access::Public => Need::Nothing,
+            Access::Read if self.read_requires_token => Need::AnyToken,
+            Access::Read => Need::Nothing,
+            Access::Role(role) => Need::Role(role),
         }
     }
 }
 
-/// The middleware on `/api/v1`: resolves the bearer token, if any, and applies the policy
-/// before any body is read. The resolved `Actor` goes into the request's extensions.
-pub async fn authorize(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let policy = req
-        .app_data::<web::Data<AccessPolicy>>()
-        .map(|p| *p.get_ref())
-        .unwrap_or_default();
-    let need = policy.need(req.method(), req.path());
-    let actor = match bearer_token(&req)? {
+/// Decides whether a request may use a route with `access`: resolves the bearer token, if
+/// any (a malformed, unknown or revoked one is a 401 wherever a token is looked at), and
+/// applies the policy. The actor is `None` for a request without a token.
+pub async fn admit(
+    req: &HttpRequest,
+    access: Access,
+    policy: AccessPolicy,
+) -> Result<Option<Actor>, ApiError> {
+    if access == Access::Public {
+        return Ok(None);
+    }
+    let actor = match bearer_token(req)? {
         None => None,
         Some(token) => {
             let db = req
@@ -126,33 +128,35 @@ pub async fn authorize(
             Some(authenticate(&db, token).await?)
         }
     };
-    match (need, &actor) {
-        (Need::Nothing, _) => {}
-        (Need::AnyToken | Need::Role(_), None) => {
-            return Err(ApiError::Unauthorized("this needs a bearer token".to_owned()).into());
-        }
+    match (policy.need(access), &actor) {
+        (Need::AnyToken | Need::Role(_), None) => Err(ApiError::Unauthorized(
+            "this needs a bearer token".to_owned(),
+        )),
         (Need::Role(role), Some(actor)) if !actor.role.covers(role) => {
-            return Err(ApiError::Forbidden(format!(
+            Err(ApiError::Forbidden(format!(
                 "token {:?} has role {}; this needs {}",
                 actor.name,
                 actor.role.as_str(),
                 role.as_str()
-            ))
-            .into());
+            )))
         }
-        _ => {}
+        _ => Ok(actor),
     }
-    if let Some(actor) = actor {
-        req.extensions_mut().insert(actor);
-    }
-    next.call(req).await
 }
 
-/// The token of an `Authorization: Bearer …` header; a header of another shape is a 401.
-fn bearer_token(req: &ServiceRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+/// The token of an `Authorization: Bearer …` header; a header of another shape is a 401, and
+/// two such headers a 400 (which one counts would be a guess).
+fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::bad_field(
+            "Authorization",
+            "send one Authorization header, not several",
+        ));
+    }
     let bad =
         || ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned());
     let text = value.to_str().map_err(|_| bad())?;
@@ -230,6 +234,13 @@ pub fn create_token(conn: &mut DbConnection, name: &str, role: Role) -> Result<S
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_field("name", "must be 1 to 100 characters"));
     }
+    // The name is written into the audit log and into error messages: one line, no escapes.
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::bad_field(
+            "name",
+            "must not contain control characters (line breaks, tabs, escapes)",
+        ));
+    }
     let exists = api_tokens::table
         .filter(api_tokens::name.eq(name))
         .select(api_tokens::id)
@@ -287,46 +298,22 @@ mod tests {
             read_requires_token: true,
         };
         let cases = [
+            (Access::Public, Need::Nothing, Need::Nothing),
+            (Access::Read, Need::Nothing, Need::AnyToken),
             (
-                Method::GET,
-                "/api/v1/partners",
-                Need::Nothing,
-                Need::AnyToken,
-            ),
-            (
-                Method::GET,
-                "/api/v1/countries/KZ",
-                Need::Nothing,
-                Need::AnyToken,
-            ),
-            (
-                Method::POST,
-                "/api/v1/partners",
+                Access::Role(Role::Editor),
                 Need::Role(Role::Editor),
                 Need::Role(Role::Editor),
             ),
             (
-                Method::DELETE,
-                "/api/v1/events/3",
-                Need::Role(Role::Editor),
-                Need::Role(Role::Editor),
-            ),
-            (
-                Method::PATCH,
-                "/api/v1/countries/KZ",
-                Need::Role(Role::Admin),
-                Need::Role(Role::Admin),
-            ),
-            (
-                Method::GET,
-                "/api/v1/audit",
+                Access::Role(Role::Admin),
                 Need::Role(Role::Admin),
                 Need::Role(Role::Admin),
             ),
         ];
-        for (method, path, when_open, when_closed) in cases {
-            assert_eq!(open.need(&method, path), when_open, "{method} {path}");
-            assert_eq!(closed.need(&method, path), when_closed, "{method} {path}");
+        for (access, when_open, when_closed) in cases {
+            assert_eq!(open.need(access), when_open, "{access:?}");
+            assert_eq!(closed.need(access), when_closed, "{access:?}");
         }
     }
 

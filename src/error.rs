@@ -67,6 +67,12 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// A `cursor` this list did not make, or one whose position is not a valid key.
+    #[error("cursor: {0}")]
+    InvalidCursor(String),
+    /// A query parameter the operation does not take (a typo would otherwise be ignored).
+    #[error("unknown query parameter `{name}`; this operation takes {}", accepted_list(.accepted))]
+    UnknownParameter { name: String, accepted: Vec<String> },
     /// The body parsed, but breaks field rules; lists all of them.
     #[error("the request body breaks {} rule(s)", .0.len())]
     Validation(Vec<FieldError>),
@@ -92,6 +98,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
+    /// The request body did not arrive within the body-read timeout.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// The database did not answer in time, or is down: try again later.
     #[error("{0}")]
     Unavailable(String),
@@ -114,6 +123,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad_request",
+            Self::InvalidCursor(_) => "invalid_cursor",
+            Self::UnknownParameter { .. } => "unknown_parameter",
             Self::Validation(_) => "validation_failed",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
@@ -123,6 +134,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -138,6 +150,11 @@ impl ApiError {
         };
         let errors = match self {
             Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
+            Self::InvalidCursor(message) => vec![FieldError::new("cursor", message.clone())],
+            Self::UnknownParameter { name, accepted } => vec![FieldError::new(
+                name.clone(),
+                format!("unknown parameter; use {}", accepted_list(accepted)),
+            )],
             _ => Vec::new(),
         };
         ProblemDetails {
@@ -154,7 +171,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::InvalidCursor(_) | Self::UnknownParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -164,6 +183,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -251,6 +271,19 @@ impl From<diesel::r2d2::Error> for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(error: actix_web::error::BlockingError) -> Self {
         Self::Unavailable(format!("the blocking thread pool is gone: {error}"))
+    }
+}
+
+/// The accepted query parameters, for a message: `a`, `b` or "no query parameters".
+fn accepted_list(accepted: &[String]) -> String {
+    if accepted.is_empty() {
+        "no query parameters".to_owned()
+    } else {
+        accepted
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

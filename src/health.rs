@@ -6,8 +6,19 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Access;
 use crate::db::Db;
 use crate::error::{ApiError, responses};
+use crate::routing::Routes;
+use crate::telemetry;
+
+/// The operations routes: open to all, never looking at a token.
+pub fn routes() -> Routes {
+    Routes::new("")
+        .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
+        .get("/metrics", Access::Public, telemetry::serve_metrics)
+}
 
 /// How long `/readyz` waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);

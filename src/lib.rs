@@ -21,6 +21,7 @@ pub mod partners;
 pub mod references;
 pub mod rendered;
 pub mod resource;
+pub mod routing;
 pub mod schema;
 pub mod sql;
 pub mod telemetry;
@@ -30,17 +31,15 @@ pub mod validation;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, EitherBody};
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Settings;
 use crate::db::{BackendKind, Db, SetupError};
-use crate::error::ApiError;
 
 /// HTTP workers when `WORKERS` is not set: one per CPU core, and on SQLite two per core.
 ///
@@ -99,11 +98,15 @@ impl Application {
         let backend = db.kind();
         let db = web::Data::new(db);
         let openapi_document = openapi::served();
+        let query_rules = web::Data::new(routing::QueryRules::from_document(
+            &serde_json::to_value(openapi::document())?,
+        ));
         let mut server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
+                .wrap(from_fn(routing::head_as_get))
                 .wrap(
                     ErrorHandlers::new()
-                        .handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed),
+                        .handler(StatusCode::METHOD_NOT_ALLOWED, routing::method_not_allowed),
                 )
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),
@@ -116,24 +119,13 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
+                .app_data(query_rules.clone())
                 .app_data(json_config())
-                .app_data(web::PathConfig::default().error_handler(error::path_error))
-                // The API first: routes are tried in order, and it gets nearly all requests.
-                // Each resource has a scope of its own, so a request is matched against its
-                // resource's two routes only: a scope's fixed prefix is a string comparison,
-                // while every `{id}` route tried is a regular expression.
-                .service(
-                    web::scope("/api/v1")
-                        .wrap(from_fn(auth::authorize))
-                        .service(countries::routes())
-                        .service(partners::routes())
-                        .service(agreements::routes())
-                        .service(events::routes())
-                        .service(audit::routes()),
-                )
-                .service(web::resource("/healthz").get(health::healthz))
-                .service(web::resource("/readyz").get(health::readyz))
-                .service(web::resource("/metrics").get(telemetry::serve_metrics))
+                .app_data(web::PathConfig::default().error_handler(error::path_error));
+            // The API first: routes are tried in order, and it gets nearly all requests.
+            all_routes()
+                .into_iter()
+                .fold(app, |app, routes| app.service(routes))
                 .service(web::resource("/").get(to_swagger_ui))
                 .service(
                     web::resource(OPENAPI_PATH)
@@ -181,6 +173,26 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Every documented route, part by part, each with the access it needs.
+pub fn all_routes() -> Vec<routing::Routes> {
+    vec![
+        countries::routes(),
+        partners::routes(),
+        agreements::routes(),
+        events::routes(),
+        audit::routes(),
+        health::routes(),
+    ]
+}
+
+/// The route table: every documented route's method, pattern and access.
+pub fn route_table() -> Vec<routing::RouteInfo> {
+    all_routes()
+        .iter()
+        .flat_map(|routes| routes.table().to_vec())
+        .collect()
 }
 
 /// On a database without any token, makes an admin token and shows it once in the log, so
@@ -246,13 +258,4 @@ async fn to_swagger_ui() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, "/swagger-ui/"))
         .finish()
-}
-
-/// actix answers a known path with an unknown method by an empty 405; give it the problem body.
-fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let (req, _) = res.into_parts();
-    let response: HttpResponse<BoxBody> = ApiError::MethodNotAllowed.error_response();
-    let res = ServiceResponse::new(req, response)
-        .map_body(|_, body| EitherBody::<B, BoxBody>::right(body));
-    Ok(ErrorHandlerResponse::Response(res))
 }

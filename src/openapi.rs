@@ -9,7 +9,7 @@ use crate::error::{FieldError, ProblemDetails, responses};
 use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::{agreements, audit, countries, events, health, partners};
+use crate::{agreements, audit, countries, events, health, partners, telemetry};
 
 /// The whole API description; `/api-docs/openapi.json` serves it and `openapi/openapi.json`
 /// holds a copy (`cargo run -- openapi > openapi/openapi.json` regenerates it).
@@ -53,6 +53,7 @@ to update safely.",
         audit::handlers::list_audit,
         health::healthz,
         health::readyz,
+        telemetry::serve_metrics,
     ),
     components(
         schemas(ProblemDetails, FieldError),

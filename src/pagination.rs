@@ -176,39 +176,71 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// Reads a cursor back; anything this service did not make for this sort is a 400.
+    /// Reads a cursor back; anything this service did not make for this sort is a 400
+    /// `invalid_cursor`. A cursor is client input like any other, even though this service
+    /// wrote it: its position is checked again when it is typed (see [`CursorKey`]).
     pub fn decode<F: SortField>(text: &str, sort: &Sort<F>) -> Result<Self, ApiError> {
-        let bad = || {
-            ApiError::bad_field(
-                "cursor",
-                "not a cursor from this list; start again without it",
-            )
-        };
+        let bad = || ApiError::InvalidCursor(NOT_A_CURSOR.to_owned());
+        if text.len() > MAX_CURSOR_BYTES {
+            return Err(bad());
+        }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if cursor.sort != sort.as_param() {
-            return Err(ApiError::bad_field(
-                "cursor",
-                format!(
-                    "the cursor was made for sort `{}`; keep the same sort while paging",
-                    cursor.sort
-                ),
-            ));
+            return Err(ApiError::InvalidCursor(format!(
+                "the cursor was made for sort `{}`; keep the same sort while paging",
+                cursor.sort
+            )));
         }
         Ok(cursor)
     }
 
-    /// The sort key and tie-breaker as the column types `K` and `T`.
-    pub fn position<K: DeserializeOwned, T: DeserializeOwned>(&self) -> Result<(K, T), ApiError> {
-        let bad = || {
-            ApiError::bad_field(
-                "cursor",
-                "not a cursor from this list; start again without it",
-            )
-        };
+    /// The sort key and tie-breaker as the column types `K` and `T`, each checked to be a value
+    /// the column can hold.
+    pub fn position<K: CursorKey, T: CursorKey>(&self) -> Result<(K, T), ApiError> {
+        let bad = || ApiError::InvalidCursor(NOT_A_CURSOR.to_owned());
         let key = K::deserialize(&self.key).map_err(|_| bad())?;
         let tie = T::deserialize(&self.tie).map_err(|_| bad())?;
+        if !key.is_storable() || !tie.is_storable() {
+            return Err(bad());
+        }
         Ok((key, tie))
+    }
+}
+
+/// What a client is told about a cursor that cannot be used.
+const NOT_A_CURSOR: &str = "not a cursor from this list; start again without it";
+
+/// The longest cursor accepted: a sort key is at most a few hundred characters of text.
+const MAX_CURSOR_BYTES: usize = 4096;
+
+/// A type a cursor's position can hold, and whether a decoded value is one the database can
+/// compare with (PostgreSQL refuses NUL in text and dates outside its range with an error).
+pub trait CursorKey: DeserializeOwned {
+    fn is_storable(&self) -> bool;
+}
+
+impl CursorKey for i64 {
+    fn is_storable(&self) -> bool {
+        true
+    }
+}
+
+impl CursorKey for String {
+    fn is_storable(&self) -> bool {
+        !self.contains('\0')
+    }
+}
+
+impl CursorKey for chrono::NaiveDate {
+    fn is_storable(&self) -> bool {
+        (1..=9999).contains(&chrono::Datelike::year(self))
+    }
+}
+
+impl CursorKey for chrono::NaiveDateTime {
+    fn is_storable(&self) -> bool {
+        self.date().is_storable()
     }
 }
 
@@ -578,9 +610,35 @@ mod tests {
         assert!(cursor.position::<i64, i64>().is_err());
     }
 
+    #[test]
+    fn forged_positions_the_database_cannot_compare_are_invalid_cursors() {
+        let sort = Sort::<Field>::default();
+        let forged = |key: Value| {
+            let text = URL_SAFE_NO_PAD.encode(
+                serde_json::to_vec(&serde_json::json!({"s": "name", "k": key, "i": 1}))
+                    .expect("JSON"),
+            );
+            Cursor::decode(&text, &sort).expect("well-formed")
+        };
+        let nul = forged(Value::from("a\u{0}b")).position::<String, i64>();
+        assert!(matches!(nul, Err(ApiError::InvalidCursor(_))));
+        let far =
+            forged(Value::from("+12345-01-01T00:00:00")).position::<chrono::NaiveDateTime, i64>();
+        assert!(matches!(far, Err(ApiError::InvalidCursor(_))));
+        let day = forged(Value::from("0000-12-31")).position::<chrono::NaiveDate, i64>();
+        assert!(matches!(day, Err(ApiError::InvalidCursor(_))));
+        let fine = forged(Value::from("2024-06-24")).position::<chrono::NaiveDate, i64>();
+        assert!(fine.is_ok());
+        let long = "A".repeat(MAX_CURSOR_BYTES + 1);
+        assert!(matches!(
+            Cursor::decode(&long, &sort),
+            Err(ApiError::InvalidCursor(_))
+        ));
+    }
+
     proptest::proptest! {
         #[test]
-        fn any_position_round_trips(key in ".*", tie in proptest::num::i64::ANY, desc in proptest::bool::ANY) {
+        fn any_position_round_trips(key in "[^\\x00]*", tie in proptest::num::i64::ANY, desc in proptest::bool::ANY) {
             let sort = if desc { Sort::<Field>::parse("-name") } else { Sort::<Field>::parse("name") };
             let sort = sort.expect("valid sort");
             let text = Cursor::after(&sort, &key, tie).encode();

@@ -4,10 +4,10 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{Logger, Next};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
@@ -15,6 +15,7 @@ use prometheus::{
 };
 
 use crate::db::Db;
+use crate::routing::MatchedRoute;
 
 /// The header that carries a request's id in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,7 +34,9 @@ pub fn access_log() -> Logger {
 }
 
 /// Gives every request an id: the caller's `X-Request-Id` when it is sane, a new UUID
-/// otherwise; the response echoes it. (uuid's `fast-rng` draws from a thread-local generator
+/// otherwise; every answer echoes it, with `X-Content-Type-Options: nosniff`. The layers inside
+/// make their refusals into answers (the routes' gate, CORS), so that those too are logged and
+/// carry both headers. (uuid's `fast-rng` draws from a thread-local generator
 /// seeded once, rather than making a `getrandom` system call for every request.)
 pub async fn request_id(
     mut req: ServiceRequest,
@@ -63,7 +66,12 @@ pub async fn request_id(
         }
     };
     let mut response = next.call(req).await?;
-    response.headers_mut().insert(REQUEST_ID, id);
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, id);
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }
 
@@ -110,7 +118,7 @@ impl Metrics {
     }
 
     fn record(&self, endpoint: &str, method: &Method, status: StatusCode, started: Instant) {
-        let labels = [endpoint, method.as_str(), status.as_str()];
+        let labels = [endpoint, method_label(method), status.as_str()];
         let seconds = started.elapsed().as_secs_f64();
         self.durations.with_label_values(&labels).observe(seconds);
         self.requests.with_label_values(&labels).inc();
@@ -124,8 +132,31 @@ impl Metrics {
     }
 }
 
-/// Counts each request under its route pattern (`/api/v1/events/{id}`), or `UNKNOWN` when no
-/// route matched, so that paths a client makes up cannot grow the label set. Swagger UI's files
+/// The label of a request's method: the methods HTTP defines, or `OTHER` for any name a client
+/// makes up, so that no request can add a series.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("OTHER", Method::as_str)
+}
+
+/// The label for requests that matched no route.
+const UNMATCHED: &str = "UNMATCHED";
+
+/// Counts each request under the pattern of the route that matched it (`/api/v1/events/{id}`),
+/// or `UNMATCHED`, so that paths a client makes up cannot grow the label set. Swagger UI's files
 /// are not the API and are left out.
 pub async fn measure(
     req: ServiceRequest,
@@ -140,22 +171,38 @@ pub async fn measure(
     };
     match &result {
         Ok(response) => {
-            let endpoint = response.request().match_pattern();
-            let endpoint = endpoint.as_deref().unwrap_or("UNKNOWN");
-            if !endpoint.starts_with("/swagger-ui") {
-                metrics.record(endpoint, &method, response.status(), started);
+            let request = response.request();
+            let matched = request.extensions().get::<MatchedRoute>().cloned();
+            match matched {
+                Some(MatchedRoute(route)) => {
+                    metrics.record(&route.pattern, &method, response.status(), started);
+                }
+                // The routes outside the gated table: the OpenAPI document, `/` and Swagger UI.
+                // `match_pattern` only ever names a registered pattern, so the set stays closed.
+                None => {
+                    let pattern = request.match_pattern();
+                    let endpoint = pattern.as_deref().unwrap_or(UNMATCHED);
+                    if !endpoint.starts_with("/swagger-ui") {
+                        metrics.record(endpoint, &method, response.status(), started);
+                    }
+                }
             }
         }
-        // A middleware's refusal (401, 403) becomes a response further out; count it as that.
         Err(error) => {
             let status = error.as_response_error().status_code();
-            metrics.record("UNKNOWN", &method, status, started);
+            metrics.record(UNMATCHED, &method, status, started);
         }
     }
     result
 }
 
-/// `GET /metrics`: Prometheus' text exposition format.
+/// Metrics
+///
+/// Request counts and latencies by route, method and status, and the database pools' state,
+/// in Prometheus' text format. Every label comes from a closed set.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus' text exposition format, version 0.0.4",
+               content_type = "text/plain", body = String)))]
 pub async fn serve_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -5,26 +5,22 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::{Scope, web};
+use crate::auth::{Access, Role};
+use crate::routing::Routes;
 
 pub use model::{
     Agreement, AgreementFilter, AgreementInput, AgreementKind, AgreementSort, AgreementStatus,
     Party, PartyRole,
 };
 
-/// The agreement routes, in a scope of their own under the API's.
-pub fn routes() -> Scope {
-    web::scope("/agreements")
-        .service(
-            web::resource("")
-                .route(web::get().to(handlers::list_agreements))
-                .route(web::post().to(handlers::create_agreement)),
-        )
-        .service(
-            web::resource("/{id}")
-                .route(web::get().to(handlers::get_agreement))
-                .route(web::put().to(handlers::replace_agreement))
-                .route(web::patch().to(handlers::update_agreement))
-                .route(web::delete().to(handlers::delete_agreement)),
-        )
+/// The agreement routes.
+pub fn routes() -> Routes {
+    let write = Access::Role(Role::Editor);
+    Routes::new("/api/v1/agreements")
+        .get("", Access::Read, handlers::list_agreements)
+        .post("", write, handlers::create_agreement)
+        .get("/{id}", Access::Read, handlers::get_agreement)
+        .put("/{id}", write, handlers::replace_agreement)
+        .patch("/{id}", write, handlers::update_agreement)
+        .delete("/{id}", write, handlers::delete_agreement)
 }

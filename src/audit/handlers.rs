@@ -1,5 +1,6 @@
-//! HTTP handler for reading the audit log (admins only; the middleware checks the role).
+//! HTTP handler for reading the audit log (admins only; the route states it, see `routes`).
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use serde_json::Value;
@@ -66,5 +67,11 @@ pub async fn list_audit(
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<AuditFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    resource::list::<AuditLog>(&db, &req, page, filter).await
+    let mut response = resource::list::<AuditLog>(&db, &req, page, filter).await?;
+    // Who changed what is for admins only: no cache, even the client's, keeps a copy.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }

@@ -5,12 +5,13 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::{Scope, web};
+use crate::auth::{Access, Role};
+use crate::routing::Routes;
 
 pub use model::{AuditAction, AuditEntry, AuditFilter, ResourceType};
 pub use queries::record;
 
-/// The audit route, in a scope of its own under the API's.
-pub fn routes() -> Scope {
-    web::scope("/audit").service(web::resource("").route(web::get().to(handlers::list_audit)))
+/// The audit route: admins only.
+pub fn routes() -> Routes {
+    Routes::new("/api/v1/audit").get("", Access::Role(Role::Admin), handlers::list_audit)
 }

@@ -5,23 +5,19 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::{Scope, web};
+use crate::auth::{Access, Role};
+use crate::routing::Routes;
 
 pub use model::{Country, CountryFilter, CountryInput, CountrySort};
 
-/// The country routes, in a scope of their own under the API's.
-pub fn routes() -> Scope {
-    web::scope("/countries")
-        .service(
-            web::resource("")
-                .route(web::get().to(handlers::list_countries))
-                .route(web::post().to(handlers::create_country)),
-        )
-        .service(
-            web::resource("/{code}")
-                .route(web::get().to(handlers::get_country))
-                .route(web::put().to(handlers::replace_country))
-                .route(web::patch().to(handlers::update_country))
-                .route(web::delete().to(handlers::delete_country)),
-        )
+/// The country routes; countries are reference data, so writes need an admin.
+pub fn routes() -> Routes {
+    let write = Access::Role(Role::Admin);
+    Routes::new("/api/v1/countries")
+        .get("", Access::Read, handlers::list_countries)
+        .post("", write, handlers::create_country)
+        .get("/{code}", Access::Read, handlers::get_country)
+        .put("/{code}", write, handlers::replace_country)
+        .patch("/{code}", write, handlers::update_country)
+        .delete("/{code}", write, handlers::delete_country)
 }

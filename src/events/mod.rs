@@ -5,25 +5,21 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::{Scope, web};
+use crate::auth::{Access, Role};
+use crate::routing::Routes;
 
 pub use model::{
     Event, EventFilter, EventInput, EventKind, EventSort, Participant, ParticipantRole,
 };
 
-/// The event routes, in a scope of their own under the API's.
-pub fn routes() -> Scope {
-    web::scope("/events")
-        .service(
-            web::resource("")
-                .route(web::get().to(handlers::list_events))
-                .route(web::post().to(handlers::create_event)),
-        )
-        .service(
-            web::resource("/{id}")
-                .route(web::get().to(handlers::get_event))
-                .route(web::put().to(handlers::replace_event))
-                .route(web::patch().to(handlers::update_event))
-                .route(web::delete().to(handlers::delete_event)),
-        )
+/// The event routes.
+pub fn routes() -> Routes {
+    let write = Access::Role(Role::Editor);
+    Routes::new("/api/v1/events")
+        .get("", Access::Read, handlers::list_events)
+        .post("", write, handlers::create_event)
+        .get("/{id}", Access::Read, handlers::get_event)
+        .put("/{id}", write, handlers::replace_event)
+        .patch("/{id}", write, handlers::update_event)
+        .delete("/{id}", write, handlers::delete_event)
 }

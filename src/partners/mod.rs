@@ -4,23 +4,19 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use actix_web::{Scope, web};
+use crate::auth::{Access, Role};
+use crate::routing::Routes;
 
 pub use model::{Partner, PartnerFilter, PartnerInput, PartnerKind, PartnerSort};
 
-/// The partner routes, in a scope of their own under the API's.
-pub fn routes() -> Scope {
-    web::scope("/partners")
-        .service(
-            web::resource("")
-                .route(web::get().to(handlers::list_partners))
-                .route(web::post().to(handlers::create_partner)),
-        )
-        .service(
-            web::resource("/{id}")
-                .route(web::get().to(handlers::get_partner))
-                .route(web::put().to(handlers::replace_partner))
-                .route(web::patch().to(handlers::update_partner))
-                .route(web::delete().to(handlers::delete_partner)),
-        )
+/// The partner routes.
+pub fn routes() -> Routes {
+    let write = Access::Role(Role::Editor);
+    Routes::new("/api/v1/partners")
+        .get("", Access::Read, handlers::list_partners)
+        .post("", write, handlers::create_partner)
+        .get("/{id}", Access::Read, handlers::get_partner)
+        .put("/{id}", write, handlers::replace_partner)
+        .patch("/{id}", write, handlers::update_partner)
+        .delete("/{id}", write, handlers::delete_partner)
 }

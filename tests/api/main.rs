@@ -8,6 +8,7 @@ mod agreements;
 mod countries;
 mod demo;
 mod events;
+mod hardening;
 mod migrations;
 mod openapi;
 mod partners;

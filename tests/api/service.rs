@@ -74,14 +74,15 @@ async fn metrics_count_requests_by_route_and_status_and_report_the_pool(app: Tes
         "{text}"
     );
     assert!(line(r#"status="404""#), "{text}");
-    // Paths no route matches, and requests refused before routing, share one label, so that
-    // clients cannot grow the label set; Swagger UI's files are not counted.
+    // Paths no route matches share one label, so that clients cannot grow the label set; a
+    // refused request is counted under the route it was refused on. Swagger UI's files are
+    // not counted.
     assert!(
-        line(r#"endpoint="UNKNOWN",method="GET",status="404""#),
+        line(r#"endpoint="UNMATCHED",method="GET",status="404""#),
         "{text}"
     );
     assert!(
-        line(r#"endpoint="UNKNOWN",method="POST",status="401""#),
+        line(r#"endpoint="/api/v1/events",method="POST",status="401""#),
         "{text}"
     );
     assert!(!text.contains("swagger-ui"), "{text}");

@@ -1,0 +1,391 @@
+//! How a route is registered: its method, its pattern and the access it needs, stated once,
+//! side by side. Every route gets a gate that runs after the router has matched it and before
+//! its handler: it decides access (`auth::admit`), refuses query parameters the operation does
+//! not take, and marks authenticated reads as private to caches.
+//!
+//! The decision is made on the route the router matched, never by parsing the path again, so
+//! no spelling of a path (percent-encoded letters, double slashes, dot segments, case) reaches a
+//! handler with fewer checks: it either matches the route, gate included, or matches nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{AppService, HttpServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, Next, from_fn};
+use actix_web::{Handler, HttpMessage, Responder, ResponseError, web};
+use serde_json::Value;
+
+use crate::auth::{self, Access, AccessPolicy};
+use crate::error::ApiError;
+
+/// One registered route: what the router matches and what the gate requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: Method,
+    /// The full pattern, as the OpenAPI document writes the path (`/api/v1/events/{id}`).
+    pub pattern: String,
+    pub access: Access,
+}
+
+impl RouteInfo {
+    /// `GET /api/v1/events/{id}`: how the route is named in the query parameter table.
+    fn operation(&self) -> String {
+        operation_key(&self.method, &self.pattern)
+    }
+}
+
+fn operation_key(method: &Method, pattern: &str) -> String {
+    format!("{method} {pattern}")
+}
+
+/// The routes of one part of the service under a common prefix (`/api/v1/events`, or `""` for
+/// routes at the root), built route by route, each with its access.
+pub struct Routes {
+    prefix: &'static str,
+    resources: Vec<(&'static str, actix_web::Resource)>,
+    table: Vec<RouteInfo>,
+}
+
+impl Routes {
+    pub fn new(prefix: &'static str) -> Self {
+        Self {
+            prefix,
+            resources: Vec::new(),
+            table: Vec::new(),
+        }
+    }
+
+    /// A GET route; HEAD is answered by the same handler (see [`head_as_get`]).
+    pub fn get<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::GET, path, access, handler)
+    }
+
+    pub fn post<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::POST, path, access, handler)
+    }
+
+    pub fn put<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::PUT, path, access, handler)
+    }
+
+    pub fn patch<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::PATCH, path, access, handler)
+    }
+
+    pub fn delete<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::DELETE, path, access, handler)
+    }
+
+    /// Adds `method path` with its gate; routes of one path share one resource, so that a
+    /// method the path does not have is a 405 listing those it has.
+    fn route<F, Args>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: F,
+    ) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let info = Rc::new(RouteInfo {
+            method: method.clone(),
+            pattern: format!("{}{path}", self.prefix),
+            access,
+        });
+        self.table.push(RouteInfo::clone(&info));
+        let route = web::method(method)
+            .to(handler)
+            .wrap(from_fn(move |req, next| gate(Rc::clone(&info), req, next)));
+        match self.resources.iter_mut().find(|(known, _)| *known == path) {
+            Some((_, resource)) => {
+                let taken = std::mem::replace(resource, web::resource(path));
+                *resource = taken.route(route);
+            }
+            None => self
+                .resources
+                .push((path, web::resource(path).route(route))),
+        }
+        self
+    }
+
+    /// The routes as registered, for the route table.
+    pub fn table(&self) -> &[RouteInfo] {
+        &self.table
+    }
+}
+
+/// Registers the routes in a scope of their own under the prefix, so that a request is matched
+/// against its own part's routes only (a prefix is a string comparison; every `{id}` route
+/// tried is a regular expression); routes without a prefix go to the root.
+impl HttpServiceFactory for Routes {
+    fn register(self, config: &mut AppService) {
+        if self.prefix.is_empty() {
+            for (_, resource) in self.resources {
+                resource.register(config);
+            }
+        } else {
+            let scope = self
+                .resources
+                .into_iter()
+                .fold(web::scope(self.prefix), |scope, (_, resource)| {
+                    scope.service(resource)
+                });
+            scope.register(config);
+        }
+    }
+}
+
+/// The query parameters each operation takes, read from the OpenAPI document, so that the
+/// service accepts exactly what the document says.
+#[derive(Debug, Default)]
+pub struct QueryRules {
+    by_operation: HashMap<String, OperationParameters>,
+}
+
+#[derive(Debug, Default)]
+struct OperationParameters {
+    /// In the order the document lists them, for the error message.
+    names: Vec<String>,
+    /// Those that take a list and may be given more than once.
+    repeatable: HashSet<String>,
+}
+
+impl QueryRules {
+    /// Reads every operation's query parameters from the document (as JSON).
+    pub fn from_document(document: &Value) -> Self {
+        let mut by_operation = HashMap::new();
+        let paths = document["paths"].as_object().into_iter().flatten();
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+                    continue;
+                };
+                let mut parameters = OperationParameters::default();
+                let listed = operation["parameters"].as_array().into_iter().flatten();
+                for parameter in listed.filter(|p| p["in"] == "query") {
+                    let Some(name) = parameter["name"].as_str() else {
+                        continue;
+                    };
+                    if parameter["schema"]["type"] == "array" {
+                        parameters.repeatable.insert(name.to_owned());
+                    }
+                    parameters.names.push(name.to_owned());
+                }
+                by_operation.insert(operation_key(&method, path), parameters);
+            }
+        }
+        Self { by_operation }
+    }
+
+    /// Whether the document describes the operation at all.
+    pub fn describes(&self, route: &RouteInfo) -> bool {
+        self.by_operation.contains_key(&route.operation())
+    }
+
+    /// Refuses a parameter the operation does not take, and a single-valued one given twice.
+    fn check(&self, route: &RouteInfo, query: &str) -> Result<(), ApiError> {
+        if query.is_empty() {
+            return Ok(());
+        }
+        let none = OperationParameters::default();
+        let taken = self.by_operation.get(&route.operation()).unwrap_or(&none);
+        let mut seen = HashSet::new();
+        for (name, _) in form_urlencoded::parse(query.as_bytes()) {
+            if !taken.names.iter().any(|known| *known == name) {
+                return Err(ApiError::UnknownParameter {
+                    name: name.into_owned(),
+                    accepted: taken.names.clone(),
+                });
+            }
+            if !seen.insert(name.clone()) && !taken.repeatable.contains(name.as_ref()) {
+                return Err(ApiError::bad_field(
+                    name.into_owned(),
+                    "is given more than once; it takes one value",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The route that matched a request, kept in its extensions for the metrics.
+#[derive(Clone, Debug)]
+pub struct MatchedRoute(pub Rc<RouteInfo>);
+
+/// Runs before a route's handler, in this order (after the router's 404 and 405): access
+/// (401, 403), then the query parameters' names (400); the handler then checks parameter
+/// values and the body. A refusal becomes the response here, so that every layer outside sees
+/// an answer (logged, counted, with its request id).
+async fn gate(
+    route: Rc<RouteInfo>,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    req.extensions_mut().insert(MatchedRoute(Rc::clone(&route)));
+    let policy = req
+        .app_data::<web::Data<AccessPolicy>>()
+        .map(|p| *p.get_ref())
+        .unwrap_or_default();
+    let actor = match auth::admit(req.request(), route.access, policy).await {
+        Ok(actor) => actor,
+        Err(error) => return Ok(req.error_response(error).map_into_right_body()),
+    };
+    if let Some(rules) = req.app_data::<web::Data<QueryRules>>()
+        && let Err(error) = rules.check(&route, req.query_string())
+    {
+        return Ok(req.error_response(error).map_into_right_body());
+    }
+    let authenticated = actor.is_some();
+    if let Some(actor) = actor {
+        req.extensions_mut().insert(actor);
+    }
+    let mut response = next.call(req).await?;
+    // An answer that depended on who asked must not be kept by shared caches; the client's own
+    // cache may keep it, revalidating with the ETag.
+    if authenticated
+        && route.method == Method::GET
+        && !response.headers().contains_key(header::CACHE_CONTROL)
+    {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+    }
+    Ok(response.map_into_left_body())
+}
+
+/// Answers HEAD with the GET route of the same path (RFC 9110 §9.3.2): same status and
+/// headers; the HTTP layer leaves the body out, because the request it read was a HEAD.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
+/// actix answers a known path with an unknown method by an empty 405 with `Allow`; give it the
+/// problem body, and name HEAD wherever GET is allowed.
+pub fn method_not_allowed<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (req, response) = res.into_parts();
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut problem = ApiError::MethodNotAllowed.error_response();
+    if let Some(allow) = allow.and_then(|v| v.to_str().ok().map(with_head))
+        && let Ok(value) = HeaderValue::from_str(&allow)
+    {
+        problem.headers_mut().insert(header::ALLOW, value);
+    }
+    let res = ServiceResponse::new(req, problem).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// An `Allow` list with HEAD added after GET, when GET is in it.
+fn with_head(allow: &str) -> String {
+    let methods: Vec<&str> = allow.split(',').map(str::trim).collect();
+    if !methods.contains(&"GET") || methods.contains(&"HEAD") {
+        return methods.join(", ");
+    }
+    methods
+        .iter()
+        .flat_map(|m| {
+            if *m == "GET" {
+                vec!["GET", "HEAD"]
+            } else {
+                vec![*m]
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: Method, pattern: &str) -> RouteInfo {
+        RouteInfo {
+            method,
+            pattern: pattern.to_owned(),
+            access: Access::Read,
+        }
+    }
+
+    fn rules() -> QueryRules {
+        QueryRules::from_document(&serde_json::json!({"paths": {"/api/v1/things": {
+            "get": {"parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                {"name": "kind", "in": "query", "schema": {"type": "array"}},
+                {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+            ]},
+            "post": {}
+        }}}))
+    }
+
+    #[test]
+    fn only_the_documented_query_parameters_are_taken() {
+        let rules = rules();
+        let list = route(Method::GET, "/api/v1/things");
+        let create = route(Method::POST, "/api/v1/things");
+        assert!(rules.check(&list, "").is_ok());
+        assert!(rules.check(&list, "limit=3&kind=a&kind=b").is_ok());
+        let unknown = rules.check(&list, "limit=3&partner_id=9");
+        assert!(
+            matches!(&unknown, Err(ApiError::UnknownParameter { name, accepted })
+                if name == "partner_id" && accepted == &["limit", "kind"])
+        );
+        // A header parameter is not a query parameter.
+        assert!(rules.check(&list, "If-None-Match=x").is_err());
+        assert!(matches!(
+            rules.check(&list, "limit=3&limit=4"),
+            Err(ApiError::BadRequest { .. })
+        ));
+        assert!(matches!(
+            rules.check(&create, "dry_run=true"),
+            Err(ApiError::UnknownParameter { accepted, .. }) if accepted.is_empty()
+        ));
+        assert!(rules.describes(&create));
+        assert!(!rules.describes(&route(Method::DELETE, "/api/v1/things")));
+    }
+
+    #[test]
+    fn head_is_allowed_wherever_get_is() {
+        assert_eq!(with_head("GET, POST"), "GET, HEAD, POST");
+        assert_eq!(with_head("PUT,DELETE"), "PUT, DELETE");
+        assert_eq!(with_head("GET, HEAD"), "GET, HEAD");
+    }
+}
