@@ -205,6 +205,10 @@ impl ResponseError for ApiError {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"coop-registry\""));
             }
+            // The rest of the body may still be on its way; the connection cannot be reused.
+            Self::RequestTimeout => {
+                response.force_close();
+            }
             _ => {}
         }
         response.json(self.problem())
@@ -300,6 +304,9 @@ pub fn json_error(error: actix_error::JsonPayloadError, _req: &HttpRequest) -> a
             detail: format!("the body is not valid JSON: {e}"),
             errors: Vec::new(),
         },
+        J::Payload(actix_error::PayloadError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            ApiError::RequestTimeout
+        }
         J::Payload(e) => ApiError::BadRequest {
             detail: format!("the body could not be read: {e}"),
             errors: Vec::new(),

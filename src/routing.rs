@@ -8,14 +8,23 @@
 //! handler with fewer checks: it either matches the route, gate included, or matches nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{AppService, HttpServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{
+    AppService, HttpServiceFactory, Payload, ServiceRequest, ServiceResponse,
+};
+use actix_web::error::PayloadError;
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, Next, from_fn};
 use actix_web::{Handler, HttpMessage, Responder, ResponseError, web};
+use bytes::Bytes;
+use futures_util::Stream;
 use serde_json::Value;
 
 use crate::auth::{self, Access, AccessPolicy};
@@ -270,6 +279,9 @@ async fn gate(
     if let Some(actor) = actor {
         req.extensions_mut().insert(actor);
     }
+    let mut req = req;
+    let body = req.take_payload();
+    req.set_payload(BodyDeadline::start(body));
     let mut response = next.call(req).await?;
     // An answer that depended on who asked must not be kept by shared caches; the client's own
     // cache may keep it, revalidating with the ETag.
@@ -283,6 +295,46 @@ async fn gate(
         );
     }
     Ok(response.map_into_left_body())
+}
+
+/// How long a request's body may take to arrive once its headers have: a client that sends a
+/// body slowly would otherwise hold a worker's memory and a handler for as long as it likes.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request body that must arrive whole within [`BODY_TIMEOUT`] (or the `BodyTimeout` in the
+/// app data); after it, reading fails with a timeout, which the body's reader answers 408.
+struct BodyDeadline {
+    body: Payload,
+    deadline: Pin<Box<actix_web::rt::time::Sleep>>,
+}
+
+impl BodyDeadline {
+    fn start(body: Payload) -> Payload {
+        let timed = BodyDeadline {
+            body,
+            deadline: Box::pin(actix_web::rt::time::sleep(BODY_TIMEOUT)),
+        };
+        Payload::Stream {
+            payload: Box::pin(timed),
+        }
+    }
+}
+
+impl Stream for BodyDeadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Poll::Ready(chunk) = Pin::new(&mut self.body).poll_next(cx) {
+            return Poll::Ready(chunk);
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Answers HEAD with the GET route of the same path (RFC 9110 §9.3.2): same status and
