@@ -135,7 +135,7 @@ fn serve(settings: &Settings) -> CliResult {
 
 fn migrate(settings: &Settings) -> CliResult {
     telemetry::init_logging();
-    let applied = Db::new(settings).migrate()?;
+    let applied = Db::new(settings)?.migrate()?;
     if applied.is_empty() {
         log::info!("the database is up to date");
     } else {
@@ -145,7 +145,7 @@ fn migrate(settings: &Settings) -> CliResult {
 }
 
 fn token(settings: &Settings, command: TokenCommand) -> CliResult {
-    let db = Db::new(settings);
+    let db = Db::new(settings)?;
     db.migrate()?;
     let mut conn = db.writer().get()?;
     match command {
@@ -179,7 +179,7 @@ fn token(settings: &Settings, command: TokenCommand) -> CliResult {
 }
 
 fn seed_demo(settings: &Settings) -> CliResult {
-    let db = Db::new(settings);
+    let db = Db::new(settings)?;
     db.migrate()?;
     let mut conn = db.writer().get()?;
     let report = crate::demo::seed(&mut conn)?;
@@ -191,7 +191,7 @@ fn seed_demo(settings: &Settings) -> CliResult {
 }
 
 fn backup(settings: &Settings, path: &str) -> CliResult {
-    Db::new(settings).backup(path)?;
+    Db::new(settings)?.backup(path)?;
     eprintln!(
         "backed up to {path}; restore by stopping the service and putting this file in place of the database file"
     );
@@ -199,7 +199,7 @@ fn backup(settings: &Settings, path: &str) -> CliResult {
 }
 
 fn seed_bench(settings: &Settings, sizes: crate::bench_data::BenchSizes) -> CliResult {
-    let db = Db::new(settings);
+    let db = Db::new(settings)?;
     db.migrate()?;
     let mut conn = db.writer().get()?;
     let made = crate::bench_data::generate(&mut conn, sizes)?;
