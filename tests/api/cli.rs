@@ -1,4 +1,4 @@
-//! The command line as an operator meets it: start-up errors.
+//! The command line as an operator meets it: start-up errors and each command's `--help`.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -115,5 +115,43 @@ fn a_postgres_database_that_does_not_exist_is_named_once() {
     );
     if let Some(password) = url.password() {
         assert!(!stderr.contains(password), "no password: {stderr}");
+    }
+}
+
+/// The `--help` of the command that `args` names.
+fn help(args: &[&str]) -> String {
+    let args: Vec<&str> = args.iter().copied().chain(["--help"]).collect();
+    let (output, _) = run(&args);
+    assert!(output.status.success(), "{args:?}");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+const SERVER_FLAGS: [&str; 3] = ["--bind", "--workers", "--cors-allowed-origins"];
+
+#[test]
+fn the_maintenance_commands_list_only_their_own_options() {
+    for command in [
+        &["token", "create"][..],
+        &["token", "revoke"],
+        &["token", "list"],
+        &["seed-bench"],
+        &["migrate"],
+        &["backup"],
+    ] {
+        let text = help(command);
+        assert!(text.contains("--database-url"), "{command:?}: {text}");
+        for flag in SERVER_FLAGS {
+            assert!(!text.contains(flag), "{command:?} lists {flag}: {text}");
+        }
+    }
+}
+
+#[test]
+fn serve_and_the_bare_command_list_the_server_options() {
+    for command in [&["serve"][..], &[]] {
+        let text = help(command);
+        for flag in SERVER_FLAGS.iter().chain(&["--database-url"]) {
+            assert!(text.contains(flag), "{command:?} lacks {flag}: {text}");
+        }
     }
 }
