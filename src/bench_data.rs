@@ -269,7 +269,8 @@ mod tests {
         use crate::schema::{event_participants, events};
         use diesel::prelude::*;
         let path = dir.join(name);
-        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"));
+        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
+            .expect("an SQLite path");
         let mut conn = factory.connect().expect("opens the SQLite file");
         crate::db::migrate(&mut conn).expect("migrates");
         let made = generate(&mut conn, sizes).expect("generates");

@@ -2,10 +2,12 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::auth::{self, Role};
-use crate::config::Settings;
+use crate::config::{DEFAULT_DATABASE_URL, Settings};
 use crate::db::Db;
 use crate::{Application, openapi, telemetry};
 
@@ -14,6 +16,12 @@ use crate::{Application, openapi, telemetry};
 #[derive(Debug, Parser)]
 #[command(name = "coop-registry", version, about)]
 pub struct Cli {
+    /// Database: a `postgres://` (or `postgresql://`) URL selects PostgreSQL; otherwise the
+    /// path of an SQLite file (a `sqlite://` prefix or a `file:` URI); other schemes are refused.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// The server's flags, for serving without a subcommand; scripts also give them before
+    /// `serve` (`coop-registry --bind HOST:PORT serve`).
     #[command(flatten)]
     pub settings: Settings,
     #[command(subcommand)]
@@ -23,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate the database, then serve the API (the default).
-    Serve,
+    Serve(Settings),
     /// Apply pending migrations and exit.
     Migrate,
     /// Print the OpenAPI document (what openapi/openapi.json holds).
@@ -36,10 +44,13 @@ pub enum Command {
     /// Load the deterministic benchmark data set (for bench/run.sh) into a registry that has
     /// no partners yet.
     SeedBench {
+        /// Partners to make.
         #[arg(long, default_value_t = 2000)]
         partners: usize,
+        /// Agreements to make, between those partners.
         #[arg(long, default_value_t = 20000)]
         agreements: usize,
+        /// Events to make, some of them under those agreements.
         #[arg(long, default_value_t = 100000)]
         events: usize,
     },
@@ -59,6 +70,8 @@ pub enum TokenCommand {
         /// A unique name: it identifies the token in the audit log.
         #[arg(long)]
         name: String,
+        /// What the token may do: `editor` writes partners, agreements and events; `admin`
+        /// also writes countries and reads the audit log.
         #[arg(long, value_enum)]
         role: RoleArg,
     },
@@ -66,6 +79,7 @@ pub enum TokenCommand {
     List,
     /// Revoke a token at once, on every instance.
     Revoke {
+        /// The name the token was made with.
         #[arg(long)]
         name: String,
     },
@@ -89,28 +103,30 @@ impl From<RoleArg> for Role {
 
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&cli.settings),
-        Command::Migrate => migrate(&cli.settings),
-        Command::Openapi => {
+    let (settings, command) =
+        resolve(&Cli::command().get_matches()).unwrap_or_else(|error| error.exit());
+    let settings = &settings;
+    let result = match command {
+        None | Some(Command::Serve(_)) => serve(settings),
+        Some(Command::Migrate) => migrate(settings),
+        Some(Command::Openapi) => {
             print!("{}", openapi::to_json());
             Ok(())
         }
-        Command::Token(command) => token(&cli.settings, command),
-        Command::SeedDemo => seed_demo(&cli.settings),
-        Command::Backup { path } => backup(&cli.settings, &path),
-        Command::SeedBench {
+        Some(Command::Token(command)) => token(settings, command),
+        Some(Command::SeedDemo) => seed_demo(settings),
+        Some(Command::Backup { path }) => backup(settings, &path),
+        Some(Command::SeedBench {
             partners,
             agreements,
             events,
-        } => {
+        }) => {
             let sizes = crate::bench_data::BenchSizes {
                 partners,
                 agreements,
                 events,
             };
-            seed_bench(&cli.settings, sizes)
+            seed_bench(settings, sizes)
         }
     };
     match result {
@@ -120,6 +136,38 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The settings and the command that parsed arguments ask for. The server's flags may come
+/// before `serve` or after it, but not both: either way, every flag given is used.
+fn resolve(matches: &ArgMatches) -> Result<(Settings, Option<Command>), clap::Error> {
+    let cli = Cli::from_arg_matches(matches)?;
+    let mut settings = match (&cli.command, matches.subcommand()) {
+        (Some(Command::Serve(after)), Some((_, serve_matches)))
+            if server_flag_given(serve_matches) =>
+        {
+            if server_flag_given(matches) {
+                return Err(Cli::command().error(
+                    ErrorKind::ArgumentConflict,
+                    "give the server's flags either before `serve` or after it, not both",
+                ));
+            }
+            after.clone()
+        }
+        // Flags before the subcommand, the environment and the defaults: the same values as
+        // `serve` has without flags of its own.
+        _ => cli.settings,
+    };
+    settings.database_url = cli.database_url;
+    Ok((settings, cli.command))
+}
+
+/// Whether a flag of `Settings` was given on the command line at this level (not read from the
+/// environment, nor a default).
+fn server_flag_given(matches: &ArgMatches) -> bool {
+    Settings::augment_args(clap::Command::new("serve"))
+        .get_arguments()
+        .any(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -135,7 +183,7 @@ fn serve(settings: &Settings) -> CliResult {
 
 fn migrate(settings: &Settings) -> CliResult {
     telemetry::init_logging();
-    let applied = Db::new(settings).migrate()?;
+    let applied = Db::new(settings)?.migrate()?;
     if applied.is_empty() {
         log::info!("the database is up to date");
     } else {
@@ -145,7 +193,7 @@ fn migrate(settings: &Settings) -> CliResult {
 }
 
 fn token(settings: &Settings, command: TokenCommand) -> CliResult {
-    let db = Db::new(settings);
+    let db = Db::new(settings)?;
     db.migrate()?;
     let mut conn = db.writer().get()?;
     match command {
@@ -179,7 +227,7 @@ fn token(settings: &Settings, command: TokenCommand) -> CliResult {
 }
 
 fn seed_demo(settings: &Settings) -> CliResult {
-    let db = Db::new(settings);
+    let db = Db::new(settings)?;
     db.migrate()?;
     let mut conn = db.writer().get()?;
     let report = crate::demo::seed(&mut conn)?;
@@ -191,7 +239,7 @@ fn seed_demo(settings: &Settings) -> CliResult {
 }
 
 fn backup(settings: &Settings, path: &str) -> CliResult {
-    Db::new(settings).backup(path)?;
+    Db::new(settings)?.backup(path)?;
     eprintln!(
         "backed up to {path}; restore by stopping the service and putting this file in place of the database file"
     );
@@ -199,7 +247,7 @@ fn backup(settings: &Settings, path: &str) -> CliResult {
 }
 
 fn seed_bench(settings: &Settings, sizes: crate::bench_data::BenchSizes) -> CliResult {
-    let db = Db::new(settings);
+    let db = Db::new(settings)?;
     db.migrate()?;
     let mut conn = db.writer().get()?;
     let made = crate::bench_data::generate(&mut conn, sizes)?;
@@ -208,4 +256,77 @@ fn seed_bench(settings: &Settings, sizes: crate::bench_data::BenchSizes) -> CliR
         made.partners, made.agreements, made.events
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Settings, Option<Command>), clap::Error> {
+        let matches = Cli::command()
+            .try_get_matches_from(std::iter::once("coop-registry").chain(args.iter().copied()))?;
+        resolve(&matches)
+    }
+
+    /// Every option and positional argument of every command, however deeply nested, explains
+    /// itself in `--help`: options added later are held to the same.
+    #[test]
+    fn every_argument_of_every_command_has_a_help_text() {
+        fn undescribed(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                let described = arg
+                    .get_help()
+                    .is_some_and(|help| !help.to_string().trim().is_empty());
+                if !described && id != "help" && id != "version" {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                undescribed(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        undescribed(&command, "coop-registry", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    #[test]
+    fn the_server_flags_may_come_before_serve_after_it_or_without_it() {
+        for args in [
+            &["--bind", "10.0.0.1:1", "serve"][..],
+            &["serve", "--bind", "10.0.0.1:1"],
+            &["--bind", "10.0.0.1:1"],
+        ] {
+            let (settings, command) = parse(args).expect("parses");
+            assert_eq!(settings.bind, "10.0.0.1:1", "{args:?}");
+            assert!(
+                matches!(command, None | Some(Command::Serve(_))),
+                "{args:?}"
+            );
+        }
+        let conflict = parse(&["--bind", "10.0.0.1:1", "serve", "--workers", "2"])
+            .expect_err("flags on both sides of serve are refused");
+        assert_eq!(conflict.kind(), ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn the_database_url_may_come_before_or_after_any_subcommand() {
+        for args in [
+            &["--database-url", "x.db", "token", "list"][..],
+            &["token", "list", "--database-url", "x.db"],
+            &["serve", "--database-url", "x.db"],
+        ] {
+            let (settings, _) = parse(args).expect("parses");
+            assert_eq!(settings.database_url, "x.db", "{args:?}");
+        }
+    }
+
+    #[test]
+    fn the_server_flags_are_not_options_of_the_other_commands() {
+        assert!(parse(&["token", "list", "--bind", "10.0.0.1:1"]).is_err());
+        assert!(parse(&["migrate", "--workers", "2"]).is_err());
+    }
 }

@@ -8,52 +8,51 @@ pub const DEFAULT_DATABASE_URL: &str = "coop-registry.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 /// Everything the service can be told at start; each flag also reads an environment variable.
+///
+/// These are the flags of `serve` (and of the command line without a subcommand, which serves);
+/// the database is an option of every command, so the command line reads it itself (see
+/// `cli::Cli`) and puts it here.
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
-    /// Database: a `postgres://` (or `postgresql://`) URL selects PostgreSQL; anything else is
-    /// the path of an SQLite file (a `sqlite://` prefix is accepted).
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    /// A `postgres://` (or `postgresql://`) URL selects PostgreSQL; anything else is the path
+    /// of an SQLite file (see `db::BackendKind::of`).
+    #[arg(skip = DEFAULT_DATABASE_URL.to_owned())]
     pub database_url: String,
 
     /// Address and port to listen on.
-    #[arg(long, env = "BIND", default_value = DEFAULT_BIND, global = true)]
+    #[arg(long, env = "BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
 
     /// Most database connections the service keeps open for reading (SQLite) or for everything
     /// (PostgreSQL); defaults to twice the number of CPU cores. SQLite always writes through one
     /// connection of its own.
-    #[arg(long, env = "POOL_SIZE", default_value_t = default_pool_size(), global = true)]
+    #[arg(long, env = "POOL_SIZE", default_value_t = default_pool_size())]
     pub pool_size: u32,
 
     /// HTTP worker threads; defaults to the number of CPU cores (on SQLite, twice that).
-    #[arg(long, env = "WORKERS", global = true)]
+    #[arg(long, env = "WORKERS")]
     pub workers: Option<usize>,
 
     /// Seconds a request waits for a database connection before it is answered 503.
-    #[arg(long, env = "DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    #[arg(long, env = "DB_TIMEOUT_SECS", default_value_t = 5)]
     pub db_timeout_secs: u64,
 
     /// Most open client connections per worker; more wait in the listen backlog.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048, global = true)]
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048)]
     pub max_connections: usize,
 
     /// Require a valid token (any role) for reads too.
-    #[arg(long, env = "READ_REQUIRES_TOKEN", default_value_t = false, global = true,
+    #[arg(long, env = "READ_REQUIRES_TOKEN", default_value_t = false,
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub read_requires_token: bool,
 
     /// Browser origins allowed to call the API (CORS), comma-separated; none by default.
-    #[arg(
-        long,
-        env = "CORS_ALLOWED_ORIGINS",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
 
     /// MiB of memory for records already rendered as JSON, reused by list pages while the
     /// records are unchanged (see `rendered.rs`); 0 turns this off.
-    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2, global = true)]
+    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2)]
     pub rendered_cache_mib: u64,
 }
 

@@ -54,14 +54,71 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// Decided by the URL's scheme alone: SQLite would accept any string as a file name, so
-    /// trying one backend after the other could silently create a stray file.
-    pub fn of(url: &str) -> Self {
+    /// trying one backend after the other could silently create a stray file. For the same
+    /// reason the URL of another engine (`mysql://…`) is refused rather than taken for a file.
+    pub fn of(url: &str) -> Result<Self, SetupError> {
+        const HINT: &str = "use a postgres:// URL or an SQLite file path";
+        if url.trim().is_empty() {
+            return Err(format!("the database URL is empty: {HINT}").into());
+        }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres
-        } else {
-            Self::Sqlite
+            return Ok(Self::Postgres);
+        }
+        // `file:` is an SQLite URI (`file:registry.db?mode=ro`), which diesel opens as such.
+        if url.starts_with("sqlite://") || url.starts_with("file:") {
+            return Ok(Self::Sqlite);
+        }
+        match url.split_once("://") {
+            Some((scheme, _)) if is_url_scheme(scheme) => {
+                Err(format!("unsupported database URL scheme `{scheme}`: {HINT}").into())
+            }
+            _ => Ok(Self::Sqlite),
         }
     }
+}
+
+/// Whether `text` has the form of a URL scheme (RFC 3986: a letter, then letters, digits,
+/// `+`, `-` or `.`), so that `mysql://…` is told apart from a path such as `./data://x`.
+fn is_url_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// What a PostgreSQL URL points at, for messages: `host:port/database`, never the user's
+/// password. libpq's defaults fill what the URL leaves out.
+fn postgres_target(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        // Not every libpq URL is one for the `url` crate (several hosts: `h1,h2:5432`); the
+        // part after the user information still names the server.
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+        return rest.split('?').next().unwrap_or(rest).to_owned();
+    };
+    let query = |key: &str| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let host = parsed
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .map(str::to_owned)
+        .or_else(|| query("host"))
+        // libpq's default on Unix; its own message then names the socket's path.
+        .unwrap_or_else(|| "(local socket)".to_owned());
+    let port = parsed
+        .port()
+        .map(|port| port.to_string())
+        .or_else(|| query("port"))
+        .unwrap_or_else(|| "5432".to_owned());
+    let database = Some(parsed.path().trim_start_matches('/'))
+        .filter(|path| !path.is_empty())
+        .map(str::to_owned)
+        .or_else(|| query("dbname"))
+        .unwrap_or_else(|| parsed.username().to_owned());
+    format!("{host}:{port}/{database}")
 }
 
 /// Opens connections of the right backend and prepares every SQLite connection the same way.
@@ -74,17 +131,18 @@ pub struct ConnectionFactory {
 }
 
 impl ConnectionFactory {
-    pub fn new(url: &str) -> Self {
-        let kind = BackendKind::of(url);
+    /// Refuses a URL that names no backend this service speaks (see `BackendKind::of`).
+    pub fn new(url: &str) -> Result<Self, SetupError> {
+        let kind = BackendKind::of(url)?;
         let url = match kind {
             BackendKind::Sqlite => url.strip_prefix("sqlite://").unwrap_or(url).to_owned(),
             BackendKind::Postgres => url.to_owned(),
         };
-        Self {
+        Ok(Self {
             url,
             kind,
             writes: false,
-        }
+        })
     }
 
     /// The same, for SQLite's one writing connection. The writer runs each write of a batch in
@@ -99,6 +157,36 @@ impl ConnectionFactory {
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// Opens one connection and closes it again, or says in one message why it cannot, naming
+    /// the SQLite file or the PostgreSQL server and database (never the password).
+    pub fn check(&self) -> Result<(), SetupError> {
+        let Err(error) = self.connect() else {
+            return Ok(());
+        };
+        let error = error.to_string();
+        let error = error.trim_end();
+        Err(match self.kind {
+            BackendKind::Postgres => format!(
+                "cannot connect to PostgreSQL at {}: {error}",
+                postgres_target(&self.url)
+            ),
+            BackendKind::Sqlite => {
+                let mut message = format!("cannot open the SQLite database {}: {error}", self.url);
+                let path = std::path::Path::new(&self.url);
+                if let Some(dir) = path.parent().filter(|dir| {
+                    !dir.as_os_str().is_empty() && !self.url.starts_with("file:") && !dir.exists()
+                }) {
+                    message.push_str(&format!(
+                        " (the directory {} does not exist)",
+                        dir.display()
+                    ));
+                }
+                message
+            }
+        }
+        .into())
     }
 
     /// Opens one connection.
@@ -182,11 +270,27 @@ pub struct Db {
 /// An error while preparing the database at start.
 pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Where the pools report a failed attempt to open a connection: the debug log only. A pool
+/// retries until its `connection_timeout`, and each attempt would otherwise be an error line; a
+/// request that gets no connection is answered 503 and logged once with the last cause
+/// (`ApiError::Unavailable`), and at start `ConnectionFactory::check` reports the cause once.
+#[derive(Debug)]
+struct LogAttemptsAtDebug;
+
+impl r2d2::HandleError<r2d2::Error> for LogAttemptsAtDebug {
+    fn handle_error(&self, error: r2d2::Error) {
+        log::debug!("opening a database connection failed: {error}");
+    }
+}
+
 impl Db {
-    /// Builds the pools. Connections are opened lazily, so this does not fail when the database
-    /// is down; the first request (or `/readyz`) finds out.
-    pub fn new(settings: &Settings) -> Self {
-        let factory = ConnectionFactory::new(&settings.database_url);
+    /// Checks the database URL, opens one connection to make sure the database is there (a
+    /// wrong path, host or database name is reported at once, in one message), then builds
+    /// the pools. Their connections are opened lazily: a database that goes away later is
+    /// found out by the next request (or `/readyz`), and the pool reconnects by itself.
+    pub fn new(settings: &Settings) -> Result<Self, SetupError> {
+        let factory = ConnectionFactory::new(&settings.database_url)?;
+        factory.check()?;
         let kind = factory.kind();
         let timeout = Duration::from_secs(settings.db_timeout_secs.max(1));
         let build = |size: u32, factory: ConnectionFactory| {
@@ -195,6 +299,7 @@ impl Db {
                 .min_idle(Some(0))
                 .connection_timeout(timeout)
                 .test_on_check_out(false)
+                .error_handler(Box::new(LogAttemptsAtDebug))
                 .build_unchecked(factory)
         };
         let readers = build(settings.pool_size, factory.clone());
@@ -206,7 +311,7 @@ impl Db {
             }
             BackendKind::Postgres => (readers.clone(), None),
         };
-        Self {
+        Ok(Self {
             readers,
             writer,
             kind,
@@ -214,7 +319,7 @@ impl Db {
             rendered: Arc::new(RenderedRows::new(
                 settings.rendered_cache_mib.saturating_mul(1 << 20),
             )),
-        }
+        })
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -487,10 +592,114 @@ mod tests {
     }
 
     #[test]
+    fn the_url_scheme_alone_picks_the_backend() {
+        for url in [
+            "postgres://u:p@h:5432/db",
+            "postgresql://h/db",
+            "postgres:///db?host=/run/postgresql",
+        ] {
+            assert_eq!(
+                BackendKind::of(url).ok(),
+                Some(BackendKind::Postgres),
+                "{url}"
+            );
+        }
+        for url in [
+            "registry.db",
+            "/var/lib/registry/registry.db",
+            "sqlite://registry.db",
+            "file:registry.db?mode=ro",
+            ":memory:",
+            "./odd://name.db",
+        ] {
+            assert_eq!(
+                BackendKind::of(url).ok(),
+                Some(BackendKind::Sqlite),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_of_other_engines_are_refused_by_their_scheme() {
+        for (url, scheme) in [
+            ("mysql://u:secret@h/db", "mysql"),
+            ("mariadb://h/db", "mariadb"),
+            ("http://example.org/db", "http"),
+            ("POSTGRES://h/db", "POSTGRES"),
+        ] {
+            let error = BackendKind::of(url).expect_err(url).to_string();
+            assert!(
+                error.contains(&format!("unsupported database URL scheme `{scheme}`")),
+                "{error}"
+            );
+            assert!(!error.contains("secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_empty_database_url_is_refused() {
+        for url in ["", "  "] {
+            let error = BackendKind::of(url).expect_err("refused").to_string();
+            assert!(error.contains("empty"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_postgres_url_is_named_by_host_port_and_database_without_the_password() {
+        for (url, named) in [
+            (
+                "postgres://u:hunter2@db.example:6543/registry",
+                "db.example:6543/registry",
+            ),
+            (
+                "postgres://u:hunter2@db.example/registry",
+                "db.example:5432/registry",
+            ),
+            (
+                "postgresql://u:hunter2@[::1]:5433/r?sslmode=disable",
+                "[::1]:5433/r",
+            ),
+            (
+                "postgres:///r?host=/run/postgresql&port=5433",
+                "/run/postgresql:5433/r",
+            ),
+            (
+                "postgres://u:hunter2@h1:5432,h2:5433/r?x=1",
+                "h1:5432,h2:5433/r",
+            ),
+            ("postgres://reader:hunter2@h", "h:5432/reader"),
+        ] {
+            assert_eq!(postgres_target(url), named, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_sqlite_file_in_a_missing_directory_is_named_with_that_directory() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let missing = dir.path().join("missing");
+        let path = missing.join("registry.db").display().to_string();
+        let error = ConnectionFactory::new(&path)
+            .expect("an SQLite path")
+            .check()
+            .expect_err("cannot be opened")
+            .to_string();
+        assert!(error.contains(&path), "{error}");
+        assert!(
+            error.contains(&format!(
+                "the directory {} does not exist",
+                missing.display()
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn only_the_sqlite_writer_keeps_its_sub_journal_in_memory() {
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("registry.db");
-        let factory = ConnectionFactory::new(path.to_str().expect("a UTF-8 path"));
+        let factory =
+            ConnectionFactory::new(path.to_str().expect("a UTF-8 path")).expect("an SQLite path");
         // 0: the build's default (files); 2: memory.
         assert_eq!(temp_store(&factory), 0);
         assert_eq!(temp_store(&factory.clone().for_writes()), 2);

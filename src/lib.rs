@@ -77,7 +77,7 @@ pub struct Application {
 impl Application {
     /// Migrates the database, binds the listener and builds the server.
     pub fn build(settings: &Settings) -> Result<Self, SetupError> {
-        let db = Db::new(settings);
+        let db = Db::new(settings)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));

@@ -260,7 +260,8 @@ async fn a_missing_or_bad_token_gets_401_with_www_authenticate(app: TestApp) {
 async fn a_revoked_token_stops_working_at_once(app: TestApp) {
     let db = coop_registry::db::Db::new(&coop_registry::config::Settings::with_database(
         app.database.url(),
-    ));
+    ))
+    .expect("the database opens");
     let token = {
         let mut conn = db.writer().get().expect("connection");
         coop_registry::auth::create_token(&mut conn, "temporary", coop_registry::auth::Role::Editor)
@@ -541,7 +542,8 @@ async fn the_audit_log_filters_and_pages_and_is_for_admins_only(app: TestApp) {
 async fn tokens_are_stored_only_as_hashes(app: TestApp) {
     let db = coop_registry::db::Db::new(&coop_registry::config::Settings::with_database(
         app.database.url(),
-    ));
+    ))
+    .expect("the database opens");
     let mut conn = db.writer().get().expect("connection");
     let tokens = coop_registry::auth::list_tokens(&mut conn).expect("tokens");
     let names: Vec<_> = tokens.iter().map(|t| t.name.as_str()).collect();

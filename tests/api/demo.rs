@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, json};
 backend_tests!(seed_demo_loads_the_contract_example_once);
 
 async fn seed_demo_loads_the_contract_example_once(app: TestApp) {
-    let db = Db::new(&Settings::with_database(app.database.url()));
+    let db = Db::new(&Settings::with_database(app.database.url())).expect("the database opens");
     let (first, second) = {
         let mut conn = db.writer().get().expect("connection");
         let first = coop_registry::demo::seed(&mut conn).expect("seeds");

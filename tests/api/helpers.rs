@@ -246,7 +246,7 @@ impl Drop for ServiceProcess {
 
 /// Makes a token on `database_url` with the library, as `coop-registry token create` does.
 pub fn make_token(database_url: &str, name: &str, role: Role) -> String {
-    let db = Db::new(&Settings::with_database(database_url));
+    let db = Db::new(&Settings::with_database(database_url)).expect("the database opens");
     let mut conn = db.writer().get().expect("a connection");
     auth::create_token(&mut conn, name, role).expect("a token")
 }
@@ -267,7 +267,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let app = Application::build(&settings).expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (admin_token, editor_token) = {
-        let db = Db::new(&settings);
+        let db = Db::new(&settings).expect("the database opens");
         let mut conn = db.writer().get().expect("a connection");
         (
             auth::create_token(&mut conn, "test-admin", Role::Admin).expect("admin token"),

@@ -7,7 +7,7 @@ use crate::helpers::{Backend, TestDatabase};
 /// run finds nothing to do.
 fn migrations_apply_on_an_empty_database_once(backend: Backend) {
     let database = TestDatabase::create(backend);
-    let db = Db::new(&Settings::with_database(database.url()));
+    let db = Db::new(&Settings::with_database(database.url())).expect("the database opens");
     let applied = db.migrate().expect("migrations apply");
     assert!(!applied.is_empty(), "a fresh database gets every migration");
     let again = db.migrate().expect("migrating again works");
@@ -41,9 +41,11 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
 
     let database = TestDatabase::create(backend);
     Db::new(&Settings::with_database(database.url()))
+        .expect("the database opens")
         .migrate()
         .expect("migrations apply");
     let mut conn = ConnectionFactory::new(database.url())
+        .expect("a database URL")
         .connect()
         .expect("connects");
     let directory = match backend {

@@ -447,6 +447,7 @@ async fn postgres_down_gives_503_in_bounded_time_and_recovers() {
 async fn sigterm_lets_in_flight_requests_finish(backend: Backend) {
     let database = TestDatabase::create(backend);
     Db::new(&Settings::with_database(database.url()))
+        .expect("the database opens")
         .migrate()
         .expect("migrates");
     let token = make_token(database.url(), "signals", Role::Admin);
@@ -492,7 +493,7 @@ async fn sigterm_lets_in_flight_requests_finish(backend: Backend) {
         "the process exits cleanly: {exited:?}"
     );
 
-    let app_db = Db::new(&Settings::with_database(database.url()));
+    let app_db = Db::new(&Settings::with_database(database.url())).expect("the database opens");
     let mut conn = app_db.writer().get().expect("connection");
     let names =
         coop_registry::partners::queries::name_owner(&mut conn, "in flight", None).expect("query");
@@ -518,6 +519,7 @@ async fn postgres_sigterm_lets_in_flight_requests_finish() {
 async fn sigkill_never_leaves_half_written_agreements(backend: Backend) {
     let database = TestDatabase::create(backend);
     Db::new(&Settings::with_database(database.url()))
+        .expect("the database opens")
         .migrate()
         .expect("migrates");
     let token = make_token(database.url(), "killer", Role::Admin);
@@ -574,7 +576,7 @@ async fn sigkill_never_leaves_half_written_agreements(backend: Backend) {
         "the load ran: {}",
         acknowledged.len()
     );
-    let db = Db::new(&Settings::with_database(database.url()));
+    let db = Db::new(&Settings::with_database(database.url())).expect("the database opens");
     let mut conn = db.writer().get().expect("connection");
     #[derive(diesel::QueryableByName, Debug)]
     struct Counts {
