@@ -50,6 +50,11 @@ pub struct Settings {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
 
+    /// Seconds a request's body may take to arrive once its headers have; then 408.
+    #[arg(long, env = "BODY_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+
     /// MiB of memory for records already rendered as JSON, reused by list pages while the
     /// records are unchanged (see `rendered.rs`); 0 turns this off.
     #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2)]
@@ -79,6 +84,7 @@ impl Settings {
             max_connections: 2048,
             read_requires_token: false,
             cors_allowed_origins: Vec::new(),
+            body_timeout_secs: 10,
             rendered_cache_mib: 2,
         }
     }

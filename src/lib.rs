@@ -101,6 +101,9 @@ impl Application {
         let query_rules = web::Data::new(routing::QueryRules::from_document(
             &serde_json::to_value(openapi::document())?,
         ));
+        let body_timeout = web::Data::new(routing::BodyTimeout(Duration::from_secs(
+            settings.body_timeout_secs,
+        )));
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 .wrap(from_fn(routing::head_as_get))
@@ -120,6 +123,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .app_data(query_rules.clone())
+                .app_data(body_timeout.clone())
                 .app_data(json_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error));
             // The API first: routes are tried in order, and it gets nearly all requests.

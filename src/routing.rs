@@ -15,9 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{
-    AppService, HttpServiceFactory, Payload, ServiceRequest, ServiceResponse,
-};
+use actix_web::dev::{AppService, HttpServiceFactory, Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
@@ -279,9 +277,13 @@ async fn gate(
     if let Some(actor) = actor {
         req.extensions_mut().insert(actor);
     }
+    let timeout = req
+        .app_data::<web::Data<BodyTimeout>>()
+        .map(|t| *t.get_ref())
+        .unwrap_or_default();
     let mut req = req;
     let body = req.take_payload();
-    req.set_payload(BodyDeadline::start(body));
+    req.set_payload(BodyDeadline::start(body, timeout));
     let mut response = next.call(req).await?;
     // An answer that depended on who asked must not be kept by shared caches; the client's own
     // cache may keep it, revalidating with the ETag.
@@ -297,22 +299,29 @@ async fn gate(
     Ok(response.map_into_left_body())
 }
 
-/// How long a request's body may take to arrive once its headers have: a client that sends a
-/// body slowly would otherwise hold a worker's memory and a handler for as long as it likes.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request's body may take to arrive once its headers have (`BODY_TIMEOUT_SECS`): a
+/// client that sends a body slowly would otherwise hold a handler for as long as it likes.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub Duration);
 
-/// A request body that must arrive whole within [`BODY_TIMEOUT`] (or the `BodyTimeout` in the
-/// app data); after it, reading fails with a timeout, which the body's reader answers 408.
+impl Default for BodyTimeout {
+    fn default() -> Self {
+        Self(Duration::from_secs(10))
+    }
+}
+
+/// A request body that must arrive whole within its [`BodyTimeout`]; after it, reading fails
+/// with a timeout, which the body's reader answers 408.
 struct BodyDeadline {
     body: Payload,
     deadline: Pin<Box<actix_web::rt::time::Sleep>>,
 }
 
 impl BodyDeadline {
-    fn start(body: Payload) -> Payload {
+    fn start(body: Payload, timeout: BodyTimeout) -> Payload {
         let timed = BodyDeadline {
             body,
-            deadline: Box::pin(actix_web::rt::time::sleep(BODY_TIMEOUT)),
+            deadline: Box::pin(actix_web::rt::time::sleep(timeout.0)),
         };
         Payload::Stream {
             payload: Box::pin(timed),

@@ -161,7 +161,7 @@ async fn no_spelling_of_a_path_gets_past_its_route_access(app: TestApp) {
     let closed = spawn_app_with(backend_of(&app), |s| s.read_requires_token = true).await;
     for (app, reads_closed) in [(&app, false), (&closed, true)] {
         let revoked = make_token(app.database.url(), "revoked", Role::Admin);
-        let db = Db::new(&Settings::with_database(app.database.url()));
+        let db = Db::new(&Settings::with_database(app.database.url())).expect("the database");
         let mut conn = db.writer().get().expect("a connection");
         assert!(auth::revoke_token(&mut conn, "revoked").expect("revoked"));
         let keys = seed_one_of_each(app).await;
@@ -595,4 +595,49 @@ async fn sqlite_route_table_and_document_agree() {
         registered, documented,
         "every route is documented, and only those"
     );
+}
+
+/// A body that does not arrive within `BODY_TIMEOUT_SECS` is answered 408 and nothing is stored.
+async fn a_body_that_arrives_too_slowly_is_cut_off(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.body_timeout_secs = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /api/v1/partners HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"name\": \"Slow",
+        app.editor_token
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the service closed the connection after answering"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(answer.to_lowercase().contains("x-request-id:"), "{answer}");
+    let listed = json(app.get("/api/v1/partners?q=Slow").await, 200).await;
+    assert_eq!(listed["items"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_body_that_arrives_too_slowly_is_cut_off() {
+    a_body_that_arrives_too_slowly_is_cut_off(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set"
+)]
+async fn postgres_a_body_that_arrives_too_slowly_is_cut_off() {
+    a_body_that_arrives_too_slowly_is_cut_off(Backend::Postgres).await;
 }
