@@ -50,8 +50,12 @@ pub fn check<T: ToSchema + 'static>(body: &Value) -> Result<Verdict, ApiError> {
         } else {
             &mut broken
         };
+        // One error a field: `""` breaks both minLength and the text pattern, say.
         for field_error in field_errors(&error) {
-            if !target.contains(&field_error) {
+            if !target
+                .iter()
+                .any(|e: &FieldError| e.field == field_error.field)
+            {
                 target.push(field_error);
             }
         }

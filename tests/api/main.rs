@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod agreements;
+mod bodies;
 mod countries;
 mod demo;
 mod events;
