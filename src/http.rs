@@ -9,14 +9,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use utoipa::ToSchema;
+
 use crate::error::{ApiError, FieldError, backticked};
 use crate::rendered;
 
-/// A JSON request body parsed into `T`. Syntax, media type and size errors come from actix's
-/// `JsonConfig` (see `error::json_error`); type errors name the offending field's path.
-pub struct JsonBody<T>(pub T);
+mod schema;
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+pub use schema::{BrokenRules, document as schema_document};
+
+/// A JSON request body checked against `T`'s OpenAPI schema and parsed into `T` (see
+/// [`parse_body`]). Syntax, media type and size errors come from actix's `JsonConfig` (see
+/// `error::json_error`).
+pub struct JsonBody<T>(pub Checked<T>);
+
+impl<T: DeserializeOwned + ToSchema + 'static> FromRequest for JsonBody<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -26,6 +33,59 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             let value = json.await?.into_inner();
             Ok(JsonBody(parse_body(value)?))
         })
+    }
+}
+
+/// A JSON Merge Patch body, any JSON value; what it makes is checked once applied (see
+/// [`apply_patch`]).
+pub struct MergePatch(pub Value);
+
+impl FromRequest for MergePatch {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move { Ok(MergePatch(json.await?.into_inner())) })
+    }
+}
+
+/// A body that has the JSON types of its schema, parsed, and the schema's other rules it
+/// breaks. The resource's own rules still run on such a body (see [`Checked::then`]), so that
+/// one 422 lists everything wrong with it.
+#[derive(Clone, Debug)]
+pub struct Checked<T> {
+    pub value: T,
+    pub broken: BrokenRules,
+}
+
+impl<T> Checked<T> {
+    /// A value that breaks no rule of the schema.
+    pub fn valid(value: T) -> Self {
+        Checked {
+            value,
+            broken: Vec::new(),
+        }
+    }
+
+    /// Whether the body breaks a rule of its schema (and so is refused whatever `then` finds).
+    pub fn breaks_rules(&self) -> bool {
+        !self.broken.is_empty()
+    }
+
+    /// `rules` applied to the value: their answer when the schema's rules hold, else one 422
+    /// with the schema's broken rules and those of `rules` about fields not named yet.
+    pub fn then<D>(self, rules: impl FnOnce(T) -> Result<D, ApiError>) -> Result<D, ApiError> {
+        let result = rules(self.value);
+        if self.broken.is_empty() {
+            return result;
+        }
+        let mut errors = self.broken;
+        if let Err(ApiError::Validation(more)) = result {
+            let named: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+            errors.extend(more.into_iter().filter(|e| !named.contains(&e.field)));
+        }
+        Err(ApiError::Validation(errors))
     }
 }
 
@@ -58,8 +118,35 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
     }
 }
 
-/// Reads a JSON value into `T`, reporting where it does not fit as a 400 naming the field.
-pub fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+/// Checks a JSON body against `T`'s schema, then reads it into `T`.
+///
+/// Wrong JSON types and unknown fields are a 400 listing each; any other broken rule of the
+/// schema (a value not in an enum, a date that does not exist, a missing field, a length or a
+/// pattern) is a 422 listing each. A body that breaks only rules `T` can still hold is parsed,
+/// its broken rules carried along for the resource's own (see [`Checked::then`]); so is one
+/// whose values outside their enums are replaced by allowed ones (the answer is a 422 anyway).
+pub fn parse_body<T: DeserializeOwned + ToSchema + 'static>(
+    value: Value,
+) -> Result<Checked<T>, ApiError> {
+    let schema::Verdict { broken, stand_ins } = schema::check::<T>(&value)?;
+    if broken.is_empty() {
+        return deserialize(value).map(Checked::valid);
+    }
+    let mut value = value;
+    for (pointer, stand_in) in stand_ins {
+        if let Some(slot) = value.pointer_mut(&pointer) {
+            *slot = stand_in;
+        }
+    }
+    match deserialize(value) {
+        Ok(value) => Ok(Checked { value, broken }),
+        Err(_) => Err(ApiError::Validation(broken)),
+    }
+}
+
+/// Reads a JSON value into `T`, reporting where it does not fit as a 400 naming the field:
+/// what the schema could not say (a number too large for its type).
+fn deserialize<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
@@ -88,10 +175,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The writable fields of `current` with a merge patch applied, parsed as the input type `I`.
-pub fn apply_patch<T, I>(current: T, patch: &Value) -> Result<I, ApiError>
+/// The writable fields of `current` with a merge patch applied, checked and parsed as the
+/// input type `I` (see [`parse_body`]): what a patch makes must be a valid whole input.
+pub fn apply_patch<T, I>(current: T, patch: &Value) -> Result<Checked<I>, ApiError>
 where
-    I: TryFrom<T, Error = ApiError> + Serialize + DeserializeOwned,
+    I: TryFrom<T, Error = ApiError> + Serialize + DeserializeOwned + ToSchema + 'static,
 {
     let mut document = serde_json::to_value(I::try_from(current)?)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -291,21 +379,38 @@ mod tests {
     }
 
     #[test]
-    fn parse_body_names_the_failing_field() {
-        #[derive(Debug, serde::Deserialize)]
+    fn parse_body_answers_400_for_types_and_422_for_rules() {
+        #[derive(Clone, Debug, serde::Deserialize, ToSchema)]
         #[serde(deny_unknown_fields)]
         #[allow(dead_code)]
         struct Input {
+            #[schema(max_length = 3)]
             name: String,
             count: u32,
         }
-        let err =
-            parse_body::<Input>(json!({"name": "x", "count": "many"})).expect_err("type error");
-        assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "count"));
-        let err =
-            parse_body::<Input>(json!({"name": "x", "count": 1, "extra": 1})).expect_err("unknown");
-        assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "extra"));
-        let err = parse_body::<Input>(json!({"count": 1})).expect_err("missing");
-        assert!(matches!(&err, ApiError::BadRequest { errors, .. } if errors[0].field == "name"));
+        let fields = |errors: &[FieldError]| -> Vec<String> {
+            errors.iter().map(|e| e.field.clone()).collect()
+        };
+        let err = parse_body::<Input>(json!({"name": 1, "count": "many", "extra": 1}))
+            .expect_err("type errors");
+        assert!(
+            matches!(&err, ApiError::BadRequest { errors, .. } if fields(errors) == ["count", "name", "extra"])
+        );
+        let err = parse_body::<Input>(json!({})).expect_err("missing");
+        assert!(
+            matches!(&err, ApiError::Validation(errors) if fields(errors) == ["name", "count"])
+        );
+        // Too long, but an `Input` can hold it: parsed, and the broken rule carried along.
+        let checked = parse_body::<Input>(json!({"name": "long", "count": 1})).expect("parses");
+        assert_eq!(fields(&checked.broken), ["name"]);
+        let answer = checked.then(|_| {
+            Err::<(), _>(ApiError::Validation(vec![
+                FieldError::new("name", "again"),
+                FieldError::new("count", "odd"),
+            ]))
+        });
+        assert!(
+            matches!(&answer, Err(ApiError::Validation(errors)) if fields(errors) == ["name", "count"])
+        );
     }
 }

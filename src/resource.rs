@@ -17,7 +17,7 @@ use crate::audit::{self, AuditAction, ResourceType};
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::ApiError;
-use crate::http::{Precondition, apply_patch, respond_with_etag, respond_written};
+use crate::http::{Checked, Precondition, apply_patch, respond_with_etag, respond_written};
 use crate::pagination::{self, Cursor, PageBuilder, PageParams, RenderedItem, Sort, SortField};
 use crate::references::{self, Target};
 use crate::rendered::{self, RenderedRows};
@@ -86,6 +86,7 @@ pub trait Resource: Listed<Item: Clone> {
     /// The writable fields; a merge patch is applied to them.
     type Input: DeserializeOwned
         + Serialize
+        + ToSchema
         + TryFrom<Self::Item, Error = ApiError>
         + Clone
         + Send
@@ -173,16 +174,21 @@ pub async fn get<R: Resource>(
 /// When a foreign key refuses the insert (`prepare_new` may leave references to the foreign
 /// keys), the input is checked again in full, so that the answer is the usual 422 naming each
 /// field whose record does not exist; a conflict stays a 409 if the check finds nothing (a
-/// record deleted and made again in between).
+/// record deleted and made again in between). A body that breaks a rule of its schema is
+/// checked in full too, references included, so that its 422 lists everything.
 pub async fn create<R: Resource>(
     db: &Db,
     actor: Actor,
-    input: R::Input,
+    input: Checked<R::Input>,
 ) -> Result<HttpResponse, ApiError> {
-    let recheck = input.clone();
+    let recheck = input.value.clone();
     let written = db
         .write(move |conn| {
-            let draft = R::prepare_new(conn, input)?;
+            let draft = if input.breaks_rules() {
+                input.then(|input| R::prepare(conn, input, None))?
+            } else {
+                R::prepare_new(conn, input.value)?
+            };
             let item = R::insert(conn, draft)?;
             let key = R::key(&item).to_string();
             audit::record(
@@ -219,7 +225,7 @@ pub async fn replace<R: Resource>(
     actor: Actor,
     key: R::Key,
     precondition: Precondition,
-    input: R::Input,
+    input: Checked<R::Input>,
 ) -> Result<HttpResponse, ApiError> {
     let item = db
         .write(move |conn| store::<R>(conn, &actor, &key, &precondition, |_| Ok(input.clone())))
@@ -300,12 +306,13 @@ fn store<R: Resource>(
     actor: &Actor,
     key: &R::Key,
     precondition: &Precondition,
-    make_input: impl Fn(R::Item) -> Result<R::Input, ApiError>,
+    make_input: impl Fn(R::Item) -> Result<Checked<R::Input>, ApiError>,
 ) -> Result<R::Item, ApiError> {
     for _ in 0..ATTEMPTS {
         let current = R::find(conn, key)?.ok_or_else(|| R::not_found(key))?;
         precondition.check(R::version(&current))?;
-        let draft = R::prepare(conn, make_input(current.clone())?, Some(key))?;
+        let draft =
+            make_input(current.clone())?.then(|input| R::prepare(conn, input, Some(key)))?;
         match R::update(conn, key, &current, draft)? {
             Some(updated) => {
                 let id = key.to_string();

@@ -1,9 +1,38 @@
 //! Field rules shared by every resource. A `Validator` collects every broken rule so that one
-//! 422 lists them all; the checked values come out normalized (trimmed, empty → null).
+//! 422 lists them all; the checked values come out normalized (trimmed).
+//!
+//! Text comes in two kinds, each with its rule here and its pattern in the input schemas:
+//! single-line text (names, titles, codes, places) holds no control character at all, and
+//! multi-line text (descriptions, summaries, notes) may also hold line feeds, tabs, and
+//! carriage returns that start a CRLF line break. Either must hold something besides white
+//! space: a blank value is refused, not taken for null (send null to clear a field).
 
 use chrono::{Datelike, NaiveDate};
 
 use crate::error::{ApiError, FieldError};
+
+/// The schema pattern of single-line text: no control character (Unicode Cc), and something
+/// besides white space. Valid ECMA-262 and Rust regex alike.
+pub const SINGLE_LINE: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// The schema pattern of multi-line text: as [`SINGLE_LINE`], but line feeds, tabs and CRLF
+/// line breaks are allowed.
+pub const MULTI_LINE: &str = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$";
+
+/// The schema pattern of a URL field (beside `format: uri`): http or https, with no white
+/// space or control character anywhere.
+pub const HTTP_URL: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$";
+
+/// What breaking the schema pattern `pattern` means, for people.
+pub fn pattern_rule(pattern: &str) -> String {
+    match pattern {
+        SINGLE_LINE => "must not be blank, and must be one line without control characters (no line breaks or tabs)".to_owned(),
+        MULTI_LINE => "must not be blank, and must hold no control characters other than line breaks and tabs".to_owned(),
+        HTTP_URL => "must be an absolute http or https URL without spaces or control characters".to_owned(),
+        other => format!("must match the pattern {other}"),
+    }
+}
 
 /// Collects broken field rules.
 #[derive(Debug, Default)]
@@ -23,8 +52,41 @@ impl Validator {
         }
     }
 
-    /// A required text of `min..=max` characters, trimmed.
-    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+    /// A required single-line text of `min..=max` characters, trimmed (see the module's
+    /// documentation).
+    pub fn single_line(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        self.text(field, value, min, max, is_single_line)
+    }
+
+    /// An optional single-line text of at most `max` characters, trimmed; null stays null.
+    pub fn optional_single_line(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        self.optional_text(field, value?, max, is_single_line)
+    }
+
+    /// An optional multi-line text of at most `max` characters, trimmed; null stays null.
+    pub fn optional_multi_line(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        self.optional_text(field, value?, max, is_multi_line)
+    }
+
+    /// A text of `min..=max` characters once trimmed, whose characters `allowed` accepts.
+    fn text(
+        &mut self,
+        field: &str,
+        value: &str,
+        min: usize,
+        max: usize,
+        allowed: fn(&str) -> bool,
+    ) -> String {
         let value = value.trim();
         let chars = value.chars().count();
         self.check(
@@ -32,25 +94,24 @@ impl Validator {
             field,
             format!("must be {min} to {max} characters"),
         );
-        self.no_nul(field, value);
+        self.check(allowed(value), field, "must not contain control characters");
         value.to_owned()
     }
 
-    /// An optional text of at most `max` characters, trimmed; blank becomes null.
-    pub fn optional_text(
+    /// An optional field's text: as [`Self::text`], but blank is its own mistake, since null
+    /// is how a client clears the field.
+    fn optional_text(
         &mut self,
         field: &str,
-        value: Option<&str>,
+        value: &str,
         max: usize,
+        allowed: fn(&str) -> bool,
     ) -> Option<String> {
-        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
-        self.check(
-            value.chars().count() <= max,
-            field,
-            format!("must be at most {max} characters"),
-        );
-        self.no_nul(field, value);
-        Some(value.to_owned())
+        if value.trim().is_empty() {
+            self.check(false, field, "must not be blank; send null to clear it");
+            return None;
+        }
+        Some(self.text(field, value, 1, max, allowed))
     }
 
     /// Exactly `len` ASCII letters, returned upper-case (ISO codes).
@@ -75,19 +136,27 @@ impl Validator {
         value
     }
 
-    /// An optional absolute http(s) URL.
+    /// An optional absolute http(s) URL, with no white space or control character in it
+    /// (the URL parser would quietly encode or drop them; a header or a log must never get them).
     pub fn http_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = self.optional_text(field, value, 2000)?;
-        let ok = url::Url::parse(&value).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-        });
-        self.check(ok, field, "must be an absolute http or https URL");
+        // The URL rule below names control characters itself.
+        let value = self.optional_text(field, value?, 2000, |_| true)?;
+        let ok = !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            && url::Url::parse(&value).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+            });
+        self.check(
+            ok,
+            field,
+            "must be an absolute http or https URL without spaces or control characters",
+        );
         Some(value)
     }
 
     /// An optional e-mail address.
     pub fn email(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = self.optional_text(field, value, 254)?;
+        let value = self.optional_single_line(field, value, 254)?;
         self.check(
             value.parse::<email_address::EmailAddress>().is_ok(),
             field,
@@ -151,15 +220,29 @@ impl Validator {
             Err(ApiError::Validation(self.errors))
         }
     }
+}
 
-    /// PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
-    fn no_nul(&mut self, field: &str, value: &str) {
-        self.check(
-            !value.contains('\0'),
-            field,
-            "must not contain NUL characters",
-        );
+/// Whether `text` holds no control character (Unicode Cc): one line, no tabs. NUL is one of
+/// them, which PostgreSQL could not store anyway.
+pub fn is_single_line(text: &str) -> bool {
+    !text.chars().any(char::is_control)
+}
+
+/// Whether `text`'s only control characters are line feeds, tabs, and carriage returns that
+/// start a CRLF line break.
+pub fn is_multi_line(text: &str) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let allowed = match c {
+            '\n' | '\t' => true,
+            '\r' => chars.peek() == Some(&'\n'),
+            c => !c.is_control(),
+        };
+        if !allowed {
+            return false;
+        }
     }
+    true
 }
 
 /// The lower-cased text that `q` searches, made in Rust so that case folding is the same for
@@ -194,25 +277,113 @@ mod tests {
     #[test]
     fn texts_are_trimmed_and_bounded_in_characters() {
         let mut v = Validator::new();
-        assert_eq!(v.text("name", "  Қазақстан ", 1, 9), "Қазақстан");
+        assert_eq!(v.single_line("name", "  Қазақстан ", 1, 9), "Қазақстан");
         assert!(v.errors.is_empty());
-        v.text("name", "   ", 1, 9);
-        v.text("title", "0123456789", 1, 9);
-        v.text("nul", "a\0b", 1, 9);
+        v.single_line("name", "   ", 1, 9);
+        v.single_line("title", "0123456789", 1, 9);
+        v.single_line("nul", "a\0b", 1, 9);
         let fields: Vec<_> = v.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "title", "nul"]);
     }
 
     #[test]
-    fn blank_optional_text_becomes_null() {
+    fn blank_optional_text_is_refused_and_null_stays_null() {
         let mut v = Validator::new();
-        assert_eq!(v.optional_text("notes", Some("  "), 10), None);
-        assert_eq!(v.optional_text("notes", None, 10), None);
+        assert_eq!(v.optional_single_line("acronym", None, 10), None);
+        assert_eq!(v.optional_multi_line("notes", None, 10), None);
         assert_eq!(
-            v.optional_text("notes", Some(" x "), 10).as_deref(),
+            v.optional_multi_line("notes", Some(" x "), 10).as_deref(),
             Some("x")
         );
-        assert!(v.finish().is_ok());
+        assert!(v.errors.is_empty());
+        v.optional_single_line("acronym", Some("  "), 10);
+        v.optional_multi_line("notes", Some(""), 10);
+        v.http_url("website", Some(""));
+        v.email("email", Some(" "));
+        let messages: Vec<_> = v.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["must not be blank; send null to clear it"; 4]);
+    }
+
+    #[test]
+    fn single_line_text_refuses_every_control_character() {
+        for bad in [
+            "a\tb",
+            "a\nb",
+            "a\r\nb",
+            "a\u{1b}[31mb",
+            "a\u{7f}",
+            "a\u{85}b",
+        ] {
+            let mut v = Validator::new();
+            v.single_line("name", bad, 1, 20);
+            v.optional_single_line("city", Some(bad), 20);
+            assert_eq!(v.errors.len(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn multi_line_text_keeps_line_feeds_tabs_and_crlf_only() {
+        let mut v = Validator::new();
+        let text = "line one\n\tindented\r\nline three";
+        assert_eq!(
+            v.optional_multi_line("notes", Some(text), 100).as_deref(),
+            Some(text)
+        );
+        assert!(v.errors.is_empty());
+        for bad in ["lone\rreturn", "bell\u{7}", "esc\u{1b}", "nul\0"] {
+            v.optional_multi_line("notes", Some(bad), 100);
+        }
+        assert_eq!(v.errors.len(), 4);
+    }
+
+    #[test]
+    fn urls_with_white_space_or_control_characters_are_refused() {
+        let mut v = Validator::new();
+        v.http_url("website", Some("https://example.org/a\r\nSet-Cookie: x=1"));
+        v.http_url("website", Some("https://example.org/a b"));
+        v.http_url("website", Some("https://example.org/\u{7f}"));
+        assert_eq!(v.errors.len(), 3);
+    }
+
+    /// The schema patterns say what the Validator's text rules say.
+    #[test]
+    fn patterns_agree_with_the_text_rules() {
+        let single = matches_pattern(SINGLE_LINE);
+        let multi = matches_pattern(MULTI_LINE);
+        let url = matches_pattern(HTTP_URL);
+        for text in [
+            "x",
+            " x ",
+            "a b",
+            "\t",
+            "a\tb",
+            "a\nb",
+            "a\r\nb",
+            "a\rb",
+            "\u{1b}x",
+            "Қазақстан",
+            " ",
+            "",
+            "x\u{85}",
+            "\u{a0}",
+            "a\u{a0}b",
+            "x\0",
+        ] {
+            let single_ok = is_single_line(text) && !text.trim().is_empty();
+            let multi_ok = is_multi_line(text) && !text.trim().is_empty();
+            assert_eq!(single(text), single_ok, "single-line {text:?}");
+            assert_eq!(multi(text), multi_ok, "multi-line {text:?}");
+        }
+        assert!(url("https://example.org/a?b=c"));
+        assert!(!url("https://example.org/a b"));
+        assert!(!url("ftp://example.org"));
+    }
+
+    /// A matcher for `pattern`, compiled as the body check compiles it.
+    fn matches_pattern(pattern: &str) -> impl Fn(&str) -> bool {
+        let validator = jsonschema::validator_for(&serde_json::json!({"pattern": pattern}))
+            .expect("pattern compiles");
+        move |text| validator.is_valid(&serde_json::json!(text))
     }
 
     #[test]
@@ -248,10 +419,10 @@ mod tests {
         #[test]
         fn text_is_accepted_exactly_when_its_trimmed_length_fits(value in "\\PC{0,12}", min in 0usize..4, max in 4usize..10) {
             let mut v = Validator::new();
-            let kept = v.text("f", &value, min, max);
+            let kept = v.single_line("f", &value, min, max);
             let chars = value.trim().chars().count();
             proptest::prop_assert_eq!(kept.as_str(), value.trim());
-            proptest::prop_assert_eq!(v.finish().is_ok(), (min..=max).contains(&chars) && !value.contains('\0'));
+            proptest::prop_assert_eq!(v.finish().is_ok(), (min..=max).contains(&chars));
         }
 
         #[test]
@@ -287,9 +458,8 @@ mod tests {
             v.http_url("u", Some(&url));
             let trimmed = url.trim();
             let parsed = url::Url::parse(trimmed).ok();
-            let valid = trimmed.is_empty()
-                || (parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
-                    && !trimmed.contains('\0'));
+            let valid = parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+                && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control());
             proptest::prop_assert_eq!(v.finish().is_ok(), valid);
         }
     }

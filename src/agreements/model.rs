@@ -178,7 +178,12 @@ impl From<AgreementRow> for Agreement {
     "country_codes": ["KZ", "KR"]
 }))]
 pub struct AgreementInput {
-    #[schema(min_length = 1, max_length = 300)]
+    /// One line without control characters; trimmed, and must not be blank.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     pub kind: AgreementKind,
     pub status: AgreementStatus,
@@ -191,11 +196,21 @@ pub struct AgreementInput {
     #[serde(default)]
     #[schema(format = Date)]
     pub ends_on: Option<NaiveDate>,
+    /// Text that may hold line feeds, tabs and CRLF line breaks but no other control
+    /// characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
+    )]
     pub summary: Option<String>,
+    /// An absolute http or https URL, without spaces or control characters; null to clear.
     #[serde(default)]
-    #[schema(format = "uri")]
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub document_url: Option<String>,
     /// Each partner at most once; every partner must exist.
     #[serde(default)]
@@ -281,7 +296,7 @@ impl AgreementDraft {
 impl AgreementInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
     pub fn check(self, v: &mut Validator) -> AgreementDraft {
-        let title = v.text("title", &self.title, 1, 300);
+        let title = v.single_line("title", &self.title, 1, 300);
         let signed_on = v.date("signed_on", self.signed_on);
         v.check(
             signed_on.is_some() || !self.status.is_signed(),
@@ -291,7 +306,7 @@ impl AgreementInput {
         let starts_on = v.date("starts_on", self.starts_on);
         let ends_on = v.date("ends_on", self.ends_on);
         v.date_order("ends_on", starts_on, ends_on);
-        let summary = v.optional_text("summary", self.summary.as_deref(), 10_000);
+        let summary = v.optional_multi_line("summary", self.summary.as_deref(), 10_000);
         let document_url = v.http_url("document_url", self.document_url.as_deref());
         v.no_repeats(
             "parties",

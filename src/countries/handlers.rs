@@ -13,7 +13,7 @@ use crate::error::operation_errors::{
     ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
 };
 use crate::error::{ApiError, responses};
-use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, Sort};
 use crate::references::Target;
 use crate::resource::{self, Listed, Resource};
@@ -249,7 +249,7 @@ pub async fn update_country(
     actor: Actor,
     path: web::Path<String>,
     precondition: Precondition,
-    JsonBody(patch): JsonBody<Value>,
+    MergePatch(patch): MergePatch,
 ) -> Result<HttpResponse, ApiError> {
     resource::update::<Countries>(&db, actor, path_code(path)?, precondition, patch).await
 }

@@ -81,13 +81,26 @@ pub struct CountryInput {
     pub alpha3: String,
     #[schema(pattern = "^[0-9]{3}$", example = "983")]
     pub numeric: String,
-    #[schema(min_length = 1, max_length = 200, example = "Kosovo")]
+    /// One line without control characters; trimmed, and must not be blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
+    /// One line without control characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub region: Option<String>,
+    /// One line without control characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub subregion: Option<String>,
     /// Defaults to false.
     #[serde(default)]
@@ -95,8 +108,13 @@ pub struct CountryInput {
     #[serde(default)]
     #[schema(format = Date)]
     pub joined_on: Option<NaiveDate>,
+    /// Text that may hold line feeds, tabs and CRLF line breaks but no other control
+    /// characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 5000)]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
+    )]
     pub notes: Option<String>,
 }
 
@@ -159,12 +177,12 @@ impl CountryInput {
         let changes = CountryChanges {
             alpha3: v.letters("alpha3", &self.alpha3, 3),
             numeric_code: v.digits("numeric", &self.numeric, 3),
-            name: v.text("name", &self.name, 1, 200),
-            region: v.optional_text("region", self.region.as_deref(), 200),
-            subregion: v.optional_text("subregion", self.subregion.as_deref(), 200),
+            name: v.single_line("name", &self.name, 1, 200),
+            region: v.optional_single_line("region", self.region.as_deref(), 200),
+            subregion: v.optional_single_line("subregion", self.subregion.as_deref(), 200),
             participant: self.participant,
             joined_on: v.date("joined_on", self.joined_on),
-            notes: v.optional_text("notes", self.notes.as_deref(), 5000),
+            notes: v.optional_multi_line("notes", self.notes.as_deref(), 5000),
             search_text: String::new(),
         };
         v.finish()?;
@@ -245,7 +263,7 @@ mod tests {
             subregion: None,
             participant: false,
             joined_on: None,
-            notes: Some("".into()),
+            notes: Some(" Declared independence in 2008.\n".into()),
         }
     }
 
@@ -255,7 +273,10 @@ mod tests {
         assert_eq!(code, "XK");
         assert_eq!(changes.alpha3, "XKX");
         assert_eq!(changes.name, "Kosovo");
-        assert_eq!(changes.notes, None);
+        assert_eq!(
+            changes.notes.as_deref(),
+            Some("Declared independence in 2008.")
+        );
         assert!(changes.search_text.contains("kosovo"));
     }
 

@@ -15,7 +15,7 @@ use crate::error::operation_errors::{
     ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
 };
 use crate::error::{ApiError, responses};
-use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, RenderedItem, Sort};
 use crate::references::{self, Target};
 use crate::rendered::RenderedRows;
@@ -324,7 +324,7 @@ pub async fn update_event(
     actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
-    JsonBody(patch): JsonBody<Value>,
+    MergePatch(patch): MergePatch,
 ) -> Result<HttpResponse, ApiError> {
     resource::update::<Events>(&db, actor, path.into_inner(), precondition, patch).await
 }

@@ -164,7 +164,12 @@ impl From<EventRow> for Event {
     "agreement_id": 1, "participants": [{"partner_id": 1, "role": "organizer"}]
 }))]
 pub struct EventInput {
-    #[schema(min_length = 1, max_length = 300)]
+    /// One line without control characters; trimmed, and must not be blank.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     pub kind: EventKind,
     #[schema(format = Date)]
@@ -172,11 +177,19 @@ pub struct EventInput {
     #[serde(default)]
     #[schema(format = Date)]
     pub ends_on: Option<NaiveDate>,
+    /// One line without control characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub city: Option<String>,
+    /// One line without control characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub venue: Option<String>,
     /// An existing country's code, any case.
     #[serde(default)]
@@ -185,11 +198,21 @@ pub struct EventInput {
     /// An existing agreement's id.
     #[serde(default)]
     pub agreement_id: Option<i64>,
+    /// Text that may hold line feeds, tabs and CRLF line breaks but no other control
+    /// characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
+    )]
     pub description: Option<String>,
+    /// An absolute http or https URL, without spaces or control characters; null to clear.
     #[serde(default)]
-    #[schema(format = "uri")]
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub url: Option<String>,
     /// Each partner at most once; every partner must exist.
     #[serde(default)]
@@ -276,17 +299,17 @@ impl EventDraft {
 impl EventInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
     pub fn check(self, v: &mut Validator) -> EventDraft {
-        let title = v.text("title", &self.title, 1, 300);
+        let title = v.single_line("title", &self.title, 1, 300);
         v.date("starts_on", Some(self.starts_on));
         let ends_on = v.date("ends_on", self.ends_on);
         v.date_order("ends_on", Some(self.starts_on), ends_on);
-        let city = v.optional_text("city", self.city.as_deref(), 200);
-        let venue = v.optional_text("venue", self.venue.as_deref(), 200);
+        let city = v.optional_single_line("city", self.city.as_deref(), 200);
+        let venue = v.optional_single_line("venue", self.venue.as_deref(), 200);
         let country_code = self
             .country_code
             .as_deref()
             .map(|c| v.letters("country_code", c, 2));
-        let description = v.optional_text("description", self.description.as_deref(), 10_000);
+        let description = v.optional_multi_line("description", self.description.as_deref(), 10_000);
         let url = v.http_url("url", self.url.as_deref());
         v.no_repeats(
             "participants",

@@ -13,7 +13,7 @@ use crate::error::operation_errors::{
     ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
 };
 use crate::error::{ApiError, responses};
-use crate::http::{JsonBody, Precondition, QueryParams};
+use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
 use crate::pagination::{Cursor, Page, PageParams, Sort};
 use crate::references::{self, Target};
 use crate::resource::{self, Listed, Resource};
@@ -236,7 +236,7 @@ pub async fn update_partner(
     actor: Actor,
     path: web::Path<i64>,
     precondition: Precondition,
-    JsonBody(patch): JsonBody<Value>,
+    MergePatch(patch): MergePatch,
 ) -> Result<HttpResponse, ApiError> {
     resource::update::<Partners>(&db, actor, path.into_inner(), precondition, patch).await
 }

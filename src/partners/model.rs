@@ -82,24 +82,44 @@ pub struct Partner {
     "country_code": "US", "website": "https://www.undp.org", "email": null, "description": null
 }))]
 pub struct PartnerInput {
-    #[schema(min_length = 1, max_length = 200)]
+    /// One line without control characters; trimmed, and must not be blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
+    /// One line without control characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 20)]
+    #[schema(
+        max_length = 20,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub acronym: Option<String>,
     pub kind: PartnerKind,
     /// An existing country's code, any case.
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z]{2}$")]
     pub country_code: Option<String>,
+    /// An absolute http or https URL, without spaces or control characters; null to clear.
     #[serde(default)]
-    #[schema(format = "uri")]
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub website: Option<String>,
+    /// An e-mail address; null to clear.
     #[serde(default)]
-    #[schema(format = Email)]
+    #[schema(format = Email, max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub email: Option<String>,
+    /// Text that may hold line feeds, tabs and CRLF line breaks but no other control
+    /// characters; trimmed. Blank is refused: send null to clear.
     #[serde(default)]
-    #[schema(max_length = 5000)]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
+    )]
     pub description: Option<String>,
 }
 
@@ -139,15 +159,15 @@ pub struct PartnerChanges {
 impl PartnerInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
     pub fn check(self, v: &mut Validator) -> PartnerChanges {
-        let name = v.text("name", &self.name, 1, 200);
-        let acronym = v.optional_text("acronym", self.acronym.as_deref(), 20);
+        let name = v.single_line("name", &self.name, 1, 200);
+        let acronym = v.optional_single_line("acronym", self.acronym.as_deref(), 20);
         let country_code = self
             .country_code
             .as_deref()
             .map(|c| v.letters("country_code", c, 2));
         let website = v.http_url("website", self.website.as_deref());
         let email = v.email("email", self.email.as_deref());
-        let description = v.optional_text("description", self.description.as_deref(), 5000);
+        let description = v.optional_multi_line("description", self.description.as_deref(), 5000);
         PartnerChanges {
             name_key: name.to_lowercase(),
             search_text: search_text([

@@ -206,11 +206,11 @@ async fn every_agreement_rule_is_checked_and_reported_at_once(app: TestApp) {
                 "country_codes[0]",
             ],
         ),
-        (with(json!({"kind": "treaty"})), 400, vec!["kind"]),
-        (with(json!({"status": "pending"})), 400, vec!["status"]),
+        (with(json!({"kind": "treaty"})), 422, vec!["kind"]),
+        (with(json!({"status": "pending"})), 422, vec!["status"]),
         (
             with(json!({"parties": [{"partner_id": p, "role": "boss"}]})),
-            400,
+            422,
             vec!["parties[0].role"],
         ),
         (
@@ -230,7 +230,7 @@ async fn every_agreement_rule_is_checked_and_reported_at_once(app: TestApp) {
         ),
         (
             with(json!({"signed_on": "2024-13-01"})),
-            400,
+            422,
             vec!["signed_on"],
         ),
     ];

@@ -184,10 +184,10 @@ async fn every_event_rule_is_checked_and_reported_at_once(app: TestApp) {
             ],
         ),
         (with(json!({"starts_on": null})), 400, vec!["starts_on"]),
-        (with(json!({"kind": "party"})), 400, vec!["kind"]),
+        (with(json!({"kind": "party"})), 422, vec!["kind"]),
         (
             with(json!({"participants": [{"partner_id": p, "role": "guest"}]})),
-            400,
+            422,
             vec!["participants[0].role"],
         ),
         (
@@ -205,7 +205,7 @@ async fn every_event_rule_is_checked_and_reported_at_once(app: TestApp) {
         .as_object_mut()
         .expect("object")
         .remove("starts_on");
-    let body = problem(app.post_json("/api/v1/events", &no_start).await, 400).await;
+    let body = problem(app.post_json("/api/v1/events", &no_start).await, 422).await;
     assert_eq!(error_fields(&body), ["starts_on"]);
     assert!(
         app.walk("/api/v1/events?").await.is_empty(),

@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod agreements;
+mod bodies;
 mod cli;
 mod countries;
 mod demo;

@@ -173,8 +173,8 @@ async fn every_partner_rule_is_checked_and_reported_at_once(app: TestApp) {
             422,
             vec!["name", "country_code", "website", "email"],
         ),
-        (json!({"name": "A", "kind": "ministry"}), 400, vec!["kind"]),
-        (json!({"name": "A"}), 400, vec!["kind"]),
+        (json!({"name": "A", "kind": "ministry"}), 422, vec!["kind"]),
+        (json!({"name": "A"}), 422, vec!["kind"]),
         (json!({"name": 7, "kind": "government"}), 400, vec!["name"]),
         (
             json!({"name": "A", "kind": "government", "id": 4}),
