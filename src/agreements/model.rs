@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::agreements;
-use crate::sql::StoredList;
+use crate::sql::JsonList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -92,8 +92,10 @@ pub struct AgreementRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// Kept beside the row as JSON, as are the country codes (see the list_reads migration).
-    pub parties: StoredList<Party>,
-    pub country_codes: StoredList<String>,
+    #[diesel(deserialize_as = JsonList<Party>)]
+    pub parties: Vec<Party>,
+    #[diesel(deserialize_as = JsonList<String>)]
+    pub country_codes: Vec<String>,
 }
 
 /// A cooperation agreement, with its parties and the countries it covers.
@@ -129,11 +131,9 @@ pub struct Agreement {
     #[schema(format = "uri")]
     pub document_url: Option<String>,
     /// The partners party to it, in the order given.
-    #[schema(value_type = Vec<Party>)]
-    pub parties: StoredList<Party>,
+    pub parties: Vec<Party>,
     /// The countries it covers, in the order given.
-    #[schema(value_type = Vec<String>)]
-    pub country_codes: StoredList<String>,
+    pub country_codes: Vec<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -233,8 +233,8 @@ impl TryFrom<Agreement> for AgreementInput {
             ends_on: a.ends_on,
             summary: a.summary,
             document_url: a.document_url,
-            parties: a.parties.items()?,
-            country_codes: a.country_codes.items()?,
+            parties: a.parties,
+            country_codes: a.country_codes,
         })
     }
 }
@@ -265,15 +265,9 @@ pub struct AgreementDraft {
 }
 
 impl AgreementDraft {
-    /// The agreement this draft is once stored as a new record `id` at `now`, with its
-    /// relations as stored.
-    pub fn into_agreement(
-        self,
-        id: i64,
-        now: NaiveDateTime,
-        (parties, country_codes): (StoredList<Party>, StoredList<String>),
-    ) -> Agreement {
-        let c = self.changes;
+    /// The agreement this draft is once stored as a new record `id` at `now`.
+    pub fn into_agreement(self, id: i64, now: NaiveDateTime) -> Agreement {
+        let (c, parties, country_codes) = (self.changes, self.parties, self.country_codes);
         Agreement {
             id,
             title: c.title,

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{agreement_countries, agreement_parties, agreements};
 use crate::sorted_page;
-use crate::sql::StoredList;
+use crate::sql::JsonList;
 use crate::validation::like_pattern;
 
 #[derive(Insertable)]
@@ -164,14 +164,14 @@ pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i
 pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agreement> {
     let now = crate::time::now();
     let (parties, country_codes) = (
-        StoredList::new(&draft.parties)?,
-        StoredList::new(&draft.country_codes)?,
+        JsonList::text(&draft.parties)?,
+        JsonList::text(&draft.country_codes)?,
     );
     let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
         .values((
             draft.changes.clone(),
-            agreements::parties.eq(parties.json()),
-            agreements::country_codes.eq(country_codes.json()),
+            agreements::parties.eq(&parties),
+            agreements::country_codes.eq(&country_codes),
             agreements::created_at.eq(now),
             agreements::updated_at.eq(now),
             agreements::version.eq(1),
@@ -180,7 +180,7 @@ pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agr
         .get_result(c))?;
     insert_relations(conn, id, draft.parties.clone(), draft.country_codes.clone())?;
     // Everything stored is known here; reading it back would cost three more queries.
-    Ok(draft.into_agreement(id, now, (parties, country_codes)))
+    Ok(draft.into_agreement(id, now))
 }
 
 /// Replaces the agreement if it is still at `current`'s version; `None` when it has moved on.
@@ -192,8 +192,8 @@ pub fn update(
 ) -> QueryResult<Option<Agreement>> {
     let (id, now) = (current.id, crate::time::now());
     let (parties, country_codes) = (
-        StoredList::new(&draft.parties)?,
-        StoredList::new(&draft.country_codes)?,
+        JsonList::text(&draft.parties)?,
+        JsonList::text(&draft.country_codes)?,
     );
     let updated = crate::on_backend!(conn, |c| diesel::update(
         agreements::table
@@ -202,8 +202,8 @@ pub fn update(
     )
     .set((
         draft.changes.clone(),
-        agreements::parties.eq(parties.json()),
-        agreements::country_codes.eq(country_codes.json()),
+        agreements::parties.eq(&parties),
+        agreements::country_codes.eq(&country_codes),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))
@@ -211,13 +211,12 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
-    // Both texts are written by `StoredList::new` (or by migrations in the same form).
-    if parties.json() != current.parties.json() {
+    if draft.parties != current.parties {
         diesel::delete(agreement_parties::table.filter(agreement_parties::agreement_id.eq(id)))
             .execute(conn)?;
         insert_relations(conn, id, draft.parties.clone(), Vec::new())?;
     }
-    if country_codes.json() != current.country_codes.json() {
+    if draft.country_codes != current.country_codes {
         diesel::delete(agreement_countries::table.filter(agreement_countries::agreement_id.eq(id)))
             .execute(conn)?;
         insert_relations(conn, id, Vec::new(), draft.country_codes.clone())?;
@@ -226,7 +225,7 @@ pub fn update(
     Ok(Some(Agreement {
         created_at: current.created_at,
         version: current.version + 1,
-        ..draft.into_agreement(id, now, (parties, country_codes))
+        ..draft.into_agreement(id, now)
     }))
 }
 

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::events;
-use crate::sql::StoredList;
+use crate::sql::JsonList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -71,7 +71,8 @@ pub struct EventRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// Kept beside the row as JSON (see the list_reads migration).
-    pub participants: StoredList<Participant>,
+    #[diesel(deserialize_as = JsonList<Participant>)]
+    pub participants: Vec<Participant>,
 }
 
 /// What a list page needs of an event before its whole row: which event, at which version
@@ -119,8 +120,7 @@ pub struct Event {
     #[schema(format = "uri")]
     pub url: Option<String>,
     /// The partners taking part, in the order given.
-    #[schema(value_type = Vec<Participant>)]
-    pub participants: StoredList<Participant>,
+    pub participants: Vec<Participant>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -234,7 +234,7 @@ impl TryFrom<Event> for EventInput {
             agreement_id: e.agreement_id,
             description: e.description,
             url: e.url,
-            participants: e.participants.items()?,
+            participants: e.participants,
         })
     }
 }
@@ -267,15 +267,9 @@ pub struct EventDraft {
 }
 
 impl EventDraft {
-    /// The event this draft is once stored as a new record `id` at `now`, with its
-    /// participants as stored.
-    pub fn into_event(
-        self,
-        id: i64,
-        now: NaiveDateTime,
-        participants: StoredList<Participant>,
-    ) -> Event {
-        let c = self.changes;
+    /// The event this draft is once stored as a new record `id` at `now`.
+    pub fn into_event(self, id: i64, now: NaiveDateTime) -> Event {
+        let (c, participants) = (self.changes, self.participants);
         Event {
             id,
             title: c.title,

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::pagination::{Cursor, Sort};
 use crate::schema::{event_participants, events};
 use crate::sorted_page;
-use crate::sql::{Dialects, StoredList, dialects_with};
+use crate::sql::{Dialects, JsonList, dialects_with};
 use crate::validation::like_pattern;
 
 #[derive(Insertable)]
@@ -235,11 +235,11 @@ pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> 
 /// Stores a new event with its participants.
 pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> {
     let now = crate::time::now();
-    let participants = StoredList::new(&draft.participants)?;
+    let participants = JsonList::text(&draft.participants)?;
     let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values((
             draft.changes.clone(),
-            events::participants.eq(participants.json()),
+            events::participants.eq(&participants),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
@@ -248,7 +248,7 @@ pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> 
         .get_result(c))?;
     insert_participants(conn, id, draft.participants.clone())?;
     // Everything stored is known here; reading it back would cost two more queries.
-    Ok(draft.into_event(id, now, participants))
+    Ok(draft.into_event(id, now))
 }
 
 /// Replaces the event if it is still at `current`'s version; `None` when it has moved on.
@@ -259,7 +259,7 @@ pub fn update(
     draft: EventDraft,
 ) -> QueryResult<Option<Event>> {
     let (id, now) = (current.id, crate::time::now());
-    let participants = StoredList::new(&draft.participants)?;
+    let participants = JsonList::text(&draft.participants)?;
     let updated = crate::on_backend!(conn, |c| diesel::update(
         events::table
             .find(id)
@@ -267,7 +267,7 @@ pub fn update(
     )
     .set((
         draft.changes.clone(),
-        events::participants.eq(participants.json()),
+        events::participants.eq(&participants),
         events::updated_at.eq(now),
         events::version.eq(current.version + 1),
     ))
@@ -275,8 +275,7 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
-    // Both texts are written by `StoredList::new` (or by migrations in the same form).
-    if participants.json() != current.participants.json() {
+    if draft.participants != current.participants {
         delete_participants(conn, id)?;
         insert_participants(conn, id, draft.participants.clone())?;
     }
@@ -284,7 +283,7 @@ pub fn update(
     Ok(Some(Event {
         created_at: current.created_at,
         version: current.version + 1,
-        ..draft.into_event(id, now, participants)
+        ..draft.into_event(id, now)
     }))
 }
 

@@ -84,27 +84,24 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
 
     let event = events::find(&mut conn, 1).expect("reads").expect("event 1");
     assert_eq!(
-        event.participants.json(),
+        serde_json::to_string(&event.participants).expect("JSON"),
         r#"[{"partner_id":2,"role":"host"},{"partner_id":1,"role":"speaker"}]"#
     );
     let bare = events::find(&mut conn, 2).expect("reads").expect("event 2");
-    assert_eq!(bare.participants.json(), "[]");
+    assert!(bare.participants.is_empty());
 
     let agreement = agreements::find(&mut conn, 1)
         .expect("reads")
         .expect("agreement 1");
     assert_eq!(
-        agreement.parties.json(),
+        serde_json::to_string(&agreement.parties).expect("JSON"),
         r#"[{"partner_id":2,"role":"signatory"},{"partner_id":1,"role":"implementing"}]"#
     );
-    assert_eq!(agreement.country_codes.json(), r#"["KZ","FR"]"#);
+    assert_eq!(agreement.country_codes, ["KZ", "FR"]);
     let bare = agreements::find(&mut conn, 2)
         .expect("reads")
         .expect("agreement 2");
-    assert_eq!(
-        (bare.parties.json(), bare.country_codes.json()),
-        ("[]", "[]")
-    );
+    assert!(bare.parties.is_empty() && bare.country_codes.is_empty());
 }
 
 #[test]
