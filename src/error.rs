@@ -7,6 +7,8 @@ use diesel::result::DatabaseErrorKind;
 use serde::Serialize;
 use utoipa::{ToResponse, ToSchema};
 
+use crate::config::MAX_BODY_BYTES;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -94,7 +96,7 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the request body is larger than {} bytes", crate::MAX_BODY_BYTES)]
+    #[error("the request body is larger than {} bytes", MAX_BODY_BYTES)]
     PayloadTooLarge,
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
