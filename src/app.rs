@@ -9,10 +9,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use diesel::QueryResult;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{MAX_BODY_BYTES, Settings};
-use crate::db::{BackendKind, Db, SetupError};
+use crate::db::{BackendKind, Db, DbConnection, SetupError};
+use crate::rendered::RenderedRows;
 use crate::{
     agreements, audit, auth, countries, error, events, health, openapi, partners, routing,
     telemetry,
@@ -43,7 +45,7 @@ impl Application {
     /// Migrates the database, binds the listener and builds the server.
     pub fn build(settings: &Settings) -> Result<Self, SetupError> {
         let db = Db::new(settings)?;
-        let applied = db.migrate()?;
+        let applied = prepare_database(&db)?;
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
@@ -62,6 +64,9 @@ impl Application {
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let backend = db.kind();
         let db = web::Data::new(db);
+        let rendered = web::Data::new(RenderedRows::new(
+            settings.rendered_cache_mib.saturating_mul(1 << 20),
+        ));
         let openapi_document = openapi::served();
         let query_rules = web::Data::new(routing::QueryRules::from_document(
             &serde_json::to_value(openapi::document())?,
@@ -85,6 +90,7 @@ impl Application {
                 .wrap(from_fn(telemetry::request_id))
                 .wrap(Condition::new(access_log, telemetry::access_log()))
                 .app_data(db.clone())
+                .app_data(rendered.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .app_data(query_rules.clone())
@@ -142,6 +148,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Brings the database up to date: applies the pending migrations, then loads the reference
+/// data a new registry needs; returns the versions applied. Everything that migrates (the
+/// server and each command) goes through here.
+pub fn prepare_database(db: &Db) -> Result<Vec<String>, SetupError> {
+    db.migrate(load_reference_data)
+}
+
+/// The reference data a new registry needs: the ISO 3166 countries.
+pub fn load_reference_data(conn: &mut DbConnection) -> QueryResult<()> {
+    countries::queries::load_iso_countries(conn).map(drop)
 }
 
 /// Every documented route, part by part, each with the access it needs.

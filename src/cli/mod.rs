@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::app::Application;
+use crate::app::{self, Application};
 use crate::auth::{self, Role};
 use crate::config::{DEFAULT_DATABASE_URL, Settings};
 use crate::db::Db;
@@ -188,7 +188,7 @@ fn serve(settings: &Settings) -> CliResult {
 
 fn migrate(settings: &Settings) -> CliResult {
     telemetry::init_logging();
-    let applied = Db::new(settings)?.migrate()?;
+    let applied = app::prepare_database(&Db::new(settings)?)?;
     if applied.is_empty() {
         log::info!("the database is up to date");
     } else {
@@ -199,7 +199,7 @@ fn migrate(settings: &Settings) -> CliResult {
 
 fn token(settings: &Settings, command: TokenCommand) -> CliResult {
     let db = Db::new(settings)?;
-    db.migrate()?;
+    app::prepare_database(&db)?;
     let mut conn = db.writer().get()?;
     match command {
         TokenCommand::Create { name, role } => {
@@ -233,7 +233,7 @@ fn token(settings: &Settings, command: TokenCommand) -> CliResult {
 
 fn seed_demo(settings: &Settings) -> CliResult {
     let db = Db::new(settings)?;
-    db.migrate()?;
+    app::prepare_database(&db)?;
     let mut conn = db.writer().get()?;
     let report = demo::seed(&mut conn)?;
     println!(
@@ -253,7 +253,7 @@ fn backup(settings: &Settings, path: &str) -> CliResult {
 
 fn seed_bench(settings: &Settings, sizes: bench_data::BenchSizes) -> CliResult {
     let db = Db::new(settings)?;
-    db.migrate()?;
+    app::prepare_database(&db)?;
     let mut conn = db.writer().get()?;
     let made = bench_data::generate(&mut conn, sizes)?;
     println!(
