@@ -386,10 +386,10 @@ impl Db {
             });
             queue
                 .send(job)
-                .map_err(|_| ApiError::Unavailable("the SQLite writer has stopped".to_owned()))?;
+                .map_err(|_| ApiError::retry_later("the SQLite writer has stopped"))?;
             return answer
                 .await
-                .map_err(|_| ApiError::Internal("the SQLite writer dropped a write".to_owned()))?;
+                .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?;
         }
         let pool = self.writer.clone();
         web::block(move || {
@@ -468,7 +468,7 @@ where
             (Some(Err(own)), _) => Err(own),
             (Some(Ok(value)), Ok(())) => Ok(value),
             (_, Err(batch)) => Err(batch),
-            (None, Ok(())) => Err(ApiError::Internal("a write was not run".to_owned())),
+            (None, Ok(())) => Err(ApiError::bug("a write was not run")),
         };
         // The request may have gone away meanwhile; its write stands all the same.
         let _ = self.reply.send(answer);
@@ -513,18 +513,14 @@ fn commit_batch(pool: &Pool, batch: &mut [Box<dyn WriteJob>]) -> Result<(), ApiE
     let mut pooled = pool.get()?;
     let conn: &mut DbConnection = &mut pooled;
     let DbConnection::Sqlite(lite) = conn else {
-        return Err(ApiError::Internal(
-            "the batch writer is for SQLite".to_owned(),
-        ));
+        return Err(ApiError::bug("the batch writer is for SQLite"));
     };
     AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         job.run(conn);
     }
     let DbConnection::Sqlite(lite) = conn else {
-        return Err(ApiError::Internal(
-            "the batch writer is for SQLite".to_owned(),
-        ));
+        return Err(ApiError::bug("the batch writer is for SQLite"));
     };
     AnsiTransactionManager::commit_transaction(lite)?;
     Ok(())

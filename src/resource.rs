@@ -142,7 +142,7 @@ pub async fn list<L: Listed>(
     let rendered = req
         .app_data::<actix_web::web::Data<RenderedRows>>()
         .cloned()
-        .ok_or_else(|| ApiError::Internal("no render cache in app data".to_owned()))?;
+        .ok_or_else(|| ApiError::bug("no render cache in app data"))?;
     let (mut rows, total) = db
         .read(move |conn| {
             let rows = L::list_rendered(conn, &rendered, &filter, sort, cursor.as_ref(), fetch)?;
@@ -327,7 +327,7 @@ fn store<R: Resource>(
             None => continue,
         }
     }
-    Err(ApiError::Unavailable(
-        "the resource kept changing while this write was applied; try again".to_owned(),
+    Err(ApiError::retry_later(
+        "the resource kept changing while this write was applied; try again",
     ))
 }

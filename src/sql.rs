@@ -254,7 +254,7 @@ impl<T: DeserializeOwned> StoredList<T> {
     /// service never writes.
     pub fn items(&self) -> Result<Vec<T>, ApiError> {
         serde_json::from_str(self.json.get())
-            .map_err(|e| ApiError::Internal(format!("a stored list does not read back: {e}")))
+            .map_err(|e| ApiError::internal("a stored list does not read back", e))
     }
 }
 
@@ -304,7 +304,7 @@ mod tests {
         // Text that is not JSON is refused when read; JSON of the wrong shape when parsed.
         assert!(StoredList::<String>::from_json("[1,".to_owned()).is_err());
         let numbers = StoredList::<String>::from_json("[1, 2]".to_owned()).expect("JSON");
-        assert!(matches!(numbers.items(), Err(ApiError::Internal(_))));
+        assert!(matches!(numbers.items(), Err(ApiError::Internal { .. })));
     }
 
     #[test]

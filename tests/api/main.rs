@@ -8,6 +8,7 @@ mod agreements;
 mod cli;
 mod countries;
 mod demo;
+mod error_log;
 mod events;
 mod hardening;
 mod migrations;
