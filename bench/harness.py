@@ -446,11 +446,23 @@ def main():
     text = report(ceil, backends, sizes, args.smoke)
     print(text)
     if not args.smoke:
-        with open(os.path.join(os.path.dirname(__file__), "RESULTS.md"), "w") as results:
-            results.write(text)
+        path = os.path.join(os.path.dirname(__file__), "RESULTS.md")
+        kept = ""
+        if os.path.exists(path):
+            # The measurements behind settings are written by hand; a new run keeps them.
+            with open(path) as previous:
+                old = previous.read()
+            if KEPT_SECTION in old:
+                kept = "\n" + old[old.index(KEPT_SECTION):]
+        with open(path, "w") as results:
+            results.write(text + kept)
     failed = sum(f["failed"] for r in backends.values() for n, f in r.items() if n not in ("ready_ms", "peak_rss"))
     if failed:
         raise SystemExit(f"{failed} requests failed")
+
+
+# The section of RESULTS.md that a run leaves as it is.
+KEPT_SECTION = "## Measurements behind settings"
 
 
 if __name__ == "__main__":

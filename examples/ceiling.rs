@@ -6,7 +6,7 @@
 //!
 //! The address comes from the first argument, else `BIND`, else 127.0.0.1:18090. It runs
 //! `WORKERS` HTTP workers when that is set, else actix's default of one per CPU core. (The
-//! service on SQLite runs two per core by default, see `default_workers`; more workers lower
+//! service on SQLite runs two per core by default, see `app::default_workers`; more workers lower
 //! this ceiling: 136 000 requests/s on 2 cores with 2 workers, 111 000-113 000 with 4.)
 
 use actix_web::{App, HttpResponse, HttpServer, web};

@@ -124,7 +124,7 @@ pub async fn admit(
             let db = req
                 .app_data::<web::Data<Db>>()
                 .cloned()
-                .ok_or_else(|| ApiError::Internal("no database in app data".to_owned()))?;
+                .ok_or_else(|| ApiError::bug("no database in app data"))?;
             Some(authenticate(&db, token).await?)
         }
     };
@@ -254,7 +254,7 @@ pub fn create_token(conn: &mut DbConnection, name: &str, role: Role) -> Result<S
     let mut secret = [0u8; 32];
     rand::rngs::OsRng
         .try_fill_bytes(&mut secret)
-        .map_err(|e| ApiError::Internal(format!("the OS random generator failed: {e}")))?;
+        .map_err(|e| ApiError::internal("the OS random generator failed", e))?;
     let token = format!("coop_{}", URL_SAFE_NO_PAD.encode(secret));
     diesel::insert_into(api_tokens::table)
         .values((

@@ -6,6 +6,8 @@ use clap::Args;
 pub const DEFAULT_DATABASE_URL: &str = "coop-registry.db";
 /// Where the service listens when `BIND` is not set.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// The largest request body accepted: 1 MiB.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Everything the service can be told at start; each flag also reads an environment variable.
 ///

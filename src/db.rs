@@ -1,6 +1,6 @@
 //! The database: one connection type for both backends, the pools, pragmas and migrations.
 
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -8,13 +8,13 @@ use tokio::sync::oneshot;
 use actix_web::web;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{
-    Connection, PgConnection, RunQueryDsl, SqliteConnection, connection::SimpleConnection,
+    Connection, PgConnection, QueryResult, RunQueryDsl, SqliteConnection,
+    connection::SimpleConnection,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::rendered::RenderedRows;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -263,8 +263,6 @@ pub struct Db {
     kind: BackendKind,
     /// On SQLite, the queue of the writer thread that commits writes in batches.
     writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
-    /// Records of this database already rendered as JSON.
-    rendered: Arc<RenderedRows>,
 }
 
 /// An error while preparing the database at start.
@@ -316,9 +314,6 @@ impl Db {
             writer,
             kind,
             writes,
-            rendered: Arc::new(RenderedRows::new(
-                settings.rendered_cache_mib.saturating_mul(1 << 20),
-            )),
         })
     }
 
@@ -329,11 +324,6 @@ impl Db {
     /// The reading pool, for the metrics that report on it.
     pub fn readers(&self) -> &Pool {
         &self.readers
-    }
-
-    /// Records of this database already rendered as JSON, for list pages.
-    pub fn rendered(&self) -> &Arc<RenderedRows> {
-        &self.rendered
     }
 
     /// The writing pool (the same as `readers` on PostgreSQL).
@@ -396,10 +386,10 @@ impl Db {
             });
             queue
                 .send(job)
-                .map_err(|_| ApiError::Unavailable("the SQLite writer has stopped".to_owned()))?;
+                .map_err(|_| ApiError::retry_later("the SQLite writer has stopped"))?;
             return answer
                 .await
-                .map_err(|_| ApiError::Internal("the SQLite writer dropped a write".to_owned()))?;
+                .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?;
         }
         let pool = self.writer.clone();
         web::block(move || {
@@ -433,10 +423,14 @@ impl Db {
         Ok(())
     }
 
-    /// Applies pending migrations and loads reference data; returns the versions applied.
-    pub fn migrate(&self) -> Result<Vec<String>, SetupError> {
+    /// Applies pending migrations, then `load_reference_data`; returns the versions applied.
+    /// What the reference data is, the application says (`app::prepare_database`).
+    pub fn migrate(
+        &self,
+        load_reference_data: impl FnOnce(&mut DbConnection) -> QueryResult<()>,
+    ) -> Result<Vec<String>, SetupError> {
         let mut conn = self.writer.get()?;
-        migrate(&mut conn)
+        migrate(&mut conn, load_reference_data)
     }
 }
 
@@ -474,7 +468,7 @@ where
             (Some(Err(own)), _) => Err(own),
             (Some(Ok(value)), Ok(())) => Ok(value),
             (_, Err(batch)) => Err(batch),
-            (None, Ok(())) => Err(ApiError::Internal("a write was not run".to_owned())),
+            (None, Ok(())) => Err(ApiError::bug("a write was not run")),
         };
         // The request may have gone away meanwhile; its write stands all the same.
         let _ = self.reply.send(answer);
@@ -519,33 +513,36 @@ fn commit_batch(pool: &Pool, batch: &mut [Box<dyn WriteJob>]) -> Result<(), ApiE
     let mut pooled = pool.get()?;
     let conn: &mut DbConnection = &mut pooled;
     let DbConnection::Sqlite(lite) = conn else {
-        return Err(ApiError::Internal(
-            "the batch writer is for SQLite".to_owned(),
-        ));
+        return Err(ApiError::bug("the batch writer is for SQLite"));
     };
     AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         job.run(conn);
     }
     let DbConnection::Sqlite(lite) = conn else {
-        return Err(ApiError::Internal(
-            "the batch writer is for SQLite".to_owned(),
-        ));
+        return Err(ApiError::bug("the batch writer is for SQLite"));
     };
     AnsiTransactionManager::commit_transaction(lite)?;
     Ok(())
 }
 
-/// Applies the pending migrations of the connection's backend and loads reference data.
+/// Applies the pending migrations of the connection's backend, then `load_reference_data`.
 ///
 /// On PostgreSQL an advisory lock makes instances that start together take turns, so each
-/// migration runs once.
-pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, SetupError> {
+/// migration runs once; the reference data is loaded under the same lock, so that two
+/// instances never both find it missing and both insert it.
+pub fn migrate(
+    conn: &mut DbConnection,
+    load_reference_data: impl FnOnce(&mut DbConnection) -> QueryResult<()>,
+) -> Result<Vec<String>, SetupError> {
     const MIGRATION_LOCK: i64 = 0x0063_6f6f_7072_6567; // "coopreg"
     if let DbConnection::Postgres(pg) = conn {
         diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(pg)?;
     }
-    let result = migrate_unlocked(conn);
+    let result = migrate_unlocked(conn).and_then(|applied| {
+        load_reference_data(conn)?;
+        Ok(applied)
+    });
     if let DbConnection::Postgres(pg) = conn {
         diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(pg)?;
     }
@@ -561,7 +558,6 @@ fn migrate_unlocked(conn: &mut DbConnection) -> Result<Vec<String>, SetupError> 
             .run_pending_migrations(SQLITE_MIGRATIONS)
             .map(versions)?,
     };
-    crate::countries::queries::load_iso_countries(conn)?;
     Ok(applied)
 }
 

@@ -1,11 +1,16 @@
 //! The one error type of the API and its single mapping to `application/problem+json` (RFC 9457).
 
+use std::error::Error;
+use std::sync::Arc;
+
 use actix_web::body::BoxBody;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error as actix_error};
 use diesel::result::DatabaseErrorKind;
 use serde::Serialize;
 use utoipa::{ToResponse, ToSchema};
+
+use crate::config::MAX_BODY_BYTES;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -57,6 +62,10 @@ pub struct ProblemDetails {
     pub errors: Vec<FieldError>,
 }
 
+/// What caused an internal error or an outage, kept for the log. Shared rather than owned
+/// because the SQLite writer answers every write of a batch that failed with the batch's error.
+pub type Cause = Arc<dyn Error + Send + Sync>;
+
 /// Everything that can go wrong in a request. Handlers return `Result<_, ApiError>`; this is the
 /// only place that decides statuses and bodies.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -94,7 +103,7 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the request body is larger than {} bytes", crate::MAX_BODY_BYTES)]
+    #[error("the request body is larger than {} bytes", MAX_BODY_BYTES)]
     PayloadTooLarge,
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
@@ -102,14 +111,63 @@ pub enum ApiError {
     #[error("the request body did not arrive in time")]
     RequestTimeout,
     /// The database did not answer in time, or is down: try again later.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("{context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// A bug or an unexpected failure; the cause is logged, never shown.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {context}")]
+    Internal {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl ApiError {
+    /// A 500 for an unexpected failure: `context` says what was being done, `source` is what
+    /// failed. Both go to the log, neither to the client.
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal {
+            context: context.into(),
+            source: Some(Cause::from(source.into())),
+        }
+    }
+
+    /// A 500 for something the code takes for granted that did not hold (no other error
+    /// caused it).
+    pub fn bug(context: impl Into<String>) -> Self {
+        Self::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A 503 because the database (or what leads to it) failed: `context` says what could not
+    /// be done, `source` why.
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn Error + Send + Sync>>,
+    ) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: Some(Cause::from(source.into())),
+        }
+    }
+
+    /// A 503 with nothing under it: the request may well succeed if sent again.
+    pub fn retry_later(context: impl Into<String>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
     /// A 400 about a single field or parameter.
     pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let error = FieldError::new(field, message);
@@ -135,8 +193,8 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Internal(_) => "internal_error",
+            Self::Unavailable { .. } => "service_unavailable",
+            Self::Internal { .. } => "internal_error",
         }
     }
 
@@ -145,7 +203,13 @@ impl ApiError {
         let status = self.status_code();
         let detail = match self {
             // The cause is in the log; clients learn nothing about the internals.
-            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            Self::Internal { .. } => "an unexpected error occurred; it has been logged".to_owned(),
+            // What failed, one level deep ("no database connection: timed out …"), as before
+            // causes were kept.
+            Self::Unavailable {
+                context,
+                source: Some(source),
+            } => format!("{context}: {source}"),
             other => other.to_string(),
         };
         let errors = match self {
@@ -184,21 +248,18 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
+    /// The answer to the client. Internal errors and outages are logged where the request's id
+    /// is known, once (`telemetry::request_id`).
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        match self {
-            Self::Internal(cause) => log::error!("internal error: {cause}"),
-            Self::Unavailable(cause) => log::warn!("database unavailable: {cause}"),
-            _ => {}
-        }
         let mut response = HttpResponse::build(self.status_code());
         response.content_type(PROBLEM_JSON);
         match self {
-            Self::Unavailable(_) => {
+            Self::Unavailable { .. } => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::Unauthorized(_) => {
@@ -218,7 +279,7 @@ impl ResponseError for ApiError {
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::Error as E;
-        match error {
+        match &error {
             E::NotFound => Self::NotFound("no such resource".to_owned()),
             E::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::UniqueViolation => {
@@ -230,16 +291,21 @@ impl From<diesel::result::Error> for ApiError {
                 DatabaseErrorKind::ClosedConnection
                 | DatabaseErrorKind::SerializationFailure
                 | DatabaseErrorKind::ReadOnlyTransaction => {
-                    Self::Unavailable(info.message().to_owned())
+                    Self::unavailable("the database did not complete the query", error)
                 }
                 // SQLite reports a lock held past busy_timeout as a plain error.
-                _ if is_busy(info.message()) => Self::Unavailable(info.message().to_owned()),
-                _ => Self::Internal(format!("database error ({kind:?}): {}", info.message())),
+                _ if is_busy(info.message()) => {
+                    Self::unavailable("the database did not complete the query", error)
+                }
+                _ => {
+                    let context = format!("database error ({kind:?})");
+                    Self::internal(context, error)
+                }
             },
             E::BrokenTransactionManager => {
-                Self::Unavailable("the database connection broke".to_owned())
+                Self::unavailable("the database connection broke", error)
             }
-            other => Self::Internal(format!("database: {other}")),
+            _ => Self::internal("database", error),
         }
     }
 }
@@ -262,20 +328,36 @@ fn is_busy(message: &str) -> bool {
 
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
-        Self::Unavailable(format!("no database connection: {error}"))
+        Self::unavailable("no database connection", error)
     }
 }
 
 impl From<diesel::r2d2::Error> for ApiError {
     fn from(error: diesel::r2d2::Error) -> Self {
-        Self::Unavailable(format!("database connection failed: {error}"))
+        Self::unavailable("database connection failed", error)
     }
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(error: actix_web::error::BlockingError) -> Self {
-        Self::Unavailable(format!("the blocking thread pool is gone: {error}"))
+        Self::unavailable("the blocking thread pool is gone", error)
     }
+}
+
+/// An error and each of its causes, outermost first, joined by `: `, for the log. A cause whose
+/// text its parent already ends with (some errors print their source themselves) is left out.
+pub fn cause_chain(error: &(dyn Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !chain.ends_with(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
+        next = cause.source();
+    }
+    chain
 }
 
 /// The accepted query parameters, for a message: `a`, `b` or "no query parameters".
@@ -528,9 +610,10 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let problem = ApiError::Internal("secret table name".to_owned()).problem();
+        let problem =
+            ApiError::internal("reading secret_table", "no such column: secret").problem();
         assert_eq!(problem.status, 500);
-        assert!(!problem.detail.contains("secret"));
+        assert!(!problem.detail.contains("secret"), "{}", problem.detail);
     }
 
     #[test]

@@ -182,7 +182,7 @@ where
     I: TryFrom<T, Error = ApiError> + Serialize + DeserializeOwned + ToSchema + 'static,
 {
     let mut document = serde_json::to_value(I::try_from(current)?)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal("turning the resource into JSON to patch it", e))?;
     merge_patch(&mut document, patch)?;
     parse_body(document)
 }

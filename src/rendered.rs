@@ -89,7 +89,7 @@ pub fn render<T: Serialize>(item: &T) -> Result<Bytes, ApiError> {
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
         serde_json::to_writer(&mut *scratch, item)
-            .map_err(|e| ApiError::Internal(format!("cannot render a record as JSON: {e}")))?;
+            .map_err(|e| ApiError::internal("cannot render a record as JSON", e))?;
         // Copied out at its exact length: what is kept weighs what it holds.
         let json = Bytes::copy_from_slice(scratch);
         if scratch.capacity() > SCRATCH_LIMIT {

@@ -140,7 +140,10 @@ pub async fn list<L: Listed>(
     let sort = L::sort(&filter);
     let builder = PageBuilder::new(sort, page.limit()?);
     let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let rendered = db.rendered().clone();
+    let rendered = req
+        .app_data::<actix_web::web::Data<RenderedRows>>()
+        .cloned()
+        .ok_or_else(|| ApiError::bug("no render cache in app data"))?;
     let (mut rows, total) = db
         .read(move |conn| {
             let rows = L::list_rendered(conn, &rendered, &filter, sort, cursor.as_ref(), fetch)?;
@@ -331,7 +334,7 @@ fn store<R: Resource>(
             None => continue,
         }
     }
-    Err(ApiError::Unavailable(
-        "the resource kept changing while this write was applied; try again".to_owned(),
+    Err(ApiError::retry_later(
+        "the resource kept changing while this write was applied; try again",
     ))
 }

@@ -15,6 +15,7 @@ use prometheus::{
 };
 
 use crate::db::Db;
+use crate::error::{self, ApiError};
 use crate::routing::MatchedRoute;
 
 /// The header that carries a request's id in and out.
@@ -38,6 +39,9 @@ pub fn access_log() -> Logger {
 /// make their refusals into answers (the routes' gate, CORS), so that those too are logged and
 /// carry both headers. (uuid's `fast-rng` draws from a thread-local generator
 /// seeded once, rather than making a `getrandom` system call for every request.)
+///
+/// A request that failed on the server's side (500, 503) is logged here, once, with its id and
+/// the whole chain of causes: actix keeps the error beside the response it was turned into.
 pub async fn request_id(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -65,7 +69,15 @@ pub async fn request_id(
             id
         }
     };
-    let mut response = next.call(req).await?;
+    let result = next.call(req).await;
+    let error = match &result {
+        Ok(response) => response.response().error(),
+        Err(error) => Some(error),
+    };
+    if let Some(error) = error {
+        log_failure(id.to_str().unwrap_or("unknown"), error);
+    }
+    let mut response = result?;
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, id);
     headers.insert(
@@ -73,6 +85,34 @@ pub async fn request_id(
         HeaderValue::from_static("nosniff"),
     );
     Ok(response)
+}
+
+/// Logs a failure of the server's own (5xx): at `error` for internal errors, at `warn` for
+/// outages (the database gone or busy). The client's mistakes (4xx) are in the access log.
+fn log_failure(request_id: &str, error: &actix_web::Error) {
+    match error.as_error::<ApiError>() {
+        Some(api_error) => {
+            if let Some((level, line)) = failure_line(request_id, api_error) {
+                log::log!(level, "{line}");
+            }
+        }
+        None if error.as_response_error().status_code().is_server_error() => {
+            log::error!("request_id={request_id} {error}");
+        }
+        None => {}
+    }
+}
+
+/// The log line of an internal error or an outage: the request id, then the error and each of
+/// its causes, outermost first (`request_id=… internal error: context: cause: its cause`).
+fn failure_line(request_id: &str, error: &ApiError) -> Option<(log::Level, String)> {
+    let (level, prefix) = match error {
+        ApiError::Internal { .. } => (log::Level::Error, ""),
+        ApiError::Unavailable { .. } => (log::Level::Warn, "service unavailable: "),
+        _ => return None,
+    };
+    let chain = error::cause_chain(error);
+    Some((level, format!("request_id={request_id} {prefix}{chain}")))
 }
 
 /// Request counts and latency histograms by route pattern, method and status, and the database
@@ -242,5 +282,59 @@ impl Collector for PoolGauges {
             set("max", pool.max_size());
         }
         self.gauges.collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no such table: countries")]
+    struct Missing;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the query failed")]
+    struct QueryFailed(#[source] Missing);
+
+    #[test]
+    fn an_internal_error_is_logged_with_the_request_id_and_every_cause() {
+        let error = ApiError::internal("listing countries", QueryFailed(Missing));
+        let (level, line) = failure_line("req-42", &error).expect("logged");
+        assert_eq!(level, log::Level::Error);
+        assert_eq!(
+            line,
+            "request_id=req-42 internal error: listing countries: the query failed: \
+             no such table: countries"
+        );
+    }
+
+    #[test]
+    fn an_outage_is_logged_as_a_warning_with_its_cause() {
+        let error = ApiError::unavailable("no database connection", "timed out");
+        let (level, line) = failure_line("req-7", &error).expect("logged");
+        assert_eq!(level, log::Level::Warn);
+        assert_eq!(
+            line,
+            "request_id=req-7 service unavailable: no database connection: timed out"
+        );
+    }
+
+    #[test]
+    fn the_clients_own_mistakes_are_left_to_the_access_log() {
+        assert!(failure_line("req-1", &ApiError::NotFound("no such partner".into())).is_none());
+    }
+
+    #[test]
+    fn an_error_logged_for_a_request_is_the_one_on_its_response() {
+        let response = HttpResponse::from_error(ApiError::bug("a write was not run"));
+        let found = response
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+            .map(ToString::to_string);
+        assert_eq!(
+            found.as_deref(),
+            Some("internal error: a write was not run")
+        );
     }
 }

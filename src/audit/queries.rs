@@ -26,7 +26,7 @@ pub fn record<T: Serialize>(
         state
             .map(serde_json::to_string)
             .transpose()
-            .map_err(|e| ApiError::Internal(format!("audit state: {e}")))
+            .map_err(|e| ApiError::internal("audit state", e))
     };
     let (before, after) = (json(before)?, json(after)?);
     crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)

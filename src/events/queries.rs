@@ -203,7 +203,7 @@ pub fn rendered_position(
         updated_at: chrono::DateTime<chrono::Utc>,
     }
     let keys: SortKeys = serde_json::from_slice(json)
-        .map_err(|e| ApiError::Internal(format!("a rendered event lacks its sort keys: {e}")))?;
+        .map_err(|e| ApiError::internal("a rendered event lacks its sort keys", e))?;
     let (created_at, updated_at) = (keys.created_at.naive_utc(), keys.updated_at.naive_utc());
     let sort_keys = (keys.starts_on, keys.title.as_str());
     Ok((

@@ -113,7 +113,7 @@ fn validator<T: ToSchema + 'static>() -> Result<Arc<jsonschema::Validator>, ApiE
         .should_validate_formats(true)
         .build(&document::<T>())
         .map(Arc::new)
-        .map_err(|e| ApiError::Internal(format!("the schema of {} is broken: {e}", T::name())))?;
+        .map_err(|e| ApiError::bug(format!("the schema of {} is broken: {e}", T::name())))?;
     VALIDATORS
         .write()
         .unwrap_or_else(PoisonError::into_inner)

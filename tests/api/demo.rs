@@ -11,8 +11,8 @@ async fn seed_demo_loads_the_contract_example_once(app: TestApp) {
     let db = Db::new(&Settings::with_database(app.database.url())).expect("the database opens");
     let (first, second) = {
         let mut conn = db.writer().get().expect("connection");
-        let first = coop_registry::demo::seed(&mut conn).expect("seeds");
-        let second = coop_registry::demo::seed(&mut conn).expect("seeds again");
+        let first = coop_registry::cli::demo::seed(&mut conn).expect("seeds");
+        let second = coop_registry::cli::demo::seed(&mut conn).expect("seeds again");
         (first, second)
     };
     assert_eq!(

@@ -170,6 +170,8 @@ pub async fn spawn_app_on_file(path: &str) -> TestApp {
 pub struct ServiceProcess {
     pub child: std::process::Child,
     pub address: String,
+    /// The lines it has logged to stderr since it started listening.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServiceProcess {
@@ -193,10 +195,14 @@ impl ServiceProcess {
             .expect("the binary starts");
         let stderr = child.stderr.take().expect("stderr");
         let (found, port) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent && let Some(rest) = line.split("listening on ").nth(1) {
+                if sent {
+                    kept.lock().expect("the log lock").push(line);
+                } else if let Some(rest) = line.split("listening on ").nth(1) {
                     let port = rest
                         .rsplit(':')
                         .next()
@@ -224,7 +230,31 @@ impl ServiceProcess {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        ServiceProcess { child, address }
+        ServiceProcess {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// The lines it has logged since it started listening.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("the log lock").clone()
+    }
+
+    /// Waits up to five seconds for a logged line that contains every one of `parts`.
+    pub async fn logged_line(&self, parts: &[&str]) -> Option<String> {
+        for _ in 0..100 {
+            let found = self
+                .log()
+                .into_iter()
+                .find(|line| parts.iter().all(|part| line.contains(part)));
+            if found.is_some() {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// Sends a signal (`TERM`, `KILL`) to the process.

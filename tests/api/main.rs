@@ -9,6 +9,7 @@ mod bodies;
 mod cli;
 mod countries;
 mod demo;
+mod error_log;
 mod events;
 mod hardening;
 mod migrations;

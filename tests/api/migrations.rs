@@ -8,9 +8,9 @@ use crate::helpers::{Backend, TestDatabase};
 fn migrations_apply_on_an_empty_database_once(backend: Backend) {
     let database = TestDatabase::create(backend);
     let db = Db::new(&Settings::with_database(database.url())).expect("the database opens");
-    let applied = db.migrate().expect("migrations apply");
+    let applied = coop_registry::app::prepare_database(&db).expect("migrations apply");
     assert!(!applied.is_empty(), "a fresh database gets every migration");
-    let again = db.migrate().expect("migrating again works");
+    let again = coop_registry::app::prepare_database(&db).expect("migrating again works");
     assert!(again.is_empty(), "nothing is left to apply: {again:?}");
 }
 
@@ -40,10 +40,10 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 
     let database = TestDatabase::create(backend);
-    Db::new(&Settings::with_database(database.url()))
-        .expect("the database opens")
-        .migrate()
-        .expect("migrations apply");
+    coop_registry::app::prepare_database(
+        &Db::new(&Settings::with_database(database.url())).expect("the database opens"),
+    )
+    .expect("migrations apply");
     let mut conn = ConnectionFactory::new(database.url())
         .expect("a database URL")
         .connect()

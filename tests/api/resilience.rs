@@ -446,10 +446,10 @@ async fn postgres_down_gives_503_in_bounded_time_and_recovers() {
 /// SIGTERM while a write is in flight: the write finishes (201) and the process exits cleanly.
 async fn sigterm_lets_in_flight_requests_finish(backend: Backend) {
     let database = TestDatabase::create(backend);
-    Db::new(&Settings::with_database(database.url()))
-        .expect("the database opens")
-        .migrate()
-        .expect("migrates");
+    coop_registry::app::prepare_database(
+        &Db::new(&Settings::with_database(database.url())).expect("the database opens"),
+    )
+    .expect("migrates");
     let token = make_token(database.url(), "signals", Role::Admin);
     let mut service = ServiceProcess::start(database.url()).await;
 
@@ -518,10 +518,10 @@ async fn postgres_sigterm_lets_in_flight_requests_finish() {
 /// parties, countries and its audit entry, and every acknowledged one exists.
 async fn sigkill_never_leaves_half_written_agreements(backend: Backend) {
     let database = TestDatabase::create(backend);
-    Db::new(&Settings::with_database(database.url()))
-        .expect("the database opens")
-        .migrate()
-        .expect("migrates");
+    coop_registry::app::prepare_database(
+        &Db::new(&Settings::with_database(database.url())).expect("the database opens"),
+    )
+    .expect("migrates");
     let token = make_token(database.url(), "killer", Role::Admin);
     let service = ServiceProcess::start(database.url()).await;
     let client = reqwest::Client::new();

@@ -272,7 +272,7 @@ mod tests {
         let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
             .expect("an SQLite path");
         let mut conn = factory.connect().expect("opens the SQLite file");
-        crate::db::migrate(&mut conn).expect("migrates");
+        crate::db::migrate(&mut conn, crate::app::load_reference_data).expect("migrates");
         let made = generate(&mut conn, sizes).expect("generates");
         assert_eq!(
             (made.partners, made.agreements, made.events),

@@ -1,4 +1,8 @@
-//! The command line: `serve` (the default), `migrate`, `openapi`, `token …`, `seed-demo`.
+//! The command line: `serve` (the default), `migrate`, `openapi`, `token …`, `backup`, and the
+//! seeding commands `seed-demo` and `seed-bench`, whose data sets live here beside them.
+
+pub mod bench_data;
+pub mod demo;
 
 use std::process::ExitCode;
 
@@ -6,10 +10,11 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::app::{self, Application};
 use crate::auth::{self, Role};
 use crate::config::{DEFAULT_DATABASE_URL, Settings};
 use crate::db::Db;
-use crate::{Application, openapi, telemetry};
+use crate::{openapi, telemetry};
 
 /// Cooperation Registry: partners, countries, agreements and events of an international
 /// cooperation hub, as a REST JSON API.
@@ -121,7 +126,7 @@ pub fn run() -> ExitCode {
             agreements,
             events,
         }) => {
-            let sizes = crate::bench_data::BenchSizes {
+            let sizes = bench_data::BenchSizes {
                 partners,
                 agreements,
                 events,
@@ -183,7 +188,7 @@ fn serve(settings: &Settings) -> CliResult {
 
 fn migrate(settings: &Settings) -> CliResult {
     telemetry::init_logging();
-    let applied = Db::new(settings)?.migrate()?;
+    let applied = app::prepare_database(&Db::new(settings)?)?;
     if applied.is_empty() {
         log::info!("the database is up to date");
     } else {
@@ -194,7 +199,7 @@ fn migrate(settings: &Settings) -> CliResult {
 
 fn token(settings: &Settings, command: TokenCommand) -> CliResult {
     let db = Db::new(settings)?;
-    db.migrate()?;
+    app::prepare_database(&db)?;
     let mut conn = db.writer().get()?;
     match command {
         TokenCommand::Create { name, role } => {
@@ -228,9 +233,9 @@ fn token(settings: &Settings, command: TokenCommand) -> CliResult {
 
 fn seed_demo(settings: &Settings) -> CliResult {
     let db = Db::new(settings)?;
-    db.migrate()?;
+    app::prepare_database(&db)?;
     let mut conn = db.writer().get()?;
-    let report = crate::demo::seed(&mut conn)?;
+    let report = demo::seed(&mut conn)?;
     println!(
         "seed-demo: marked {} countries as participants, added {} partners, {} agreements, {} events",
         report.countries_marked, report.partners, report.agreements, report.events
@@ -246,11 +251,11 @@ fn backup(settings: &Settings, path: &str) -> CliResult {
     Ok(())
 }
 
-fn seed_bench(settings: &Settings, sizes: crate::bench_data::BenchSizes) -> CliResult {
+fn seed_bench(settings: &Settings, sizes: bench_data::BenchSizes) -> CliResult {
     let db = Db::new(settings)?;
-    db.migrate()?;
+    app::prepare_database(&db)?;
     let mut conn = db.writer().get()?;
-    let made = crate::bench_data::generate(&mut conn, sizes)?;
+    let made = bench_data::generate(&mut conn, sizes)?;
     println!(
         "seed-bench: {} partners, {} agreements, {} events",
         made.partners, made.agreements, made.events
