@@ -277,13 +277,16 @@ async fn gate(
     if let Some(actor) = actor {
         req.extensions_mut().insert(actor);
     }
-    let timeout = req
-        .app_data::<web::Data<BodyTimeout>>()
-        .map(|t| *t.get_ref())
-        .unwrap_or_default();
     let mut req = req;
-    let body = req.take_payload();
-    req.set_payload(BodyDeadline::start(body, timeout));
+    // Only the methods whose routes read a body; a GET leaves its body (if any) unread.
+    if matches!(route.method, Method::POST | Method::PUT | Method::PATCH) {
+        let timeout = req
+            .app_data::<web::Data<BodyTimeout>>()
+            .map(|t| *t.get_ref())
+            .unwrap_or_default();
+        let body = req.take_payload();
+        req.set_payload(BodyDeadline::start(body, timeout));
+    }
     let mut response = next.call(req).await?;
     // An answer that depended on who asked must not be kept by shared caches; the client's own
     // cache may keep it, revalidating with the ETag.
