@@ -9,7 +9,6 @@ use actix_web::{HttpRequest, HttpResponse, http::header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::openapi::RefOr;
@@ -69,11 +68,14 @@ pub enum Direction {
     Desc,
 }
 
-/// The fields a resource can be sorted by. The first of `FIELDS` is the default sort.
+/// The fields a resource can be sorted by. The first of `FIELDS` is the default sort. Each
+/// name is also the record's JSON field, where a cursor takes its position from.
 pub trait SortField: Copy + Eq + std::fmt::Debug + 'static {
     const FIELDS: &'static [(&'static str, Self)];
     /// The direction of the default sort.
     const DEFAULT_DIRECTION: Direction = Direction::Asc;
+    /// The record's key, which ends every order and breaks ties.
+    const TIE: &'static str = "id";
 }
 
 /// A `sort` parameter: a field name, with `-` in front for descending order.
@@ -103,12 +105,17 @@ impl<F: SortField> Sort<F> {
             })
     }
 
-    /// The parameter as a client writes it.
-    pub fn as_param(&self) -> String {
-        let name = F::FIELDS
+    /// The field's name.
+    pub fn name(&self) -> &'static str {
+        F::FIELDS
             .iter()
             .find(|(_, field)| *field == self.field)
-            .map_or("", |(name, _)| *name);
+            .map_or("", |(name, _)| *name)
+    }
+
+    /// The parameter as a client writes it.
+    pub fn as_param(&self) -> String {
+        let name = self.name();
         match self.direction {
             Direction::Asc => name.to_owned(),
             Direction::Desc => format!("-{name}"),
@@ -199,11 +206,8 @@ impl Cursor {
     /// the column can hold.
     pub fn position<K: CursorKey, T: CursorKey>(&self) -> Result<(K, T), ApiError> {
         let bad = || ApiError::InvalidCursor(NOT_A_CURSOR.to_owned());
-        let key = K::deserialize(&self.key).map_err(|_| bad())?;
-        let tie = T::deserialize(&self.tie).map_err(|_| bad())?;
-        if !key.is_storable() || !tie.is_storable() {
-            return Err(bad());
-        }
+        let key = K::from_json(&self.key).ok_or_else(bad)?;
+        let tie = T::from_json(&self.tie).ok_or_else(bad)?;
         Ok((key, tie))
     }
 }
@@ -214,33 +218,45 @@ const NOT_A_CURSOR: &str = "not a cursor from this list; start again without it"
 /// The longest cursor accepted: a sort key is at most a few hundred characters of text.
 const MAX_CURSOR_BYTES: usize = 4096;
 
-/// A type a cursor's position can hold, and whether a decoded value is one the database can
-/// compare with (PostgreSQL refuses NUL in text and dates outside its range with an error).
-pub trait CursorKey: DeserializeOwned {
-    fn is_storable(&self) -> bool;
+/// A column type a cursor's position can hold, read from the record's JSON value of that field
+/// (which is what a cursor keeps): `None` unless it is a value the database can compare with
+/// (PostgreSQL refuses NUL in text, and dates outside its range, with an error).
+pub trait CursorKey: Sized {
+    fn from_json(value: &Value) -> Option<Self>;
 }
 
 impl CursorKey for i64 {
-    fn is_storable(&self) -> bool {
-        true
+    fn from_json(value: &Value) -> Option<Self> {
+        value.as_i64()
     }
 }
 
 impl CursorKey for String {
-    fn is_storable(&self) -> bool {
-        !self.contains('\0')
+    fn from_json(value: &Value) -> Option<Self> {
+        value
+            .as_str()
+            .filter(|text| !text.contains('\0'))
+            .map(str::to_owned)
     }
 }
 
 impl CursorKey for chrono::NaiveDate {
-    fn is_storable(&self) -> bool {
-        (1..=9999).contains(&chrono::Datelike::year(self))
+    fn from_json(value: &Value) -> Option<Self> {
+        let date = chrono::NaiveDate::parse_from_str(value.as_str()?, "%Y-%m-%d").ok()?;
+        (1..=9999)
+            .contains(&chrono::Datelike::year(&date))
+            .then_some(date)
     }
 }
 
+/// Written as records write timestamps (RFC 3339, UTC).
 impl CursorKey for chrono::NaiveDateTime {
-    fn is_storable(&self) -> bool {
-        self.date().is_storable()
+    fn from_json(value: &Value) -> Option<Self> {
+        let at = chrono::DateTime::parse_from_rfc3339(value.as_str()?).ok()?;
+        let at = at.naive_utc();
+        (1..=9999)
+            .contains(&chrono::Datelike::year(&at.date()))
+            .then_some(at)
     }
 }
 
@@ -400,7 +416,7 @@ impl<F: SortField> PageBuilder<F> {
 
     /// Cuts items fetched with `limit + 1` down to the page, and gives the next page's cursor
     /// when the extra item showed that more follow.
-    pub fn cut<Tie: Serialize>(&self, items: &mut Vec<RenderedItem<Tie>>) -> Option<String> {
+    pub fn cut(&self, items: &mut Vec<RenderedItem>) -> Option<String> {
         if items.len() <= self.limit {
             return None;
         }
@@ -412,33 +428,47 @@ impl<F: SortField> PageBuilder<F> {
 
 /// One item of a page, already rendered as JSON, with its place in the sort order when it is
 /// the item a next page's cursor would start after.
-pub struct RenderedItem<Tie> {
+pub struct RenderedItem {
     pub json: Bytes,
-    pub position: Option<(Value, Tie)>,
+    pub position: Option<(Value, Value)>,
 }
 
-impl<Tie> RenderedItem<Tie> {
-    /// The item at `index` of rows fetched `fetch` at most (a page's limit and one more). Only
-    /// the last item of a full page can give the next cursor, so only there is `position`
-    /// worked out: for every row it cost 8% of a page's instructions.
-    pub fn new(
+impl RenderedItem {
+    /// The item at `index` of rows fetched `fetch` at most (a page's limit and one more),
+    /// listed in `sort`. Only the last item of a full page can give the next cursor, so only
+    /// there is its position read back from its JSON (for every row it cost 8% of a page).
+    pub fn new<F: SortField>(
         json: Bytes,
         index: usize,
         fetch: i64,
-        position: impl FnOnce(&[u8]) -> Result<(Value, Tie), ApiError>,
+        sort: &Sort<F>,
     ) -> Result<Self, ApiError> {
         let at_cursor = i64::try_from(index).is_ok_and(|i| i + 2 == fetch);
-        let position = at_cursor.then(|| position(&json)).transpose()?;
+        let position = at_cursor
+            .then(|| position_in(&json, sort.name(), F::TIE))
+            .transpose()?;
         Ok(Self { json, position })
+    }
+}
+
+/// The values of the fields `key` and `tie` of a record rendered as `json`.
+fn position_in(json: &[u8], key: &str, tie: &str) -> Result<(Value, Value), ApiError> {
+    let record: serde_json::Map<String, Value> = serde_json::from_slice(json)
+        .map_err(|e| ApiError::internal("a rendered record is not a JSON object", e))?;
+    match (record.get(key), record.get(tie)) {
+        (Some(key), Some(tie)) => Ok((key.clone(), tie.clone())),
+        _ => Err(ApiError::bug(format!(
+            "a rendered record has no `{key}` or `{tie}` to continue after"
+        ))),
     }
 }
 
 /// The 200 response for a page of rendered items: the same envelope as [`Page`] (which
 /// documents it), written around the items' JSON without parsing it again, with
 /// `Link: <…>; rel="next"` when a next page exists.
-pub fn respond<Tie>(
+pub fn respond(
     req: &HttpRequest,
-    items: &[RenderedItem<Tie>],
+    items: &[RenderedItem],
     next_cursor: Option<&str>,
     total: Option<i64>,
 ) -> HttpResponse {
@@ -519,16 +549,30 @@ mod tests {
 
     /// Rows fetched with `limit + 1`: the page keeps `limit`, and the cursor comes from the
     /// last kept row, the only one whose position is worked out.
-    fn fetched(count: usize, limit: u32) -> (PageBuilder<Field>, Vec<RenderedItem<i64>>) {
+    fn fetched(count: usize, limit: u32) -> (PageBuilder<Field>, Vec<RenderedItem>) {
         let builder = PageBuilder::new(Sort::<Field>::default(), limit);
         let rows = (0..count)
             .map(|i| {
-                let json = Bytes::from(format!("{{\"n\":{i}}}"));
-                let position = |_: &[u8]| Ok((Value::from(format!("row {i}")), i as i64));
-                RenderedItem::new(json, i, builder.fetch(), position).expect("an item")
+                let json = Bytes::from(format!("{{\"id\":{i},\"name\":\"row {i}\"}}"));
+                RenderedItem::new(json, i, builder.fetch(), &Sort::<Field>::default())
+                    .expect("an item")
             })
             .collect();
         (builder, rows)
+    }
+
+    #[test]
+    fn a_position_is_read_from_the_record_even_when_the_key_is_the_tie() {
+        let json = br#"{"id": 7, "name": "Astana"}"#;
+        assert_eq!(
+            position_in(json, "name", "id").expect("both fields"),
+            (Value::from("Astana"), Value::from(7))
+        );
+        assert_eq!(
+            position_in(json, "id", "id").expect("the key twice"),
+            (Value::from(7), Value::from(7))
+        );
+        assert!(position_in(json, "title", "id").is_err());
     }
 
     #[test]
@@ -576,9 +620,9 @@ mod tests {
         let page: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(
             page,
-            serde_json::json!({"items": [{"n": 0}, {"n": 1}], "next_cursor": cursor, "total": 9})
+            serde_json::json!({"items": [{"id": 0, "name": "row 0"}, {"id": 1, "name": "row 1"}], "next_cursor": cursor, "total": 9})
         );
-        let last = respond(&req, &[] as &[RenderedItem<i64>], None, None);
+        let last = respond(&req, &[] as &[RenderedItem], None, None);
         assert!(last.headers().get(header::LINK).is_none());
         let body =
             futures_util::FutureExt::now_or_never(actix_web::body::to_bytes(last.into_body()))

@@ -30,8 +30,6 @@ pub trait Listed: 'static {
     type Filter: Send + 'static;
     /// The fields it can be sorted by.
     type Sort: SortField + Send;
-    /// The tie-breaker's type (the key).
-    type Tie: Serialize + Send + 'static;
 
     fn sort(filter: &Self::Filter) -> Sort<Self::Sort>;
     /// One page after `cursor`, `fetch` rows at most.
@@ -44,8 +42,6 @@ pub trait Listed: 'static {
     ) -> Result<Vec<Self::Item>, ApiError>;
     /// How many items match `filter`.
     fn count(conn: &mut DbConnection, filter: &Self::Filter) -> diesel::QueryResult<i64>;
-    /// An item's sort key and tie-breaker, for the next page's cursor.
-    fn position(item: &Self::Item, field: Self::Sort) -> (Value, Self::Tie);
     /// One page as rendered items. By default the rows are read and rendered; a collection
     /// that can first read which rows and versions a page holds overrides this to reuse the
     /// renderings kept in `rendered`.
@@ -56,7 +52,7 @@ pub trait Listed: 'static {
         sort: Sort<Self::Sort>,
         cursor: Option<&Cursor>,
         fetch: i64,
-    ) -> Result<Vec<RenderedItem<Self::Tie>>, ApiError> {
+    ) -> Result<Vec<RenderedItem>, ApiError> {
         render_rows::<Self>(conn, filter, sort, cursor, fetch)
     }
 }
@@ -68,13 +64,13 @@ pub fn render_rows<L: Listed + ?Sized>(
     sort: Sort<L::Sort>,
     cursor: Option<&Cursor>,
     fetch: i64,
-) -> Result<Vec<RenderedItem<L::Tie>>, ApiError> {
+) -> Result<Vec<RenderedItem>, ApiError> {
     L::list(conn, filter, sort, cursor, fetch)?
         .iter()
         .enumerate()
         .map(|(i, item)| {
             let json = rendered::render(item)?;
-            RenderedItem::new(json, i, fetch, |_| Ok(L::position(item, sort.field)))
+            RenderedItem::new(json, i, fetch, &sort)
         })
         .collect()
 }

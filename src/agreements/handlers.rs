@@ -2,7 +2,6 @@
 //! `crate::resource`, and what is particular to agreements.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
 
 use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementSort};
 use super::queries;
@@ -26,7 +25,6 @@ impl Listed for Agreements {
     type Item = Agreement;
     type Filter = AgreementFilter;
     type Sort = AgreementSort;
-    type Tie = i64;
 
     fn sort(filter: &AgreementFilter) -> Sort<AgreementSort> {
         filter.sort.unwrap_or_default()
@@ -44,10 +42,6 @@ impl Listed for Agreements {
 
     fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> diesel::QueryResult<i64> {
         queries::count(conn, filter)
-    }
-
-    fn position(item: &Agreement, field: AgreementSort) -> (Value, i64) {
-        queries::position(item, field)
     }
 }
 

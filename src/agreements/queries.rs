@@ -145,17 +145,6 @@ pub fn list(
     Ok(rows.into_iter().map(Agreement::from).collect())
 }
 
-/// A row's position under `field`, for the next page's cursor.
-pub fn position(agreement: &Agreement, field: AgreementSort) -> (serde_json::Value, i64) {
-    let key = match field {
-        AgreementSort::Id => agreement.id.into(),
-        AgreementSort::Title => agreement.title.clone().into(),
-        AgreementSort::CreatedAt => serde_json::to_value(agreement.created_at).unwrap_or_default(),
-        AgreementSort::UpdatedAt => serde_json::to_value(agreement.updated_at).unwrap_or_default(),
-    };
-    (key, agreement.id)
-}
-
 pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i64> {
     crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }

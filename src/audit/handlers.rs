@@ -3,8 +3,6 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use serde_json::Value;
-
 use super::model::{AuditEntry, AuditFilter, AuditSort};
 use super::queries;
 use crate::db::{Db, DbConnection};
@@ -20,7 +18,6 @@ impl Listed for AuditLog {
     type Item = AuditEntry;
     type Filter = AuditFilter;
     type Sort = AuditSort;
-    type Tie = i64;
 
     fn sort(filter: &AuditFilter) -> Sort<AuditSort> {
         filter.sort.unwrap_or_default()
@@ -38,10 +35,6 @@ impl Listed for AuditLog {
 
     fn count(conn: &mut DbConnection, filter: &AuditFilter) -> diesel::QueryResult<i64> {
         queries::count(conn, filter)
-    }
-
-    fn position(item: &AuditEntry, field: AuditSort) -> (Value, i64) {
-        queries::position(item, field)
     }
 }
 

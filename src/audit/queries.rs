@@ -97,15 +97,6 @@ pub fn list(
     Ok(rows.into_iter().map(AuditEntry::from).collect())
 }
 
-/// An entry's position under `field`, for the next page's cursor.
-pub fn position(entry: &AuditEntry, field: AuditSort) -> (serde_json::Value, i64) {
-    let key = match field {
-        AuditSort::At => serde_json::to_value(entry.at).unwrap_or_default(),
-        AuditSort::Id => entry.id.into(),
-    };
-    (key, entry.id)
-}
-
 pub fn count(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<i64> {
     crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }

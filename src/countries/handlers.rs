@@ -2,7 +2,6 @@
 //! `crate::resource`, and what is particular to countries.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
 
 use super::model::{Country, CountryChanges, CountryFilter, CountryInput, CountrySort};
 use super::queries;
@@ -25,7 +24,6 @@ impl Listed for Countries {
     type Item = Country;
     type Filter = CountryFilter;
     type Sort = CountrySort;
-    type Tie = String;
 
     fn sort(filter: &CountryFilter) -> Sort<CountrySort> {
         filter.sort.unwrap_or_default()
@@ -43,10 +41,6 @@ impl Listed for Countries {
 
     fn count(conn: &mut DbConnection, filter: &CountryFilter) -> diesel::QueryResult<i64> {
         queries::count(conn, filter)
-    }
-
-    fn position(item: &Country, field: CountrySort) -> (Value, String) {
-        queries::position(item, field)
     }
 }
 

@@ -221,6 +221,7 @@ pub enum CountrySort {
 }
 
 impl SortField for CountrySort {
+    const TIE: &'static str = "code";
     const FIELDS: &'static [(&'static str, Self)] = &[
         ("code", Self::Code),
         ("name", Self::Name),

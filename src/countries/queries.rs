@@ -126,19 +126,6 @@ pub fn list(
     Ok(rows)
 }
 
-/// A row's position under `field`, for the next page's cursor.
-pub fn position(country: &Country, field: CountrySort) -> (serde_json::Value, String) {
-    let key = match field {
-        CountrySort::Code => country.code.clone().into(),
-        CountrySort::Name => country.name.clone().into(),
-        CountrySort::Alpha3 => country.alpha3.clone().into(),
-        CountrySort::Numeric => country.numeric.clone().into(),
-        CountrySort::CreatedAt => serde_json::to_value(country.created_at).unwrap_or_default(),
-        CountrySort::UpdatedAt => serde_json::to_value(country.updated_at).unwrap_or_default(),
-    };
-    (key, country.code.clone())
-}
-
 /// How many countries match `filter`.
 pub fn count(conn: &mut DbConnection, filter: &CountryFilter) -> QueryResult<i64> {
     crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))

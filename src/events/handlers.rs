@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
 
 use super::model::{Event, EventDraft, EventFilter, EventInput, EventSort};
 use super::queries;
@@ -29,7 +28,6 @@ impl Listed for Events {
     type Item = Event;
     type Filter = EventFilter;
     type Sort = EventSort;
-    type Tie = i64;
 
     fn sort(filter: &EventFilter) -> Sort<EventSort> {
         filter.sort.unwrap_or_default()
@@ -49,10 +47,6 @@ impl Listed for Events {
         queries::count(conn, filter)
     }
 
-    fn position(item: &Event, field: EventSort) -> (Value, i64) {
-        queries::position(item, field)
-    }
-
     /// Events are the largest collection and the one most polled, so a page first reads which
     /// events it holds at which versions, and reads and renders whole rows only for those not
     /// already rendered (`crate::rendered`). When a row changed or went between the two
@@ -64,7 +58,7 @@ impl Listed for Events {
         sort: Sort<EventSort>,
         cursor: Option<&Cursor>,
         fetch: i64,
-    ) -> Result<Vec<RenderedItem<i64>>, ApiError> {
+    ) -> Result<Vec<RenderedItem>, ApiError> {
         if !rendered.enabled() {
             return resource::render_rows::<Self>(conn, filter, sort, cursor, fetch);
         }
@@ -101,10 +95,7 @@ impl Listed for Events {
             .into_iter()
             .flatten()
             .enumerate()
-            .map(|(i, json)| {
-                let position = |json: &[u8]| queries::rendered_position(json, sort.field);
-                RenderedItem::new(json, i, fetch, position)
-            })
+            .map(|(i, json)| RenderedItem::new(json, i, fetch, &sort))
             .collect()
     }
 }

@@ -178,56 +178,6 @@ pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Event>
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
-/// A row's position under `field`, for the next page's cursor.
-pub fn position(event: &Event, field: EventSort) -> (serde_json::Value, i64) {
-    let keys = (event.starts_on, event.title.as_str());
-    (
-        sort_key(field, event.id, keys, event.created_at, event.updated_at),
-        event.id,
-    )
-}
-
-/// The position under `field` of an event rendered as `json`: the same as its own. (A page
-/// reads it from the one rendered event a cursor comes from, rather than reading every row's
-/// sort keys.)
-pub fn rendered_position(
-    json: &[u8],
-    field: EventSort,
-) -> Result<(serde_json::Value, i64), ApiError> {
-    #[derive(serde::Deserialize)]
-    struct SortKeys {
-        id: i64,
-        starts_on: NaiveDate,
-        title: String,
-        created_at: chrono::DateTime<chrono::Utc>,
-        updated_at: chrono::DateTime<chrono::Utc>,
-    }
-    let keys: SortKeys = serde_json::from_slice(json)
-        .map_err(|e| ApiError::internal("a rendered event lacks its sort keys", e))?;
-    let (created_at, updated_at) = (keys.created_at.naive_utc(), keys.updated_at.naive_utc());
-    let sort_keys = (keys.starts_on, keys.title.as_str());
-    Ok((
-        sort_key(field, keys.id, sort_keys, created_at, updated_at),
-        keys.id,
-    ))
-}
-
-fn sort_key(
-    field: EventSort,
-    id: i64,
-    (starts_on, title): (NaiveDate, &str),
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-) -> serde_json::Value {
-    match field {
-        EventSort::StartsOn => serde_json::to_value(starts_on).unwrap_or_default(),
-        EventSort::Id => id.into(),
-        EventSort::Title => title.into(),
-        EventSort::CreatedAt => serde_json::to_value(created_at).unwrap_or_default(),
-        EventSort::UpdatedAt => serde_json::to_value(updated_at).unwrap_or_default(),
-    }
-}
-
 pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> {
     crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }

@@ -2,7 +2,6 @@
 //! `crate::resource`, and what is particular to partners.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
 
 use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerSort};
 use super::queries;
@@ -26,7 +25,6 @@ impl Listed for Partners {
     type Item = Partner;
     type Filter = PartnerFilter;
     type Sort = PartnerSort;
-    type Tie = i64;
 
     fn sort(filter: &PartnerFilter) -> Sort<PartnerSort> {
         filter.sort.unwrap_or_default()
@@ -44,10 +42,6 @@ impl Listed for Partners {
 
     fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> diesel::QueryResult<i64> {
         queries::count(conn, filter)
-    }
-
-    fn position(item: &Partner, field: PartnerSort) -> (Value, i64) {
-        queries::position(item, field)
     }
 }
 

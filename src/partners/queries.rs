@@ -106,17 +106,6 @@ pub fn list(
     Ok(rows)
 }
 
-/// A row's position under `field`, for the next page's cursor.
-pub fn position(partner: &Partner, field: PartnerSort) -> (serde_json::Value, i64) {
-    let key = match field {
-        PartnerSort::Name => partner.name.clone().into(),
-        PartnerSort::Id => partner.id.into(),
-        PartnerSort::CreatedAt => serde_json::to_value(partner.created_at).unwrap_or_default(),
-        PartnerSort::UpdatedAt => serde_json::to_value(partner.updated_at).unwrap_or_default(),
-    };
-    (key, partner.id)
-}
-
 pub fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> QueryResult<i64> {
     crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
 }
