@@ -249,11 +249,15 @@ impl CursorKey for chrono::NaiveDate {
     }
 }
 
-/// Written as records write timestamps (RFC 3339, UTC).
+/// Written as records write timestamps (RFC 3339, UTC); cursors made by earlier versions wrote
+/// them without the zone, and still read.
 impl CursorKey for chrono::NaiveDateTime {
     fn from_json(value: &Value) -> Option<Self> {
-        let at = chrono::DateTime::parse_from_rfc3339(value.as_str()?).ok()?;
-        let at = at.naive_utc();
+        let text = value.as_str()?;
+        let at = chrono::DateTime::parse_from_rfc3339(text)
+            .map(|at| at.naive_utc())
+            .or_else(|_| text.parse::<chrono::NaiveDateTime>())
+            .ok()?;
         (1..=9999)
             .contains(&chrono::Datelike::year(&at.date()))
             .then_some(at)
