@@ -175,14 +175,24 @@ pub fn merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The writable fields of `current` with a merge patch applied, checked and parsed as the
-/// input type `I` (see [`parse_body`]): what a patch makes must be a valid whole input.
-pub fn apply_patch<T, I>(current: T, patch: &Value) -> Result<Checked<I>, ApiError>
+/// The fields every record has that the service sets itself; the rest are its writable fields.
+pub const SERVER_SET_FIELDS: [&str; 4] = ["id", "created_at", "updated_at", "version"];
+
+/// The writable fields of `current` (the record as clients see it, less
+/// [`SERVER_SET_FIELDS`]) with a merge patch applied, checked and parsed as the input type `I`
+/// (see [`parse_body`]): what a patch makes must be a valid whole input.
+pub fn apply_patch<T, I>(current: &T, patch: &Value) -> Result<Checked<I>, ApiError>
 where
-    I: TryFrom<T, Error = ApiError> + Serialize + DeserializeOwned + ToSchema + 'static,
+    T: Serialize,
+    I: DeserializeOwned + ToSchema + 'static,
 {
-    let mut document = serde_json::to_value(I::try_from(current)?)
+    let mut document = serde_json::to_value(current)
         .map_err(|e| ApiError::internal("turning the resource into JSON to patch it", e))?;
+    if let Some(fields) = document.as_object_mut() {
+        for field in SERVER_SET_FIELDS {
+            fields.remove(field);
+        }
+    }
     merge_patch(&mut document, patch)?;
     parse_body(document)
 }

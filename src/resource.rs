@@ -80,13 +80,7 @@ pub trait Resource: Listed<Item: Clone> {
     /// The key in the path: an id, or a country's code.
     type Key: Clone + Display + Send + 'static;
     /// The writable fields; a merge patch is applied to them.
-    type Input: DeserializeOwned
-        + Serialize
-        + ToSchema
-        + TryFrom<Self::Item, Error = ApiError>
-        + Clone
-        + Send
-        + 'static;
+    type Input: DeserializeOwned + Serialize + ToSchema + Clone + Send + 'static;
     /// A checked input, ready to be stored.
     type Draft: Send + 'static;
 
@@ -248,7 +242,7 @@ pub async fn update<R: Resource>(
     let item = db
         .write(move |conn| {
             store::<R>(conn, &actor, &key, &precondition, |current| {
-                apply_patch(current, &patch)
+                apply_patch(&current, &patch)
             })
         })
         .await?;

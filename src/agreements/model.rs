@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::agreements;
 use crate::sql::JsonList;
@@ -218,25 +217,6 @@ pub struct AgreementInput {
     /// Existing country codes, any case, no repeats.
     #[serde(default)]
     pub country_codes: Vec<String>,
-}
-
-impl TryFrom<Agreement> for AgreementInput {
-    type Error = ApiError;
-
-    fn try_from(a: Agreement) -> Result<Self, ApiError> {
-        Ok(AgreementInput {
-            title: a.title,
-            kind: a.kind,
-            status: a.status,
-            signed_on: a.signed_on,
-            starts_on: a.starts_on,
-            ends_on: a.ends_on,
-            summary: a.summary,
-            document_url: a.document_url,
-            parties: a.parties,
-            country_codes: a.country_codes,
-        })
-    }
 }
 
 /// The agreement's own checked columns.

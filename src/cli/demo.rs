@@ -228,8 +228,8 @@ fn mark_participant(conn: &mut DbConnection, code: &str) -> Result<usize, ApiErr
     if current.participant {
         return Ok(0);
     }
-    let mut input = countries::CountryInput::try_from(current.clone())?;
-    input.participant = true;
+    let patch = serde_json::json!({"participant": true});
+    let input = crate::http::apply_patch::<_, countries::CountryInput>(&current, &patch)?.value;
     let (_, changes) = input.validate(Some(code))?;
     let updated = countries::queries::update(conn, code, current.version, changes)?
         .ok_or(ApiError::PreconditionFailed)?;

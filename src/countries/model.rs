@@ -118,25 +118,6 @@ pub struct CountryInput {
     pub notes: Option<String>,
 }
 
-/// Infallible: every field is kept as it is read.
-impl TryFrom<Country> for CountryInput {
-    type Error = ApiError;
-
-    fn try_from(country: Country) -> Result<Self, ApiError> {
-        Ok(CountryInput {
-            code: Some(country.code),
-            alpha3: country.alpha3,
-            numeric: country.numeric,
-            name: country.name,
-            region: country.region,
-            subregion: country.subregion,
-            participant: country.participant,
-            joined_on: country.joined_on,
-            notes: country.notes,
-        })
-    }
-}
-
 /// A checked country, ready to be stored.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
 #[diesel(table_name = countries, treat_none_as_null = true, treat_none_as_default_value = false)]

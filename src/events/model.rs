@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::events;
 use crate::sql::JsonList;
@@ -217,26 +216,6 @@ pub struct EventInput {
     /// Each partner at most once; every partner must exist.
     #[serde(default)]
     pub participants: Vec<Participant>,
-}
-
-impl TryFrom<Event> for EventInput {
-    type Error = ApiError;
-
-    fn try_from(e: Event) -> Result<Self, ApiError> {
-        Ok(EventInput {
-            title: e.title,
-            kind: e.kind,
-            starts_on: e.starts_on,
-            ends_on: e.ends_on,
-            city: e.city,
-            venue: e.venue,
-            country_code: e.country_code,
-            agreement_id: e.agreement_id,
-            description: e.description,
-            url: e.url,
-            participants: e.participants,
-        })
-    }
 }
 
 /// The event's own checked columns.

@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
 use crate::pagination::{Sort, SortField};
 use crate::schema::partners;
 use crate::text_enum;
@@ -121,23 +120,6 @@ pub struct PartnerInput {
         pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
     )]
     pub description: Option<String>,
-}
-
-/// Infallible: every field is kept as it is read.
-impl TryFrom<Partner> for PartnerInput {
-    type Error = ApiError;
-
-    fn try_from(p: Partner) -> Result<Self, ApiError> {
-        Ok(PartnerInput {
-            name: p.name,
-            acronym: p.acronym,
-            kind: p.kind,
-            country_code: p.country_code,
-            website: p.website,
-            email: p.email,
-            description: p.description,
-        })
-    }
 }
 
 /// A checked partner, ready to be stored.
