@@ -44,7 +44,7 @@ pub enum Command {
     /// Make, list and revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Load the example records of the contract (idempotent: a second run adds nothing).
+    /// Load the demo data (docs/demo-data.md); idempotent: a second run adds nothing.
     SeedDemo,
     /// Load the deterministic benchmark data set (for bench/run.sh) into a registry that has
     /// no partners yet.

@@ -15,5 +15,6 @@ mod hardening;
 mod migrations;
 mod openapi;
 mod partners;
+mod readme;
 mod resilience;
 mod service;
