@@ -67,38 +67,10 @@ pub struct Party {
     pub role: PartyRole,
 }
 
-/// An agreement as stored: its columns, its parties and its countries, in their order.
-#[derive(Clone, Debug, Queryable, Selectable)]
+/// A cooperation agreement, with its parties and the countries it covers: as stored, and as
+/// clients see it.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = agreements)]
-pub struct AgreementRow {
-    pub id: i64,
-    pub title: String,
-    #[diesel(deserialize_as = String)]
-    pub kind: AgreementKind,
-    #[diesel(deserialize_as = String)]
-    pub status: AgreementStatus,
-    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
-    pub signed_on: Option<NaiveDate>,
-    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
-    pub starts_on: Option<NaiveDate>,
-    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
-    pub ends_on: Option<NaiveDate>,
-    pub summary: Option<String>,
-    pub document_url: Option<String>,
-    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
-    pub version: i64,
-    /// Kept beside the row as JSON, as are the country codes (see the list_reads migration).
-    #[diesel(deserialize_as = JsonList<Party>)]
-    pub parties: Vec<Party>,
-    #[diesel(deserialize_as = JsonList<String>)]
-    pub country_codes: Vec<String>,
-}
-
-/// A cooperation agreement, with its parties and the countries it covers.
-#[derive(Clone, Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": 1, "title": "Regional project on digital government for Central Asia and the South Caucasus",
     "kind": "joint_project", "status": "expired", "signed_on": "2021-03-01",
@@ -112,57 +84,45 @@ pub struct Agreement {
     pub id: i64,
     #[schema(min_length = 1, max_length = 300)]
     pub title: String,
+    #[diesel(deserialize_as = String)]
     pub kind: AgreementKind,
+    #[diesel(deserialize_as = String)]
     pub status: AgreementStatus,
     /// Set once the status is `signed`, `active`, `expired` or `terminated`.
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub signed_on: Option<NaiveDate>,
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub starts_on: Option<NaiveDate>,
     /// Not before `starts_on`.
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub ends_on: Option<NaiveDate>,
     #[schema(max_length = 10000)]
     pub summary: Option<String>,
     #[schema(format = "uri")]
     pub document_url: Option<String>,
     /// The partners party to it, in the order given.
+    #[diesel(deserialize_as = JsonList<Party>)]
     pub parties: Vec<Party>,
     /// The countries it covers, in the order given.
+    #[diesel(deserialize_as = JsonList<String>)]
     pub country_codes: Vec<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1)]
     pub version: i64,
-}
-
-impl From<AgreementRow> for Agreement {
-    fn from(row: AgreementRow) -> Self {
-        Agreement {
-            id: row.id,
-            title: row.title,
-            kind: row.kind,
-            status: row.status,
-            signed_on: row.signed_on,
-            starts_on: row.starts_on,
-            ends_on: row.ends_on,
-            summary: row.summary,
-            document_url: row.document_url,
-            parties: row.parties,
-            country_codes: row.country_codes,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            version: row.version,
-        }
-    }
 }
 
 /// The writable fields of an agreement: the body of create and replace, and what a merge
@@ -242,29 +202,6 @@ pub struct AgreementDraft {
     pub changes: AgreementChanges,
     pub parties: Vec<Party>,
     pub country_codes: Vec<String>,
-}
-
-impl AgreementDraft {
-    /// The agreement this draft is once stored as a new record `id` at `now`.
-    pub fn into_agreement(self, id: i64, now: NaiveDateTime) -> Agreement {
-        let (c, parties, country_codes) = (self.changes, self.parties, self.country_codes);
-        Agreement {
-            id,
-            title: c.title,
-            kind: c.kind,
-            status: c.status,
-            signed_on: c.signed_on,
-            starts_on: c.starts_on,
-            ends_on: c.ends_on,
-            summary: c.summary,
-            document_url: c.document_url,
-            parties,
-            country_codes,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
-    }
 }
 
 impl AgreementInput {

@@ -5,9 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{
-    Agreement, AgreementDraft, AgreementFilter, AgreementRow, AgreementSort, Party, PartyRole,
-};
+use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementSort, Party, PartyRole};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Sort};
@@ -35,12 +33,11 @@ struct NewAgreementCountry {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> {
-    let row: Option<AgreementRow> = crate::on_backend!(conn, |c| agreements::table
+    crate::on_backend!(conn, |c| agreements::table
         .find(id)
-        .select(AgreementRow::as_select())
+        .select(Agreement::as_select())
         .get_result(c)
-        .optional())?;
-    Ok(row.map(Agreement::from))
+        .optional())
 }
 
 /// The id of the first agreement titled exactly `title`.
@@ -125,13 +122,13 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Agreement>, ApiError> {
-    let rows: Vec<AgreementRow> = crate::on_backend!(conn, |c| {
+    let rows: Vec<Agreement> = crate::on_backend!(conn, |c| {
         sorted_page!(
             c,
             filtered!(filter),
             sort,
             cursor,
-            AgreementRow::as_select(),
+            Agreement::as_select(),
             fetch,
             tie: (agreements::id, i64),
             {
@@ -142,7 +139,7 @@ pub fn list(
             }
         )
     });
-    Ok(rows.into_iter().map(Agreement::from).collect())
+    Ok(rows)
 }
 
 pub fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> QueryResult<i64> {
@@ -156,20 +153,20 @@ pub fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> QueryResult<Agr
         JsonList::text(&draft.parties)?,
         JsonList::text(&draft.country_codes)?,
     );
-    let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
-        .values((
-            draft.changes.clone(),
-            agreements::parties.eq(&parties),
-            agreements::country_codes.eq(&country_codes),
-            agreements::created_at.eq(now),
-            agreements::updated_at.eq(now),
-            agreements::version.eq(1),
-        ))
-        .returning(agreements::id)
-        .get_result(c))?;
-    insert_relations(conn, id, draft.parties.clone(), draft.country_codes.clone())?;
-    // Everything stored is known here; reading it back would cost three more queries.
-    Ok(draft.into_agreement(id, now))
+    let agreement: Agreement =
+        crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
+            .values((
+                draft.changes,
+                agreements::parties.eq(&parties),
+                agreements::country_codes.eq(&country_codes),
+                agreements::created_at.eq(now),
+                agreements::updated_at.eq(now),
+                agreements::version.eq(1),
+            ))
+            .returning(Agreement::as_returning())
+            .get_result(c))?;
+    insert_relations(conn, agreement.id, draft.parties, draft.country_codes)?;
+    Ok(agreement)
 }
 
 /// Replaces the agreement if it is still at `current`'s version; `None` when it has moved on.
@@ -184,38 +181,35 @@ pub fn update(
         JsonList::text(&draft.parties)?,
         JsonList::text(&draft.country_codes)?,
     );
-    let updated = crate::on_backend!(conn, |c| diesel::update(
+    let updated: Option<Agreement> = crate::on_backend!(conn, |c| diesel::update(
         agreements::table
             .find(id)
             .filter(agreements::version.eq(current.version)),
     )
     .set((
-        draft.changes.clone(),
+        draft.changes,
         agreements::parties.eq(&parties),
         agreements::country_codes.eq(&country_codes),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))
-    .execute(c))?;
-    if updated == 0 {
+    .returning(Agreement::as_returning())
+    .get_result(c)
+    .optional())?;
+    if updated.is_none() {
         return Ok(None);
     }
     if draft.parties != current.parties {
         diesel::delete(agreement_parties::table.filter(agreement_parties::agreement_id.eq(id)))
             .execute(conn)?;
-        insert_relations(conn, id, draft.parties.clone(), Vec::new())?;
+        insert_relations(conn, id, draft.parties, Vec::new())?;
     }
     if draft.country_codes != current.country_codes {
         diesel::delete(agreement_countries::table.filter(agreement_countries::agreement_id.eq(id)))
             .execute(conn)?;
-        insert_relations(conn, id, Vec::new(), draft.country_codes.clone())?;
+        insert_relations(conn, id, Vec::new(), draft.country_codes)?;
     }
-    // Everything stored is known here; reading it back would cost three more queries.
-    Ok(Some(Agreement {
-        created_at: current.created_at,
-        version: current.version + 1,
-        ..draft.into_agreement(id, now)
-    }))
+    Ok(updated)
 }
 
 /// Deletes the agreement with its own party and country links.

@@ -46,34 +46,6 @@ pub struct Participant {
     pub role: ParticipantRole,
 }
 
-/// An event as stored: its columns, and its participants in their order.
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = events)]
-pub struct EventRow {
-    pub id: i64,
-    pub title: String,
-    #[diesel(deserialize_as = String)]
-    pub kind: EventKind,
-    #[diesel(deserialize_as = crate::time::StoredDate)]
-    pub starts_on: NaiveDate,
-    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
-    pub ends_on: Option<NaiveDate>,
-    pub city: Option<String>,
-    pub venue: Option<String>,
-    pub country_code: Option<String>,
-    pub agreement_id: Option<i64>,
-    pub description: Option<String>,
-    pub url: Option<String>,
-    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
-    pub version: i64,
-    /// Kept beside the row as JSON (see the list_reads migration).
-    #[diesel(deserialize_as = JsonList<Participant>)]
-    pub participants: Vec<Participant>,
-}
-
 /// What a list page needs of an event before its whole row: which event, at which version
 /// (see `crate::rendered`).
 #[derive(Queryable, Selectable)]
@@ -83,8 +55,9 @@ pub struct EventStub {
     pub version: i64,
 }
 
-/// An event, with the partners taking part.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+/// An event, with the partners taking part: as stored, and as clients see it.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = events)]
 #[schema(example = json!({
     "id": 2, "title": "United Nations Public Service Forum 2024", "kind": "forum",
     "starts_on": "2024-06-24", "ends_on": "2024-06-26", "city": "Incheon", "venue": "Songdo Convensia",
@@ -97,13 +70,16 @@ pub struct Event {
     pub id: i64,
     #[schema(min_length = 1, max_length = 300)]
     pub title: String,
+    #[diesel(deserialize_as = String)]
     pub kind: EventKind,
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredDate)]
     pub starts_on: NaiveDate,
     /// Not before `starts_on`; null for a one-day event.
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     pub ends_on: Option<NaiveDate>,
     #[schema(max_length = 200)]
     pub city: Option<String>,
@@ -118,39 +94,21 @@ pub struct Event {
     pub description: Option<String>,
     #[schema(format = "uri")]
     pub url: Option<String>,
-    /// The partners taking part, in the order given.
+    /// The partners taking part, in the order given. (Kept beside the row as JSON, see the
+    /// list_reads migration; the relation table is the record filters and references use.)
+    #[diesel(deserialize_as = JsonList<Participant>)]
     pub participants: Vec<Participant>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1)]
     pub version: i64,
-}
-
-impl From<EventRow> for Event {
-    fn from(row: EventRow) -> Self {
-        Event {
-            id: row.id,
-            title: row.title,
-            kind: row.kind,
-            starts_on: row.starts_on,
-            ends_on: row.ends_on,
-            city: row.city,
-            venue: row.venue,
-            country_code: row.country_code,
-            agreement_id: row.agreement_id,
-            description: row.description,
-            url: row.url,
-            participants: row.participants,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            version: row.version,
-        }
-    }
 }
 
 /// The writable fields of an event: the body of create and replace, and what a merge patch is
@@ -243,30 +201,6 @@ pub struct EventChanges {
 pub struct EventDraft {
     pub changes: EventChanges,
     pub participants: Vec<Participant>,
-}
-
-impl EventDraft {
-    /// The event this draft is once stored as a new record `id` at `now`.
-    pub fn into_event(self, id: i64, now: NaiveDateTime) -> Event {
-        let (c, participants) = (self.changes, self.participants);
-        Event {
-            id,
-            title: c.title,
-            kind: c.kind,
-            starts_on: c.starts_on,
-            ends_on: c.ends_on,
-            city: c.city,
-            venue: c.venue,
-            country_code: c.country_code,
-            agreement_id: c.agreement_id,
-            description: c.description,
-            url: c.url,
-            participants,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
-    }
 }
 
 impl EventInput {

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Date;
 
 use super::model::{
-    Event, EventDraft, EventFilter, EventRow, EventSort, EventStub, Participant, ParticipantRole,
+    Event, EventDraft, EventFilter, EventSort, EventStub, Participant, ParticipantRole,
 };
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -28,12 +28,11 @@ struct NewParticipant {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
-    let row: Option<EventRow> = crate::on_backend!(conn, |c| events::table
+    crate::on_backend!(conn, |c| events::table
         .find(id)
-        .select(EventRow::as_select())
+        .select(Event::as_select())
         .get_result(c)
-        .optional())?;
-    Ok(row.map(Event::from))
+        .optional())
 }
 
 /// The id of the first event titled exactly `title`.
@@ -140,15 +139,14 @@ pub fn list(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<Event>, ApiError> {
-    let rows: Vec<EventRow> = crate::on_backend!(conn, |c| page!(
+    Ok(crate::on_backend!(conn, |c| page!(
         c,
         filter,
         sort,
         cursor,
         fetch,
-        EventRow::as_select()
-    ));
-    Ok(rows.into_iter().map(Event::from).collect())
+        Event::as_select()
+    )))
 }
 
 /// The same page as `list`, as the events' ids, versions and sort keys only.
@@ -171,11 +169,10 @@ pub fn list_stubs(
 
 /// The events with these ids, in no particular order; ids that do not exist are left out.
 pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Event>> {
-    let rows: Vec<EventRow> = crate::on_backend!(conn, |c| events::table
+    crate::on_backend!(conn, |c| events::table
         .filter(events::id.eq_any(ids))
-        .select(EventRow::as_select())
-        .load(c))?;
-    Ok(rows.into_iter().map(Event::from).collect())
+        .select(Event::as_select())
+        .load(c))
 }
 
 pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> {
@@ -186,19 +183,18 @@ pub fn count(conn: &mut DbConnection, filter: &EventFilter) -> QueryResult<i64> 
 pub fn insert(conn: &mut DbConnection, draft: EventDraft) -> QueryResult<Event> {
     let now = crate::time::now();
     let participants = JsonList::text(&draft.participants)?;
-    let id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
+    let event: Event = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values((
-            draft.changes.clone(),
+            draft.changes,
             events::participants.eq(&participants),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
         ))
-        .returning(events::id)
+        .returning(Event::as_returning())
         .get_result(c))?;
-    insert_participants(conn, id, draft.participants.clone())?;
-    // Everything stored is known here; reading it back would cost two more queries.
-    Ok(draft.into_event(id, now))
+    insert_participants(conn, event.id, draft.participants)?;
+    Ok(event)
 }
 
 /// Replaces the event if it is still at `current`'s version; `None` when it has moved on.
@@ -208,33 +204,27 @@ pub fn update(
     current: &Event,
     draft: EventDraft,
 ) -> QueryResult<Option<Event>> {
-    let (id, now) = (current.id, crate::time::now());
+    let id = current.id;
     let participants = JsonList::text(&draft.participants)?;
-    let updated = crate::on_backend!(conn, |c| diesel::update(
+    let updated: Option<Event> = crate::on_backend!(conn, |c| diesel::update(
         events::table
             .find(id)
             .filter(events::version.eq(current.version)),
     )
     .set((
-        draft.changes.clone(),
+        draft.changes,
         events::participants.eq(&participants),
-        events::updated_at.eq(now),
+        events::updated_at.eq(crate::time::now()),
         events::version.eq(current.version + 1),
     ))
-    .execute(c))?;
-    if updated == 0 {
-        return Ok(None);
-    }
-    if draft.participants != current.participants {
+    .returning(Event::as_returning())
+    .get_result(c)
+    .optional())?;
+    if updated.is_some() && draft.participants != current.participants {
         delete_participants(conn, id)?;
-        insert_participants(conn, id, draft.participants.clone())?;
+        insert_participants(conn, id, draft.participants)?;
     }
-    // Everything stored is known here; reading it back would cost two more queries.
-    Ok(Some(Event {
-        created_at: current.created_at,
-        version: current.version + 1,
-        ..draft.into_event(id, now)
-    }))
+    Ok(updated)
 }
 
 /// Deletes the event with its participant links.
