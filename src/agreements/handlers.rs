@@ -4,7 +4,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementSort};
+use super::model::{
+    Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementPage, AgreementPatch,
+    AgreementSort,
+};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -14,7 +17,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::{self, Target};
 use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
@@ -129,7 +132,7 @@ impl Resource for Agreements {
     security((), ("bearer" = [])),
     params(PageParams, AgreementFilter),
     responses(
-        (status = 200, description = "A page of agreements", body = Page<Agreement>,
+        (status = 200, description = "A page of agreements", body = AgreementPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -225,9 +228,13 @@ pub async fn replace_agreement(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = AgreementInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"status": "active", "country_codes": ["KZ", "KR"]})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (AgreementPatch = "application/merge-patch+json"),
+            (AgreementPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Agreement,
          headers(("ETag" = String, description = "The new version, quoted"))),

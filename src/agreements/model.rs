@@ -3,10 +3,14 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::agreements;
 use crate::sql::StoredList;
 use crate::text_enum;
@@ -220,6 +224,23 @@ pub struct AgreementInput {
     pub country_codes: Vec<String>,
 }
 
+/// The body of PATCH: a JSON Merge Patch of the agreement's [`AgreementInput`], for the OpenAPI document
+/// (its schema is `AgreementInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct AgreementPatch;
+
+impl PartialSchema for AgreementPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<AgreementInput>(json!({"status": "active", "ends_on": "2027-06-02"}))
+    }
+}
+
+impl ToSchema for AgreementPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        AgreementInput::schemas(schemas);
+    }
+}
+
 impl TryFrom<Agreement> for AgreementInput {
     type Error = ApiError;
 
@@ -356,6 +377,21 @@ impl SortField for AgreementSort {
     ];
 }
 
+/// A `sort` parameter of the agreements list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type AgreementOrder = Sort<AgreementSort>;
+
+/// A page of agreements, as the OpenAPI document names it.
+pub type AgreementPage = Page<Agreement>;
+
+impl PageItem for Agreement {
+    const PAGE_SCHEMA: &'static str = "AgreementPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(&Sort::<AgreementSort>::default(), 1, 1).encode()
+    }
+}
+
 /// Filters and order for the agreement list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -378,8 +414,8 @@ pub struct AgreementFilter {
     /// Case-insensitive search in titles and summaries.
     pub q: Option<String>,
     /// Sort by `id` (default), `title`, `created_at` or `updated_at`; `-` in front for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<AgreementSort>)]
-    pub sort: Option<Sort<AgreementSort>>,
+    #[param(inline)]
+    pub sort: Option<AgreementOrder>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Country, CountryChanges, CountryFilter, CountryInput, CountrySort};
+use super::model::{
+    Country, CountryChanges, CountryFilter, CountryInput, CountryPage, CountryPatch, CountrySort,
+};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -14,7 +16,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::Target;
 use crate::resource::{self, Listed, Resource};
 
@@ -140,7 +142,7 @@ fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
     security((), ("bearer" = [])),
     params(PageParams, CountryFilter),
     responses(
-        (status = 200, description = "A page of countries", body = Page<Country>,
+        (status = 200, description = "A page of countries", body = CountryPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -235,9 +237,13 @@ pub async fn replace_country(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = CountryInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"participant": true, "joined_on": "2013-03-13"})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (CountryPatch = "application/merge-patch+json"),
+            (CountryPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Country,
          headers(("ETag" = String, description = "The new version, quoted"))),

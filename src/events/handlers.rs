@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Event, EventDraft, EventFilter, EventInput, EventSort};
+use super::model::{Event, EventDraft, EventFilter, EventInput, EventPage, EventPatch, EventSort};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -16,7 +16,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, RenderedItem, Sort};
+use crate::pagination::{Cursor, PageParams, RenderedItem, Sort};
 use crate::references::{self, Target};
 use crate::rendered::RenderedRows;
 use crate::resource::{self, Listed, Resource};
@@ -213,7 +213,7 @@ fn check_references(
     security((), ("bearer" = [])),
     params(PageParams, EventFilter),
     responses(
-        (status = 200, description = "A page of events", body = Page<Event>,
+        (status = 200, description = "A page of events", body = EventPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -310,9 +310,13 @@ pub async fn replace_event(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = EventInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"venue": "Songdo Convensia", "ends_on": "2024-06-26"})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (EventPatch = "application/merge-patch+json"),
+            (EventPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Event,
          headers(("ETag" = String, description = "The new version, quoted"))),

@@ -3,10 +3,14 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::events;
 use crate::sql::StoredList;
 use crate::text_enum;
@@ -219,6 +223,25 @@ pub struct EventInput {
     pub participants: Vec<Participant>,
 }
 
+/// The body of PATCH: a JSON Merge Patch of the event's [`EventInput`], for the OpenAPI document
+/// (its schema is `EventInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct EventPatch;
+
+impl PartialSchema for EventPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<EventInput>(
+            json!({"venue": "Songdo Convensia", "ends_on": "2024-06-26"}),
+        )
+    }
+}
+
+impl ToSchema for EventPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        EventInput::schemas(schemas);
+    }
+}
+
 impl TryFrom<Event> for EventInput {
     type Error = ApiError;
 
@@ -360,6 +383,21 @@ impl SortField for EventSort {
     ];
 }
 
+/// A `sort` parameter of the events list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type EventOrder = Sort<EventSort>;
+
+/// A page of events, as the OpenAPI document names it.
+pub type EventPage = Page<Event>;
+
+impl PageItem for Event {
+    const PAGE_SCHEMA: &'static str = "EventPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(&Sort::<EventSort>::default(), "2024-06-24", 2).encode()
+    }
+}
+
 /// Filters and order for the event list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -381,8 +419,8 @@ pub struct EventFilter {
     pub q: Option<String>,
     /// Sort by `starts_on` (default), `id`, `title`, `created_at` or `updated_at`; `-` in front
     /// for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<EventSort>)]
-    pub sort: Option<Sort<EventSort>>,
+    #[param(inline)]
+    pub sort: Option<EventOrder>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerSort};
+use super::model::{
+    Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerPage, PartnerPatch, PartnerSort,
+};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -14,7 +16,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::{self, Target};
 use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
@@ -126,7 +128,7 @@ impl Resource for Partners {
     security((), ("bearer" = [])),
     params(PageParams, PartnerFilter),
     responses(
-        (status = 200, description = "A page of partners", body = Page<Partner>,
+        (status = 200, description = "A page of partners", body = PartnerPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -222,9 +224,13 @@ pub async fn replace_partner(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = PartnerInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"acronym": "MOIS", "website": "https://www.mois.go.kr"})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (PartnerPatch = "application/merge-patch+json"),
+            (PartnerPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Partner,
          headers(("ETag" = String, description = "The new version, quoted"))),

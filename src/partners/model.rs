@@ -3,10 +3,14 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::partners;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
@@ -123,6 +127,25 @@ pub struct PartnerInput {
     pub description: Option<String>,
 }
 
+/// The body of PATCH: a JSON Merge Patch of the partner's [`PartnerInput`], for the OpenAPI document
+/// (its schema is `PartnerInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct PartnerPatch;
+
+impl PartialSchema for PartnerPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<PartnerInput>(
+            json!({"email": "international@mois.go.kr", "description": null}),
+        )
+    }
+}
+
+impl ToSchema for PartnerPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        PartnerInput::schemas(schemas);
+    }
+}
+
 /// Infallible: every field is kept as it is read.
 impl TryFrom<Partner> for PartnerInput {
     type Error = ApiError;
@@ -204,6 +227,26 @@ impl SortField for PartnerSort {
     ];
 }
 
+/// A `sort` parameter of the partners list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type PartnerOrder = Sort<PartnerSort>;
+
+/// A page of partners, as the OpenAPI document names it.
+pub type PartnerPage = Page<Partner>;
+
+impl PageItem for Partner {
+    const PAGE_SCHEMA: &'static str = "PartnerPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(
+            &Sort::<PartnerSort>::default(),
+            "Ministry of the Interior and Safety",
+            3,
+        )
+        .encode()
+    }
+}
+
 /// Filters and order for the partner list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -215,8 +258,8 @@ pub struct PartnerFilter {
     /// Case-insensitive search in names, acronyms and descriptions.
     pub q: Option<String>,
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<PartnerSort>)]
-    pub sort: Option<Sort<PartnerSort>>,
+    #[param(inline)]
+    pub sort: Option<PartnerOrder>,
 }
 
 #[cfg(test)]
