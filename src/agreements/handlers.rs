@@ -129,7 +129,6 @@ impl Resource for Agreements {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/agreements", tag = "agreements", operation_id = "list_agreements",
-    security((), ("bearer" = [])),
     params(PageParams, AgreementFilter),
     responses(
         (status = 200, description = "A page of agreements", body = AgreementPage,
@@ -151,7 +150,6 @@ pub async fn list_agreements(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "get_agreement",
-    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The agreement's id")),
     responses(
         (status = 200, description = "The agreement", body = Agreement,
@@ -174,7 +172,6 @@ pub async fn get_agreement(
 /// Parties and countries are stored with it in one transaction; each must exist.
 #[utoipa::path(
     post, path = "/api/v1/agreements", tag = "agreements", operation_id = "create_agreement",
-    security(("bearer" = [])),
     request_body = AgreementInput,
     responses(
         (status = 201, description = "Created", body = Agreement,
@@ -196,7 +193,6 @@ pub async fn create_agreement(
 /// Sends every writable field; fields left out become null, lists left out become empty.
 #[utoipa::path(
     put, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "replace_agreement",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -223,7 +219,6 @@ pub async fn replace_agreement(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "update_agreement",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
@@ -257,7 +252,6 @@ pub async fn update_agreement(
 /// links are deleted with it.
 #[utoipa::path(
     delete, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "delete_agreement",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

@@ -175,11 +175,11 @@ impl From<AgreementRow> for Agreement {
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "title": "MOU on personnel administration between Kazakhstan and Korea",
-    "kind": "memorandum_of_understanding", "status": "signed", "signed_on": "2024-06-03",
-    "starts_on": "2024-06-03", "ends_on": null,
-    "parties": [{"partner_id": 5, "role": "signatory"}, {"partner_id": 6, "role": "signatory"}],
-    "country_codes": ["KZ", "KR"]
+    "title": "Memorandum of understanding on digital government between Uzbekistan and Korea",
+    "kind": "memorandum_of_understanding", "status": "signed", "signed_on": "2025-04-15",
+    "starts_on": "2025-04-15", "ends_on": "2028-04-14",
+    "parties": [{"partner_id": 3, "role": "signatory"}, {"partner_id": 1, "role": "coordinating"}],
+    "country_codes": ["UZ", "KR"]
 }))]
 pub struct AgreementInput {
     /// One line without control characters; trimmed, and must not be blank.

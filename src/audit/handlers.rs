@@ -51,7 +51,6 @@ impl Listed for AuditLog {
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "audit", operation_id = "list_audit",
     params(PageParams, AuditFilter),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of audit entries", body = AuditPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),

@@ -139,7 +139,6 @@ fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/countries", tag = "countries", operation_id = "list_countries",
-    security((), ("bearer" = [])),
     params(PageParams, CountryFilter),
     responses(
         (status = 200, description = "A page of countries", body = CountryPage,
@@ -161,7 +160,6 @@ pub async fn list_countries(
 /// The code is accepted in any case. Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "get_country",
-    security((), ("bearer" = [])),
     params(("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "kz")),
     responses(
         (status = 200, description = "The country", body = Country,
@@ -183,7 +181,6 @@ pub async fn get_country(
 /// For codes ISO does not assign (such as `XK`); every ISO 3166-1 country is already present.
 #[utoipa::path(
     post, path = "/api/v1/countries", tag = "countries", operation_id = "create_country",
-    security(("bearer" = [])),
     request_body = CountryInput,
     responses(
         (status = 201, description = "Created", body = Country,
@@ -205,7 +202,6 @@ pub async fn create_country(
 /// Sends every writable field; fields left out become null (or false).
 #[utoipa::path(
     put, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "replace_country",
-    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -232,7 +228,6 @@ pub async fn replace_country(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "update_country",
-    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
@@ -265,7 +260,6 @@ pub async fn update_country(
 /// Refused with 409, naming them, while partners, agreements or events refer to it.
 #[utoipa::path(
     delete, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "delete_country",
-    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "XK"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

@@ -210,7 +210,6 @@ fn check_references(
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
-    security((), ("bearer" = [])),
     params(PageParams, EventFilter),
     responses(
         (status = 200, description = "A page of events", body = EventPage,
@@ -232,7 +231,6 @@ pub async fn list_events(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_event",
-    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event", body = Event,
@@ -256,7 +254,6 @@ pub async fn get_event(
 /// agreement it names must exist.
 #[utoipa::path(
     post, path = "/api/v1/events", tag = "events", operation_id = "create_event",
-    security(("bearer" = [])),
     request_body = EventInput,
     responses(
         (status = 201, description = "Created", body = Event,
@@ -278,7 +275,6 @@ pub async fn create_event(
 /// Sends every writable field; fields left out become null, `participants` left out becomes empty.
 #[utoipa::path(
     put, path = "/api/v1/events/{id}", tag = "events", operation_id = "replace_event",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -305,7 +301,6 @@ pub async fn replace_event(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/events/{id}", tag = "events", operation_id = "update_event",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
@@ -338,7 +333,6 @@ pub async fn update_event(
 /// Its participant links are deleted with it.
 #[utoipa::path(
     delete, path = "/api/v1/events/{id}", tag = "events", operation_id = "delete_event",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

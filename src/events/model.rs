@@ -163,9 +163,9 @@ impl From<EventRow> for Event {
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "title": "Capacity-building workshop on digital government", "kind": "workshop",
-    "starts_on": "2023-05-16", "ends_on": "2023-05-18", "city": "Tbilisi", "country_code": "GE",
-    "agreement_id": 1, "participants": [{"partner_id": 1, "role": "organizer"}]
+    "title": "Study visit on one-stop public service centres to Astana", "kind": "study_visit",
+    "starts_on": "2025-10-06", "ends_on": "2025-10-09", "city": "Astana", "country_code": "KZ",
+    "participants": [{"partner_id": 1, "role": "host"}, {"partner_id": 4, "role": "participant"}]
 }))]
 pub struct EventInput {
     /// One line without control characters; trimmed, and must not be blank.

@@ -125,7 +125,6 @@ impl Resource for Partners {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/partners", tag = "partners", operation_id = "list_partners",
-    security((), ("bearer" = [])),
     params(PageParams, PartnerFilter),
     responses(
         (status = 200, description = "A page of partners", body = PartnerPage,
@@ -147,7 +146,6 @@ pub async fn list_partners(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "get_partner",
-    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The partner's id")),
     responses(
         (status = 200, description = "The partner", body = Partner,
@@ -170,7 +168,6 @@ pub async fn get_partner(
 /// The name must be unique ignoring case; the headquarters country must exist.
 #[utoipa::path(
     post, path = "/api/v1/partners", tag = "partners", operation_id = "create_partner",
-    security(("bearer" = [])),
     request_body = PartnerInput,
     responses(
         (status = 201, description = "Created", body = Partner,
@@ -192,7 +189,6 @@ pub async fn create_partner(
 /// Sends every writable field; fields left out become null.
 #[utoipa::path(
     put, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "replace_partner",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -219,7 +215,6 @@ pub async fn replace_partner(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "update_partner",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
@@ -252,7 +247,6 @@ pub async fn update_partner(
 /// Refused with 409, naming them, while agreements or events refer to the partner.
 #[utoipa::path(
     delete, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "delete_partner",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

@@ -82,8 +82,9 @@ pub struct Partner {
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "name": "United Nations Development Programme", "acronym": "UNDP", "kind": "multilateral",
-    "country_code": "US", "website": "https://www.undp.org", "email": null, "description": null
+    "name": "Organisation for Economic Co-operation and Development", "acronym": "OECD",
+    "kind": "multilateral", "country_code": "FR", "website": "https://www.oecd.org",
+    "email": null, "description": "Public governance reviews and the Digital Government Index."
 }))]
 pub struct PartnerInput {
     /// One line without control characters; trimmed, and must not be blank.
