@@ -357,7 +357,7 @@ pub mod responses {
             "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
             "status": 422, "code": "validation_failed", "detail": "the request body breaks 2 rule(s)",
             "errors": [{"field": "name", "message": "must be 1 to 200 characters"},
-                       {"field": "country_code", "message": "no country has the code QQ"}]}))),
+                       {"field": "country_code", "message": "no country with code QQ"}]}))),
         ("event" = (summary = "An event that ends before it starts", value = json!({
             "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
             "status": 422, "code": "validation_failed", "detail": "the request body breaks 1 rule(s)",

@@ -5,9 +5,9 @@ use serde_json::Value;
 use crate::backend_tests;
 use crate::helpers::{TestApp, json};
 
-backend_tests!(seed_demo_loads_the_contract_example_once);
+backend_tests!(seed_demo_loads_the_example_records_once);
 
-async fn seed_demo_loads_the_contract_example_once(app: TestApp) {
+async fn seed_demo_loads_the_example_records_once(app: TestApp) {
     let db = Db::new(&Settings::with_database(app.database.url())).expect("the database opens");
     let (first, second) = {
         let mut conn = db.writer().get().expect("connection");
