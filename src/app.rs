@@ -107,10 +107,10 @@ impl Application {
                         .app_data(openapi_document.clone())
                         .get(openapi::serve),
                 )
-                .service(
-                    SwaggerUi::new("/swagger-ui/{_:.*}")
-                        .config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)),
-                )
+                .service(SwaggerUi::new("/swagger-ui/{_:.*}").config(
+                    // The token survives a reload of the page.
+                    utoipa_swagger_ui::Config::from(OPENAPI_PATH).persist_authorization(true),
+                ))
                 .default_service(web::to(error::no_route))
         })
         .listen(listener)?

@@ -292,7 +292,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_policy_matches_the_contract() {
+    fn the_policy_matches_the_documented_roles() {
         let open = AccessPolicy::default();
         let closed = AccessPolicy {
             read_requires_token: true,

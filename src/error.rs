@@ -434,11 +434,21 @@ pub mod responses {
 
     /// The body parsed but breaks field rules; `errors` lists every one.
     #[derive(ToResponse)]
-    #[response(content_type = "application/problem+json", example = json!({
-        "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
-        "status": 422, "code": "validation_failed", "detail": "the request body breaks 2 rule(s)",
-        "errors": [{"field": "name", "message": "must be 1 to 200 characters"},
-                   {"field": "alpha3", "message": "must be three letters A-Z"}]}))]
+    #[response(content_type = "application/problem+json", examples(
+        ("partner" = (summary = "A partner body with two broken rules", value = json!({
+            "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
+            "status": 422, "code": "validation_failed", "detail": "the request body breaks 2 rule(s)",
+            "errors": [{"field": "name", "message": "must be 1 to 200 characters"},
+                       {"field": "country_code", "message": "no country with code QQ"}]}))),
+        ("event" = (summary = "An event that ends before it starts", value = json!({
+            "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
+            "status": 422, "code": "validation_failed", "detail": "the request body breaks 1 rule(s)",
+            "errors": [{"field": "ends_on", "message": "must not be before the start date"}]}))),
+        ("country" = (summary = "A country body with a bad code", value = json!({
+            "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
+            "status": 422, "code": "validation_failed", "detail": "the request body breaks 1 rule(s)",
+            "errors": [{"field": "alpha3", "message": "must be 3 letters A-Z"}]}))),
+    ))]
     pub struct Unprocessable(pub ProblemDetails);
 
     /// No bearer token, or one that is malformed, unknown or revoked.
@@ -459,16 +469,39 @@ pub mod responses {
 
     /// No resource has this key.
     #[derive(ToResponse)]
-    #[response(content_type = "application/problem+json", example = json!({
-        "type": "urn:coop-registry:problem:not_found", "title": "Not Found", "status": 404,
-        "code": "not_found", "detail": "no country with code QQ", "errors": []}))]
+    #[response(content_type = "application/problem+json", examples(
+        ("partner" = (value = json!({
+            "type": "urn:coop-registry:problem:not_found", "title": "Not Found", "status": 404,
+            "code": "not_found", "detail": "no partner with id 42", "errors": []}))),
+        ("agreement" = (value = json!({
+            "type": "urn:coop-registry:problem:not_found", "title": "Not Found", "status": 404,
+            "code": "not_found", "detail": "no agreement with id 42", "errors": []}))),
+        ("event" = (value = json!({
+            "type": "urn:coop-registry:problem:not_found", "title": "Not Found", "status": 404,
+            "code": "not_found", "detail": "no event with id 42", "errors": []}))),
+        ("country" = (value = json!({
+            "type": "urn:coop-registry:problem:not_found", "title": "Not Found", "status": 404,
+            "code": "not_found", "detail": "no country with code QQ", "errors": []}))),
+    ))]
     pub struct NotFound(pub ProblemDetails);
 
     /// The change clashes with existing data: a duplicate key, or a resource still referenced.
     #[derive(ToResponse)]
-    #[response(content_type = "application/problem+json", example = json!({
-        "type": "urn:coop-registry:problem:conflict", "title": "Conflict", "status": 409,
-        "code": "conflict", "detail": "country KZ is still referenced by partner 3", "errors": []}))]
+    #[response(content_type = "application/problem+json", examples(
+        ("duplicate name" = (summary = "A partner's name is taken", value = json!({
+            "type": "urn:coop-registry:problem:conflict", "title": "Conflict", "status": 409,
+            "code": "conflict",
+            "detail": "partner 2 already has the name \"United Nations Development Programme\" (names are unique ignoring case)",
+            "errors": []}))),
+        ("still referenced" = (summary = "A delete refused while others refer to the resource", value = json!({
+            "type": "urn:coop-registry:problem:conflict", "title": "Conflict", "status": 409,
+            "code": "conflict",
+            "detail": "partner 3 is still referenced by agreement 2, event 2; remove those references first",
+            "errors": []}))),
+        ("duplicate code" = (summary = "A country that exists already", value = json!({
+            "type": "urn:coop-registry:problem:conflict", "title": "Conflict", "status": 409,
+            "code": "conflict", "detail": "country KZ already exists", "errors": []}))),
+    ))]
     pub struct Conflict(pub ProblemDetails);
 
     /// `If-Match` does not hold the resource's current ETag; nothing was changed.
@@ -484,7 +517,8 @@ pub mod responses {
     #[response(content_type = "application/problem+json", example = json!({
         "type": "urn:coop-registry:problem:unsupported_media_type", "title": "Unsupported Media Type",
         "status": 415, "code": "unsupported_media_type",
-        "detail": "the body must be JSON: Content-Type application/json", "errors": []}))]
+        "detail": "the body must be JSON: Content-Type application/json (or application/merge-patch+json for PATCH)",
+        "errors": []}))]
     pub struct UnsupportedMediaType(pub ProblemDetails);
 
     /// The body is larger than 1 MiB.

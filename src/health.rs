@@ -33,9 +33,12 @@ pub struct Health {
 /// Liveness
 ///
 /// 200 while the process serves requests; it does not look at the database.
-#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
-    responses((status = 200, description = "The process serves", body = Health,
-               example = json!({"status": "ok"}))))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz", security(),
+    responses(
+        (status = 200, description = "The process serves", body = Health,
+         example = json!({"status": "ok"})),
+        (status = 400, response = responses::BadRequest),
+    ))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
@@ -43,8 +46,9 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness
 ///
 /// 200 when the database answers a query within two seconds, 503 otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz", security(),
     responses(
+        (status = 400, response = responses::BadRequest),
         (status = 200, description = "The database answers", body = Health,
          example = json!({"status": "ready"})),
         (status = 503, response = responses::Unavailable),

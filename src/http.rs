@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use crate::error::{ApiError, FieldError, backticked};
 use crate::rendered;
@@ -195,6 +197,59 @@ where
     }
     merge_patch(&mut document, patch)?;
     parse_body(document)
+}
+
+/// The OpenAPI schema of a JSON Merge Patch of the input type `I`, the body a PATCH documents:
+/// every field of `I` with its rules, none required; `null` allowed where it clears a field
+/// (those `I` does not require) and nowhere else; unknown fields refused as `I` refuses them.
+/// The service checks what a patch makes against `I` itself (see [`apply_patch`]).
+pub fn merge_patch_schema<I: ToSchema>(example: Value) -> RefOr<Schema> {
+    let mut schema = serde_json::to_value(I::schema()).unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        let required: Vec<Value> = match object.remove("required") {
+            Some(Value::Array(names)) => names,
+            _ => Vec::new(),
+        };
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            for (name, property) in properties.iter_mut() {
+                if !required.contains(&Value::String(name.clone())) {
+                    allow_null(property);
+                }
+            }
+        }
+        object.remove("example");
+        object.insert(
+            "description".to_owned(),
+            Value::String(format!(
+                "A JSON Merge Patch (RFC 7396) of a `{name}`: any of its fields, each with its \
+                 rules; `null` clears an optional field. What the patch makes must be a valid \
+                 `{name}`.",
+                name = I::name()
+            )),
+        );
+        object.insert("examples".to_owned(), Value::Array(vec![example]));
+    }
+    serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
+/// Lets a property's schema take `null` as well.
+fn allow_null(property: &mut Value) {
+    let null = Value::String("null".to_owned());
+    match property.get_mut("type") {
+        Some(Value::Array(types)) => {
+            if !types.contains(&null) {
+                types.push(null);
+            }
+        }
+        Some(single @ Value::String(_)) => {
+            let kind = single.take();
+            *single = Value::Array(vec![kind, null]);
+        }
+        _ => {
+            let inner = property.take();
+            *property = serde_json::json!({"oneOf": [{"type": "null"}, inner]});
+        }
+    }
 }
 
 /// The strong ETag of a resource at `version`.

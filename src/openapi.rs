@@ -19,12 +19,17 @@ use crate::{agreements, audit, countries, events, health, partners, telemetry};
         title = "Cooperation Registry",
         description = "The record of an international cooperation hub: its partners, the countries \
 that take part, the cooperation agreements that bind them and the events held under them.\n\n\
-Writes need `Authorization: Bearer <token>` (editor; admin for countries and the audit log). \
+Send `Authorization: Bearer <token>`: writes need it (editor; admin for countries and the audit \
+log), reads only where the service runs with READ_REQUIRES_TOKEN, and a token is accepted on \
+reads either way. Health checks and metrics take none. \
 Errors are `application/problem+json` (RFC 9457). Lists are keyset-paginated: follow \
 `next_cursor`. Every resource carries a `version`, sent as its `ETag`; send it back in `If-Match` \
-to update safely.",
-        license(name = "MIT OR Apache-2.0"),
+to update safely. The guide for API users is docs/guide.md in the repository.",
+        contact(name = "Cooperation Registry maintainers"),
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
+    servers((url = "/", description = "This deployment: the origin that serves this document")),
+    security(("bearer" = [])),
     paths(
         countries::handlers::list_countries,
         countries::handlers::create_country,

@@ -4,6 +4,7 @@
 //! a range scan from there (`WHERE (key, id) > (…)`), which costs the same at any depth.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use actix_web::{HttpRequest, HttpResponse, http::header};
 use base64::Engine;
@@ -11,9 +12,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
 
@@ -139,9 +144,10 @@ impl<'de, F: SortField> Deserialize<'de> for Sort<F> {
     }
 }
 
-/// The OpenAPI schema of a `sort` parameter: every field name, plain and with `-`.
-pub fn sort_schema<F: SortField>() -> RefOr<Schema> {
-    {
+/// The OpenAPI schema of a `sort` parameter: every field name, plain and with `-`, the default
+/// first. The parameter's description comes from the filter's `sort` field.
+impl<F: SortField> PartialSchema for Sort<F> {
+    fn schema() -> RefOr<Schema> {
         let values: Vec<String> = F::FIELDS
             .iter()
             .flat_map(|(name, _)| [name.to_string(), format!("-{name}")])
@@ -149,13 +155,13 @@ pub fn sort_schema<F: SortField>() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(SchemaType::new(Type::String))
             .enum_values(Some(values))
-            .description(Some(
-                "Sort field; `-` in front sorts descending. Ties are broken by the key.",
-            ))
             .default(Some(Value::String(Sort::<F>::default().as_param())))
             .into()
     }
 }
+
+/// Always inlined (`#[param(inline)]`): each resource's sort takes its own names.
+impl<F: SortField> ToSchema for Sort<F> {}
 
 /// Where a page ended: the sort it was made for, the last sort key and the last tie-breaker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -387,16 +393,73 @@ macro_rules! keyset_order {
     }};
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
-    /// The items of this page, in the requested order.
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; null on the last page.
-    pub next_cursor: Option<String>,
-    /// How many items match the filters in all; only with `with_total=true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
+/// A type listed in pages, and how its page is named and shown in the OpenAPI document.
+pub trait PageItem: ToSchema {
+    /// The name of the page's schema, e.g. `CountryPage`.
+    const PAGE_SCHEMA: &'static str;
+
+    /// The `next_cursor` of the example page: the position after the item's own example
+    /// in the default sort.
+    fn example_cursor() -> String;
+}
+
+/// One page of a list of `T`, as the OpenAPI document describes it: a named schema per item
+/// type (`CountryPage`…) whose `items` refer to the item's own schema. [`respond`] writes the
+/// bytes.
+pub struct Page<T>(PhantomData<T>);
+
+impl<T: PageItem> PartialSchema for Page<T> {
+    fn schema() -> RefOr<Schema> {
+        let item = serde_json::to_value(T::schema()).unwrap_or(Value::Null);
+        let example = json!({
+            "items": [item.get("example").cloned().unwrap_or(Value::Null)],
+            "next_cursor": T::example_cursor(),
+            "total": 12,
+        });
+        ObjectBuilder::new()
+            .description(Some("One page of a list."))
+            .property(
+                "items",
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name(T::name()))
+                    .description(Some("The items of this page, in the requested order.")),
+            )
+            .required("items")
+            .property(
+                "next_cursor",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .pattern(Some("^[A-Za-z0-9_-]+$"))
+                    .description(Some(
+                        "Pass as `cursor` to get the next page; null on the last page.",
+                    )),
+            )
+            .required("next_cursor")
+            .property(
+                "total",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::Integer))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0))
+                    .description(Some(
+                        "How many items match the filters in all; only with `with_total=true`.",
+                    )),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .examples([example])
+            .into()
+    }
+}
+
+impl<T: PageItem> ToSchema for Page<T> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(T::PAGE_SCHEMA)
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 /// Collects a page from rows fetched with `limit + 1`: the extra row only tells that more follow.

@@ -1,4 +1,4 @@
-//! The common behaviour of every resource (contract section 3), written once: lists with
+//! The common behaviour of every resource, written once: lists with
 //! cursors, reads with ETags, creates with `Location`, replaces and merge patches under
 //! `If-Match`, deletes that respect references — each write in one transaction with its audit
 //! entry. A resource module says what is particular to it by implementing [`Listed`] and

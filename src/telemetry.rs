@@ -240,9 +240,10 @@ pub async fn measure(
 ///
 /// Request counts and latencies by route, method and status, and the database pools' state,
 /// in Prometheus' text format. Every label comes from a closed set.
-#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", security(),
     responses((status = 200, description = "Prometheus' text exposition format, version 0.0.4",
-               content_type = "text/plain", body = String)))]
+               content_type = "text/plain", body = String),
+              (status = 400, response = crate::error::responses::BadRequest)))]
 pub async fn serve_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

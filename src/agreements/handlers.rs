@@ -3,7 +3,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::model::{Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementSort};
+use super::model::{
+    Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementPage, AgreementPatch,
+    AgreementSort,
+};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -13,7 +16,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::{self, Target};
 use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
@@ -120,10 +123,9 @@ impl Resource for Agreements {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/agreements", tag = "agreements", operation_id = "list_agreements",
-    security((), ("bearer" = [])),
     params(PageParams, AgreementFilter),
     responses(
-        (status = 200, description = "A page of agreements", body = Page<Agreement>,
+        (status = 200, description = "A page of agreements", body = AgreementPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -142,7 +144,6 @@ pub async fn list_agreements(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "get_agreement",
-    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The agreement's id")),
     responses(
         (status = 200, description = "The agreement", body = Agreement,
@@ -165,7 +166,6 @@ pub async fn get_agreement(
 /// Parties and countries are stored with it in one transaction; each must exist.
 #[utoipa::path(
     post, path = "/api/v1/agreements", tag = "agreements", operation_id = "create_agreement",
-    security(("bearer" = [])),
     request_body = AgreementInput,
     responses(
         (status = 201, description = "Created", body = Agreement,
@@ -187,7 +187,6 @@ pub async fn create_agreement(
 /// Sends every writable field; fields left out become null, lists left out become empty.
 #[utoipa::path(
     put, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "replace_agreement",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -214,14 +213,17 @@ pub async fn replace_agreement(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "update_agreement",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = AgreementInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"status": "active", "country_codes": ["KZ", "KR"]})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (AgreementPatch = "application/merge-patch+json"),
+            (AgreementPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Agreement,
          headers(("ETag" = String, description = "The new version, quoted"))),
@@ -244,7 +246,6 @@ pub async fn update_agreement(
 /// links are deleted with it.
 #[utoipa::path(
     delete, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "delete_agreement",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The agreement's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

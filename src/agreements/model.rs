@@ -3,9 +3,13 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::agreements;
 use crate::sql::JsonList;
 use crate::text_enum;
@@ -130,11 +134,11 @@ pub struct Agreement {
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "title": "MOU on personnel administration between Kazakhstan and Korea",
-    "kind": "memorandum_of_understanding", "status": "signed", "signed_on": "2024-06-03",
-    "starts_on": "2024-06-03", "ends_on": null,
-    "parties": [{"partner_id": 5, "role": "signatory"}, {"partner_id": 6, "role": "signatory"}],
-    "country_codes": ["KZ", "KR"]
+    "title": "Memorandum of understanding on digital government between Uzbekistan and Korea",
+    "kind": "memorandum_of_understanding", "status": "signed", "signed_on": "2025-04-15",
+    "starts_on": "2025-04-15", "ends_on": "2028-04-14",
+    "parties": [{"partner_id": 3, "role": "signatory"}, {"partner_id": 1, "role": "coordinating"}],
+    "country_codes": ["UZ", "KR"]
 }))]
 pub struct AgreementInput {
     /// One line without control characters; trimmed, and must not be blank.
@@ -177,6 +181,23 @@ pub struct AgreementInput {
     /// Existing country codes, any case, no repeats.
     #[serde(default)]
     pub country_codes: Vec<String>,
+}
+
+/// The body of PATCH: a JSON Merge Patch of the agreement's [`AgreementInput`], for the OpenAPI document
+/// (its schema is `AgreementInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct AgreementPatch;
+
+impl PartialSchema for AgreementPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<AgreementInput>(json!({"status": "active", "ends_on": "2027-06-02"}))
+    }
+}
+
+impl ToSchema for AgreementPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        AgreementInput::schemas(schemas);
+    }
 }
 
 /// The agreement's own checked columns.
@@ -267,6 +288,21 @@ impl SortField for AgreementSort {
     ];
 }
 
+/// A `sort` parameter of the agreements list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type AgreementOrder = Sort<AgreementSort>;
+
+/// A page of agreements, as the OpenAPI document names it.
+pub type AgreementPage = Page<Agreement>;
+
+impl PageItem for Agreement {
+    const PAGE_SCHEMA: &'static str = "AgreementPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(&Sort::<AgreementSort>::default(), 1, 1).encode()
+    }
+}
+
 /// Filters and order for the agreement list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -289,8 +325,8 @@ pub struct AgreementFilter {
     /// Case-insensitive search in titles and summaries.
     pub q: Option<String>,
     /// Sort by `id` (default), `title`, `created_at` or `updated_at`; `-` in front for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<AgreementSort>)]
-    pub sort: Option<Sort<AgreementSort>>,
+    #[param(inline)]
+    pub sort: Option<AgreementOrder>,
 }
 
 #[cfg(test)]

@@ -3,12 +3,12 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::model::{AuditEntry, AuditFilter, AuditSort};
+use super::model::{AuditEntry, AuditFilter, AuditPage, AuditSort};
 use super::queries;
 use crate::db::{Db, DbConnection};
 use crate::error::{ApiError, responses};
 use crate::http::QueryParams;
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::resource::{self, Listed};
 
 /// The audit log, as the common list behaviour sees it.
@@ -44,9 +44,8 @@ impl Listed for AuditLog {
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "audit", operation_id = "list_audit",
     params(PageParams, AuditFilter),
-    security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of audit entries", body = Page<AuditEntry>,
+        (status = 200, description = "A page of audit entries", body = AuditPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::pagination::{Direction, Sort, SortField};
+use crate::pagination::{Cursor, Direction, Page, PageItem, Sort, SortField};
 use crate::schema::audit_log;
 use crate::text_enum;
 
@@ -102,6 +102,21 @@ impl SortField for AuditSort {
     const DEFAULT_DIRECTION: Direction = Direction::Desc;
 }
 
+/// A `sort` parameter of the audit list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type AuditOrder = Sort<AuditSort>;
+
+/// A page of audit entries, as the OpenAPI document names it.
+pub type AuditPage = Page<AuditEntry>;
+
+impl PageItem for AuditEntry {
+    const PAGE_SCHEMA: &'static str = "AuditPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(&Sort::<AuditSort>::default(), "2024-06-24T09:00:00", 12).encode()
+    }
+}
+
 /// Filters and order for the audit log.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -119,6 +134,6 @@ pub struct AuditFilter {
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<DateTime<Utc>>,
     /// Sort by `at` or `id`; newest first (`-at`) by default.
-    #[param(schema_with = crate::pagination::sort_schema::<AuditSort>)]
-    pub sort: Option<Sort<AuditSort>>,
+    #[param(inline)]
+    pub sort: Option<AuditOrder>,
 }

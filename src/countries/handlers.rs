@@ -3,7 +3,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::model::{Country, CountryChanges, CountryFilter, CountryInput, CountrySort};
+use super::model::{
+    Country, CountryChanges, CountryFilter, CountryInput, CountryPage, CountryPatch, CountrySort,
+};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -13,7 +15,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::Target;
 use crate::resource::{self, Listed, Resource};
 
@@ -131,10 +133,9 @@ fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/countries", tag = "countries", operation_id = "list_countries",
-    security((), ("bearer" = [])),
     params(PageParams, CountryFilter),
     responses(
-        (status = 200, description = "A page of countries", body = Page<Country>,
+        (status = 200, description = "A page of countries", body = CountryPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -153,7 +154,6 @@ pub async fn list_countries(
 /// The code is accepted in any case. Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "get_country",
-    security((), ("bearer" = [])),
     params(("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "kz")),
     responses(
         (status = 200, description = "The country", body = Country,
@@ -175,7 +175,6 @@ pub async fn get_country(
 /// For codes ISO does not assign (such as `XK`); every ISO 3166-1 country is already present.
 #[utoipa::path(
     post, path = "/api/v1/countries", tag = "countries", operation_id = "create_country",
-    security(("bearer" = [])),
     request_body = CountryInput,
     responses(
         (status = 201, description = "Created", body = Country,
@@ -197,7 +196,6 @@ pub async fn create_country(
 /// Sends every writable field; fields left out become null (or false).
 #[utoipa::path(
     put, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "replace_country",
-    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -224,14 +222,17 @@ pub async fn replace_country(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "update_country",
-    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "KZ"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = CountryInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"participant": true, "joined_on": "2013-03-13"})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (CountryPatch = "application/merge-patch+json"),
+            (CountryPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Country,
          headers(("ETag" = String, description = "The new version, quoted"))),
@@ -253,7 +254,6 @@ pub async fn update_country(
 /// Refused with 409, naming them, while partners, agreements or events refer to it.
 #[utoipa::path(
     delete, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "delete_country",
-    security(("bearer" = [])),
     params(
         ("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "XK"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

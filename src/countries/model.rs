@@ -3,10 +3,14 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::ApiError;
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::countries;
 use crate::validation::{Validator, search_text};
 
@@ -118,6 +122,25 @@ pub struct CountryInput {
     pub notes: Option<String>,
 }
 
+/// The body of PATCH: a JSON Merge Patch of the country's [`CountryInput`], for the OpenAPI document
+/// (its schema is `CountryInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct CountryPatch;
+
+impl PartialSchema for CountryPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<CountryInput>(
+            json!({"participant": true, "joined_on": "2024-09-02", "notes": null}),
+        )
+    }
+}
+
+impl ToSchema for CountryPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        CountryInput::schemas(schemas);
+    }
+}
+
 /// A checked country, ready to be stored.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
 #[diesel(table_name = countries, treat_none_as_null = true, treat_none_as_default_value = false)]
@@ -213,6 +236,21 @@ impl SortField for CountrySort {
     ];
 }
 
+/// A `sort` parameter of the countries list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type CountryOrder = Sort<CountrySort>;
+
+/// A page of countries, as the OpenAPI document names it.
+pub type CountryPage = Page<Country>;
+
+impl PageItem for Country {
+    const PAGE_SCHEMA: &'static str = "CountryPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(&Sort::<CountrySort>::default(), "KZ", "KZ").encode()
+    }
+}
+
 /// Filters and order for the country list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -227,8 +265,8 @@ pub struct CountryFilter {
     pub q: Option<String>,
     /// Sort by `code` (default), `name`, `alpha3`, `numeric`, `created_at` or `updated_at`;
     /// `-` in front for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<CountrySort>)]
-    pub sort: Option<Sort<CountrySort>>,
+    #[param(inline)]
+    pub sort: Option<CountryOrder>,
 }
 
 #[cfg(test)]

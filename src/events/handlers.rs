@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::model::{Event, EventDraft, EventFilter, EventInput, EventSort};
+use super::model::{Event, EventDraft, EventFilter, EventInput, EventPage, EventPatch, EventSort};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -15,7 +15,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, RenderedItem, Sort};
+use crate::pagination::{Cursor, PageParams, RenderedItem, Sort};
 use crate::references::{self, Target};
 use crate::rendered::RenderedRows;
 use crate::resource::{self, Listed, Resource};
@@ -201,10 +201,9 @@ fn check_references(
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
-    security((), ("bearer" = [])),
     params(PageParams, EventFilter),
     responses(
-        (status = 200, description = "A page of events", body = Page<Event>,
+        (status = 200, description = "A page of events", body = EventPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -223,7 +222,6 @@ pub async fn list_events(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_event",
-    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event", body = Event,
@@ -247,7 +245,6 @@ pub async fn get_event(
 /// agreement it names must exist.
 #[utoipa::path(
     post, path = "/api/v1/events", tag = "events", operation_id = "create_event",
-    security(("bearer" = [])),
     request_body = EventInput,
     responses(
         (status = 201, description = "Created", body = Event,
@@ -269,7 +266,6 @@ pub async fn create_event(
 /// Sends every writable field; fields left out become null, `participants` left out becomes empty.
 #[utoipa::path(
     put, path = "/api/v1/events/{id}", tag = "events", operation_id = "replace_event",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -296,14 +292,17 @@ pub async fn replace_event(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/events/{id}", tag = "events", operation_id = "update_event",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = EventInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"venue": "Songdo Convensia", "ends_on": "2024-06-26"})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (EventPatch = "application/merge-patch+json"),
+            (EventPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Event,
          headers(("ETag" = String, description = "The new version, quoted"))),
@@ -325,7 +324,6 @@ pub async fn update_event(
 /// Its participant links are deleted with it.
 #[utoipa::path(
     delete, path = "/api/v1/events/{id}", tag = "events", operation_id = "delete_event",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The event's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

@@ -3,9 +3,13 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::events;
 use crate::sql::JsonList;
 use crate::text_enum;
@@ -116,9 +120,9 @@ pub struct Event {
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "title": "Capacity-building workshop on digital government", "kind": "workshop",
-    "starts_on": "2023-05-16", "ends_on": "2023-05-18", "city": "Tbilisi", "country_code": "GE",
-    "agreement_id": 1, "participants": [{"partner_id": 1, "role": "organizer"}]
+    "title": "Study visit on one-stop public service centres to Astana", "kind": "study_visit",
+    "starts_on": "2025-10-06", "ends_on": "2025-10-09", "city": "Astana", "country_code": "KZ",
+    "participants": [{"partner_id": 1, "role": "host"}, {"partner_id": 4, "role": "participant"}]
 }))]
 pub struct EventInput {
     /// One line without control characters; trimmed, and must not be blank.
@@ -174,6 +178,25 @@ pub struct EventInput {
     /// Each partner at most once; every partner must exist.
     #[serde(default)]
     pub participants: Vec<Participant>,
+}
+
+/// The body of PATCH: a JSON Merge Patch of the event's [`EventInput`], for the OpenAPI document
+/// (its schema is `EventInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct EventPatch;
+
+impl PartialSchema for EventPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<EventInput>(
+            json!({"venue": "Songdo Convensia", "ends_on": "2024-06-26"}),
+        )
+    }
+}
+
+impl ToSchema for EventPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        EventInput::schemas(schemas);
+    }
 }
 
 /// The event's own checked columns.
@@ -267,6 +290,21 @@ impl SortField for EventSort {
     ];
 }
 
+/// A `sort` parameter of the events list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type EventOrder = Sort<EventSort>;
+
+/// A page of events, as the OpenAPI document names it.
+pub type EventPage = Page<Event>;
+
+impl PageItem for Event {
+    const PAGE_SCHEMA: &'static str = "EventPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(&Sort::<EventSort>::default(), "2024-06-24", 2).encode()
+    }
+}
+
 /// Filters and order for the event list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -288,8 +326,8 @@ pub struct EventFilter {
     pub q: Option<String>,
     /// Sort by `starts_on` (default), `id`, `title`, `created_at` or `updated_at`; `-` in front
     /// for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<EventSort>)]
-    pub sort: Option<Sort<EventSort>>,
+    #[param(inline)]
+    pub sort: Option<EventOrder>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerSort};
+use super::model::{
+    Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerPage, PartnerPatch, PartnerSort,
+};
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
@@ -13,7 +15,7 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, Page, PageParams, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::{self, Target};
 use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
@@ -117,10 +119,9 @@ impl Resource for Partners {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/partners", tag = "partners", operation_id = "list_partners",
-    security((), ("bearer" = [])),
     params(PageParams, PartnerFilter),
     responses(
-        (status = 200, description = "A page of partners", body = Page<Partner>,
+        (status = 200, description = "A page of partners", body = PartnerPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
         ListErrors,
     )
@@ -139,7 +140,6 @@ pub async fn list_partners(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "get_partner",
-    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The partner's id")),
     responses(
         (status = 200, description = "The partner", body = Partner,
@@ -162,7 +162,6 @@ pub async fn get_partner(
 /// The name must be unique ignoring case; the headquarters country must exist.
 #[utoipa::path(
     post, path = "/api/v1/partners", tag = "partners", operation_id = "create_partner",
-    security(("bearer" = [])),
     request_body = PartnerInput,
     responses(
         (status = 201, description = "Created", body = Partner,
@@ -184,7 +183,6 @@ pub async fn create_partner(
 /// Sends every writable field; fields left out become null.
 #[utoipa::path(
     put, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "replace_partner",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
@@ -211,14 +209,17 @@ pub async fn replace_partner(
 /// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
 #[utoipa::path(
     patch, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "update_partner",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
     ),
-    request_body(content = PartnerInput, content_type = "application/merge-patch+json",
-                 description = "Any subset of the writable fields",
-                 example = json!({"acronym": "MOIS", "website": "https://www.mois.go.kr"})),
+    request_body(
+        description = "Any of the writable fields; `null` clears an optional one",
+        content(
+            (PartnerPatch = "application/merge-patch+json"),
+            (PartnerPatch = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Updated", body = Partner,
          headers(("ETag" = String, description = "The new version, quoted"))),
@@ -240,7 +241,6 @@ pub async fn update_partner(
 /// Refused with 409, naming them, while agreements or events refer to the partner.
 #[utoipa::path(
     delete, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "delete_partner",
-    security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The partner's id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),

@@ -3,9 +3,13 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use crate::pagination::{Sort, SortField};
+use crate::http::merge_patch_schema;
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::partners;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
@@ -77,8 +81,9 @@ pub struct Partner {
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "name": "United Nations Development Programme", "acronym": "UNDP", "kind": "multilateral",
-    "country_code": "US", "website": "https://www.undp.org", "email": null, "description": null
+    "name": "Organisation for Economic Co-operation and Development", "acronym": "OECD",
+    "kind": "multilateral", "country_code": "FR", "website": "https://www.oecd.org",
+    "email": null, "description": "Public governance reviews and the Digital Government Index."
 }))]
 pub struct PartnerInput {
     /// One line without control characters; trimmed, and must not be blank.
@@ -120,6 +125,25 @@ pub struct PartnerInput {
         pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
     )]
     pub description: Option<String>,
+}
+
+/// The body of PATCH: a JSON Merge Patch of the partner's [`PartnerInput`], for the OpenAPI document
+/// (its schema is `PartnerInput`'s with nothing required and `null` clearing an optional field).
+/// The service applies the patch to the current record and checks the result as a whole input.
+pub struct PartnerPatch;
+
+impl PartialSchema for PartnerPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_schema::<PartnerInput>(
+            json!({"email": "international@mois.go.kr", "description": null}),
+        )
+    }
+}
+
+impl ToSchema for PartnerPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        PartnerInput::schemas(schemas);
+    }
 }
 
 /// A checked partner, ready to be stored.
@@ -186,6 +210,26 @@ impl SortField for PartnerSort {
     ];
 }
 
+/// A `sort` parameter of the partners list. An alias, so that the OpenAPI derive sees one plain
+/// type and takes its schema from [`Sort`].
+pub type PartnerOrder = Sort<PartnerSort>;
+
+/// A page of partners, as the OpenAPI document names it.
+pub type PartnerPage = Page<Partner>;
+
+impl PageItem for Partner {
+    const PAGE_SCHEMA: &'static str = "PartnerPage";
+
+    fn example_cursor() -> String {
+        Cursor::after(
+            &Sort::<PartnerSort>::default(),
+            "Ministry of the Interior and Safety",
+            3,
+        )
+        .encode()
+    }
+}
+
 /// Filters and order for the partner list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -197,8 +241,8 @@ pub struct PartnerFilter {
     /// Case-insensitive search in names, acronyms and descriptions.
     pub q: Option<String>,
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
-    #[param(schema_with = crate::pagination::sort_schema::<PartnerSort>)]
-    pub sort: Option<Sort<PartnerSort>>,
+    #[param(inline)]
+    pub sort: Option<PartnerOrder>,
 }
 
 #[cfg(test)]

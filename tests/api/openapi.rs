@@ -7,7 +7,7 @@ backend_tests!(the_served_document_is_the_committed_one);
 
 const REGENERATE: &str = "cargo run -- openapi > openapi/openapi.json";
 
-/// The committed contract must be what the code generates.
+/// The committed OpenAPI document must be what the code generates.
 #[test]
 fn committed_openapi_document_is_up_to_date() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
@@ -19,7 +19,7 @@ fn committed_openapi_document_is_up_to_date() {
     );
 }
 
-/// What utoipa generates keeps the promises the contract makes about every operation.
+/// What utoipa generates keeps the promises the document makes about every operation.
 #[test]
 fn every_operation_has_an_id_a_tag_a_summary_and_its_error_responses() {
     let doc: Value = serde_json::from_str(&coop_registry::openapi::to_json()).expect("JSON");
@@ -64,4 +64,76 @@ async fn the_served_document_is_the_committed_one(app: TestApp) {
     let served = json(app.get("/api-docs/openapi.json").await, 200).await;
     let generated: Value = serde_json::from_str(&coop_registry::openapi::to_json()).expect("JSON");
     assert_eq!(served, generated);
+}
+
+/// The repository stands alone: README.md, docs/ and src/ point at nothing outside it (no
+/// `../shared`), and every relative markdown link in them names a file in the repository.
+#[test]
+fn documentation_links_stay_inside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    let mut folders = vec![root.join("docs"), root.join("src")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("readable folder") {
+            let path = entry.expect("folder entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut broken = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        if text.contains("../shared") {
+            broken.push(format!(
+                "{shown} refers to ../shared, which is not in the repository"
+            ));
+        }
+        // In Rust sources only comments hold markdown (a regular expression may hold `](`).
+        let markdown: String = if file.extension().is_some_and(|e| e == "rs") {
+            text.lines()
+                .filter(|line| line.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            text.clone()
+        };
+        for target in markdown_link_targets(&markdown) {
+            let path = target.split('#').next().unwrap_or_default();
+            if path.is_empty() || path.contains("://") || path.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = file.parent().unwrap_or(root).join(path);
+            let inside = resolved
+                .canonicalize()
+                .is_ok_and(|p| p.starts_with(root.canonicalize().expect("root")));
+            if !inside {
+                broken.push(format!(
+                    "{shown} links to {target}, which is not in the repository"
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The targets of `[text](target)` links in `text`.
+fn markdown_link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            let end = rest.find(')')?;
+            let target = &rest[..end];
+            (!target.is_empty() && !target.contains(char::is_whitespace)).then_some(target)
+        })
+        .collect()
 }
