@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{MAX_BODY_BYTES, Settings};
 use crate::db::{BackendKind, Db, DbConnection, SetupError};
-use crate::rendered::RenderedRows;
+use crate::events::rendered::RenderedEvents;
 use crate::{
     agreements, audit, auth, countries, error, events, health, openapi, partners, routing,
     telemetry,
@@ -64,7 +64,7 @@ impl Application {
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let backend = db.kind();
         let db = web::Data::new(db);
-        let rendered = web::Data::new(RenderedRows::new(
+        let rendered = web::Data::new(RenderedEvents::new(
             settings.rendered_cache_mib.saturating_mul(1 << 20),
         ));
         let openapi_document = openapi::served();

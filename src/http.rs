@@ -1,9 +1,12 @@
 //! HTTP conventions every resource shares: JSON bodies, ETags, preconditions and merge patches.
 
+use std::cell::RefCell;
+
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, EntityTag, IfMatch, IfNoneMatch};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError, web};
+use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,7 +17,6 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
 use crate::error::{ApiError, FieldError, backticked};
-use crate::rendered;
 
 mod schema;
 
@@ -347,10 +349,10 @@ pub fn respond_written<T: Serialize>(
 }
 
 /// `response` with `body` as JSON. Rendered in the thread's scratch buffer (see
-/// `rendered::render`): actix's own `json` grows a new string from empty, reallocating about
+/// [`render_json`]): actix's own `json` grows a new string from empty, reallocating about
 /// six times for an event.
 fn json_response<T: Serialize>(mut response: HttpResponseBuilder, body: &T) -> HttpResponse {
-    match rendered::render(body) {
+    match render_json(body) {
         Ok(json) => response
             .insert_header((
                 header::CONTENT_TYPE,
@@ -360,6 +362,28 @@ fn json_response<T: Serialize>(mut response: HttpResponseBuilder, body: &T) -> H
         Err(error) => error.error_response(),
     }
 }
+
+/// `item` as JSON, written in the thread's scratch buffer and copied out at its exact length.
+pub fn render_json<T: Serialize>(item: &T) -> Result<Bytes, ApiError> {
+    thread_local! {
+        /// Where each thread writes: grown once, so rendering does not reallocate as it goes
+        /// (from empty, about six times per record).
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        serde_json::to_writer(&mut *scratch, item)
+            .map_err(|e| ApiError::internal("cannot render a record as JSON", e))?;
+        let json = Bytes::copy_from_slice(scratch);
+        if scratch.capacity() > SCRATCH_LIMIT {
+            *scratch = Vec::new();
+        }
+        Ok(json)
+    })
+}
+
+/// A thread's scratch buffer is given back when a record needed more than this.
+const SCRATCH_LIMIT: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,6 @@ pub mod openapi;
 pub mod pagination;
 pub mod partners;
 pub mod references;
-pub mod rendered;
 pub mod resource;
 pub mod routing;
 pub mod schema;

@@ -17,10 +17,11 @@ use crate::audit::{self, AuditAction, ResourceType};
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::ApiError;
-use crate::http::{Checked, Precondition, apply_patch, respond_with_etag, respond_written};
+use crate::http::{
+    Checked, Precondition, apply_patch, render_json, respond_with_etag, respond_written,
+};
 use crate::pagination::{self, Cursor, PageBuilder, PageParams, RenderedItem, Sort, SortField};
 use crate::references::{self, Target};
-use crate::rendered::{self, RenderedRows};
 
 /// A collection that can be listed with filters, a sort and keyset cursors.
 pub trait Listed: 'static {
@@ -42,19 +43,6 @@ pub trait Listed: 'static {
     ) -> Result<Vec<Self::Item>, ApiError>;
     /// How many items match `filter`.
     fn count(conn: &mut DbConnection, filter: &Self::Filter) -> diesel::QueryResult<i64>;
-    /// One page as rendered items. By default the rows are read and rendered; a collection
-    /// that can first read which rows and versions a page holds overrides this to reuse the
-    /// renderings kept in `rendered`.
-    fn list_rendered(
-        conn: &mut DbConnection,
-        _rendered: &RenderedRows,
-        filter: &Self::Filter,
-        sort: Sort<Self::Sort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<RenderedItem>, ApiError> {
-        render_rows::<Self>(conn, filter, sort, cursor, fetch)
-    }
 }
 
 /// One page of `L`, read with `L::list` and rendered item by item.
@@ -69,7 +57,7 @@ pub fn render_rows<L: Listed + ?Sized>(
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let json = rendered::render(item)?;
+            let json = render_json(item)?;
             RenderedItem::new(json, i, fetch, &sort)
         })
         .collect()
@@ -127,16 +115,31 @@ pub async fn list<L: Listed>(
     page: PageParams,
     filter: L::Filter,
 ) -> Result<HttpResponse, ApiError> {
+    list_read_by::<L>(db, req, page, filter, render_rows::<L>).await
+}
+
+/// [`list`], with the page's rows read by `read_page`.
+pub async fn list_read_by<L: Listed>(
+    db: &Db,
+    req: &HttpRequest,
+    page: PageParams,
+    filter: L::Filter,
+    read_page: impl FnOnce(
+        &mut DbConnection,
+        &L::Filter,
+        Sort<L::Sort>,
+        Option<&Cursor>,
+        i64,
+    ) -> Result<Vec<RenderedItem>, ApiError>
+    + Send
+    + 'static,
+) -> Result<HttpResponse, ApiError> {
     let sort = L::sort(&filter);
     let builder = PageBuilder::new(sort, page.limit()?);
     let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let rendered = req
-        .app_data::<actix_web::web::Data<RenderedRows>>()
-        .cloned()
-        .ok_or_else(|| ApiError::bug("no render cache in app data"))?;
     let (mut rows, total) = db
         .read(move |conn| {
-            let rows = L::list_rendered(conn, &rendered, &filter, sort, cursor.as_ref(), fetch)?;
+            let rows = read_page(conn, &filter, sort, cursor.as_ref(), fetch)?;
             let total = with_total.then(|| L::count(conn, &filter)).transpose()?;
             Ok((rows, total))
         })

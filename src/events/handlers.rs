@@ -1,12 +1,11 @@
 //! HTTP handlers for events: documented wrappers around the common behaviour in
 //! `crate::resource`, and what is particular to events.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::model::{Event, EventDraft, EventFilter, EventInput, EventPage, EventPatch, EventSort};
 use super::queries;
+use super::rendered::RenderedEvents;
 use crate::audit::ResourceType;
 use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
@@ -15,9 +14,8 @@ use crate::error::operation_errors::{
 };
 use crate::error::{ApiError, responses};
 use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, PageParams, RenderedItem, Sort};
+use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::{self, Target};
-use crate::rendered::RenderedRows;
 use crate::resource::{self, Listed, Resource};
 use crate::validation::Validator;
 
@@ -45,58 +43,6 @@ impl Listed for Events {
 
     fn count(conn: &mut DbConnection, filter: &EventFilter) -> diesel::QueryResult<i64> {
         queries::count(conn, filter)
-    }
-
-    /// Events are the largest collection and the one most polled, so a page first reads which
-    /// events it holds at which versions, and reads and renders whole rows only for those not
-    /// already rendered (`crate::rendered`). When a row changed or went between the two
-    /// statements, the page is read again the plain way, in one statement.
-    fn list_rendered(
-        conn: &mut DbConnection,
-        rendered: &RenderedRows,
-        filter: &EventFilter,
-        sort: Sort<EventSort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<RenderedItem>, ApiError> {
-        if !rendered.enabled() {
-            return resource::render_rows::<Self>(conn, filter, sort, cursor, fetch);
-        }
-        let kind = Self::AUDIT;
-        let stubs = queries::list_stubs(conn, filter, sort, cursor, fetch)?;
-        let mut found: Vec<_> = stubs
-            .iter()
-            .map(|stub| rendered.get(kind, stub.id, stub.version))
-            .collect();
-        let missing: Vec<i64> = stubs
-            .iter()
-            .zip(&found)
-            .filter(|(_, json)| json.is_none())
-            .map(|(stub, _)| stub.id)
-            .collect();
-        if !missing.is_empty() {
-            let mut fresh: HashMap<i64, Event> = queries::find_many(conn, &missing)?
-                .into_iter()
-                .map(|event| (event.id, event))
-                .collect();
-            for (stub, json) in stubs.iter().zip(found.iter_mut()) {
-                if json.is_some() {
-                    continue;
-                }
-                match fresh.remove(&stub.id) {
-                    Some(event) if event.version == stub.version => {
-                        *json = Some(rendered.render(kind, event.id, event.version, &event)?);
-                    }
-                    _ => return resource::render_rows::<Self>(conn, filter, sort, cursor, fetch),
-                }
-            }
-        }
-        found
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, json)| RenderedItem::new(json, i, fetch, &sort))
-            .collect()
     }
 }
 
@@ -210,11 +156,20 @@ fn check_references(
 )]
 pub async fn list_events(
     db: web::Data<Db>,
+    rendered: web::Data<RenderedEvents>,
     req: HttpRequest,
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<EventFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    resource::list::<Events>(&db, &req, page, filter).await
+    let rendered = rendered.into_inner();
+    let read_page = move |conn: &mut DbConnection,
+                          filter: &EventFilter,
+                          sort: Sort<EventSort>,
+                          cursor: Option<&Cursor>,
+                          fetch: i64| {
+        super::rendered::read_page(conn, &rendered, filter, sort, cursor, fetch)
+    };
+    resource::list_read_by::<Events>(&db, &req, page, filter, read_page).await
 }
 
 /// Get an event

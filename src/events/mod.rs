@@ -4,6 +4,7 @@
 pub mod handlers;
 pub mod model;
 pub mod queries;
+pub mod rendered;
 
 use crate::auth::{Access, Role};
 use crate::routing::Routes;

@@ -126,6 +126,14 @@ impl Drop for TestDatabase {
 /// A second service instance on `app`'s database, as when several instances share one
 /// PostgreSQL behind a load balancer. It uses `app`'s tokens.
 pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    spawn_second_instance_with(app, |_| {}).await
+}
+
+/// Like `spawn_second_instance`, with settings changed by `configure` first.
+pub async fn spawn_second_instance_with(
+    app: &TestApp,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let database = TestDatabase::Shared {
         url: app.database.url().to_owned(),
     };
@@ -133,6 +141,7 @@ pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
     settings.bind = "127.0.0.1:0".to_owned();
     settings.workers = Some(2);
     settings.pool_size = 4;
+    configure(&mut settings);
     let instance = Application::build(&settings).expect("the second instance builds");
     let address = format!("http://127.0.0.1:{}", instance.port());
     tokio::spawn(instance.run_until_stopped());
