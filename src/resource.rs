@@ -167,11 +167,8 @@ pub async fn get<R: Resource>(
 
 /// `POST` on a collection: 201 with `Location` and `ETag`.
 ///
-/// When a foreign key refuses the insert (`prepare_new` may leave references to the foreign
-/// keys), the input is checked again in full, so that the answer is the usual 422 naming each
-/// field whose record does not exist; a conflict stays a 409 if the check finds nothing (a
-/// record deleted and made again in between). A body that breaks a rule of its schema is
-/// checked in full too, references included, so that its 422 lists everything.
+/// A foreign key's refusal is answered as [`name_broken_references`] says. A body that breaks a
+/// rule of its schema is checked in full, references included, so that its 422 lists everything.
 pub async fn create<R: Resource>(
     db: &Db,
     actor: Actor,
@@ -199,13 +196,8 @@ pub async fn create<R: Resource>(
             Ok(item)
         })
         .await;
-    let item = match written {
-        Err(ApiError::BrokenReference(reason)) => {
-            let checked = db.read(move |conn| R::prepare(conn, recheck, None)).await;
-            return Err(checked.err().unwrap_or(ApiError::BrokenReference(reason)));
-        }
-        other => other?,
-    };
+    let recheck = move |conn: &mut DbConnection| R::prepare(conn, recheck, None).map(drop);
+    let item = name_broken_references(db, written, recheck).await?;
     let location = format!("{}/{}", R::COLLECTION, R::key(&item));
     Ok(respond_written(
         StatusCode::CREATED,
@@ -223,9 +215,13 @@ pub async fn replace<R: Resource>(
     precondition: Precondition,
     input: Checked<R::Input>,
 ) -> Result<HttpResponse, ApiError> {
-    let item = db
+    let (recheck, recheck_key) = (input.value.clone(), key.clone());
+    let written = db
         .write(move |conn| store::<R>(conn, &actor, &key, &precondition, |_| Ok(input.clone())))
-        .await?;
+        .await;
+    let recheck =
+        move |conn: &mut DbConnection| R::prepare(conn, recheck, Some(&recheck_key)).map(drop);
+    let item = name_broken_references(db, written, recheck).await?;
     Ok(respond_written(
         StatusCode::OK,
         None,
@@ -242,19 +238,45 @@ pub async fn update<R: Resource>(
     precondition: Precondition,
     patch: Value,
 ) -> Result<HttpResponse, ApiError> {
-    let item = db
+    let (recheck_patch, recheck_key) = (patch.clone(), key.clone());
+    let written = db
         .write(move |conn| {
             store::<R>(conn, &actor, &key, &precondition, |current| {
                 apply_patch(&current, &patch)
             })
         })
-        .await?;
+        .await;
+    let recheck = move |conn: &mut DbConnection| {
+        let current = R::find(conn, &recheck_key)?.ok_or_else(|| R::not_found(&recheck_key))?;
+        let input = apply_patch::<_, R::Input>(&current, &recheck_patch)?.value;
+        R::prepare(conn, input, Some(&recheck_key)).map(drop)
+    };
+    let item = name_broken_references(db, written, recheck).await?;
     Ok(respond_written(
         StatusCode::OK,
         None,
         R::version(&item),
         &item,
     ))
+}
+
+/// The answer to a write: when a foreign key refused it (`prepare_new` may leave references to
+/// the foreign keys, and a referenced record may go between the checks and the write), the
+/// input is checked again in full by `recheck`, so that the answer is the usual 422 naming each
+/// field whose record does not exist; a 409 if that finds nothing (a record deleted and made
+/// again in between). The one rule for every write of every resource.
+async fn name_broken_references<T>(
+    db: &Db,
+    written: Result<T, ApiError>,
+    recheck: impl FnOnce(&mut DbConnection) -> Result<(), ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match written {
+        Err(ApiError::BrokenReference(reason)) => {
+            let checked = db.read(recheck).await;
+            Err(checked.err().unwrap_or(ApiError::BrokenReference(reason)))
+        }
+        other => other,
+    }
 }
 
 /// `DELETE`: 204, or 409 naming what still refers to the resource.

@@ -984,7 +984,9 @@ fn mark_participant(conn: &mut DbConnection, code: &str, note: &str) -> Result<u
         patch["notes"] = serde_json::Value::from(note);
     }
     let input = crate::http::apply_patch::<_, countries::CountryInput>(&current, &patch)?.value;
-    let (_, changes) = input.validate(Some(code))?;
+    let mut v = crate::validation::Validator::new();
+    let (_, changes) = input.check(&mut v, Some(code));
+    v.finish()?;
     let updated = countries::queries::update(conn, code, current.version, changes)?
         .ok_or(ApiError::PreconditionFailed)?;
     audit::record(

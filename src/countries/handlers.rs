@@ -18,6 +18,7 @@ use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
 use crate::pagination::{Cursor, PageParams, Sort};
 use crate::references::Target;
 use crate::resource::{self, Listed, Resource};
+use crate::validation::Validator;
 
 /// The country collection, as the common behaviour sees it.
 pub struct Countries;
@@ -79,7 +80,9 @@ impl Resource for Countries {
         code: Option<&String>,
     ) -> Result<(String, CountryChanges), ApiError> {
         let creating = code.is_none();
-        let (code, changes) = input.validate(code.map(String::as_str))?;
+        let mut v = Validator::new();
+        let (code, changes) = input.check(&mut v, code.map(String::as_str));
+        v.finish()?;
         if creating && queries::find(conn, &code)?.is_some() {
             return Err(ApiError::Conflict(format!("country {code} already exists")));
         }
