@@ -67,10 +67,10 @@ pub struct AuditEntry {
     /// The resource's id, or its code for a country.
     pub resource_id: String,
     /// The resource before the write; null on create.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
     pub before: Option<Value>,
     /// The resource after the write; null on delete.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
     pub after: Option<Value>,
 }
 
