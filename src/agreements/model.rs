@@ -96,19 +96,24 @@ pub struct Agreement {
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[schema(required = true)]
     pub signed_on: Option<NaiveDate>,
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[schema(required = true)]
     pub starts_on: Option<NaiveDate>,
     /// Not before `starts_on`.
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[schema(required = true)]
     pub ends_on: Option<NaiveDate>,
     #[schema(max_length = 10000)]
+    #[schema(required = true)]
     pub summary: Option<String>,
     #[schema(format = "uri")]
+    #[schema(required = true)]
     pub document_url: Option<String>,
     /// The partners party to it, in the order given.
     #[diesel(deserialize_as = JsonList<Party>)]

@@ -68,9 +68,11 @@ pub struct AuditEntry {
     pub resource_id: String,
     /// The resource before the write; null on create.
     #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
+    #[schema(required = true)]
     pub before: Option<Value>,
     /// The resource after the write; null on delete.
     #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
+    #[schema(required = true)]
     pub after: Option<Value>,
 }
 

@@ -38,9 +38,11 @@ pub struct Country {
     pub name: String,
     /// UN geoscheme region.
     #[schema(example = "Asia")]
+    #[schema(required = true)]
     pub region: Option<String>,
     /// UN geoscheme subregion.
     #[schema(example = "Central Asia")]
+    #[schema(required = true)]
     pub subregion: Option<String>,
     /// Whether the country takes part in the hub's cooperation.
     pub participant: bool,
@@ -48,9 +50,11 @@ pub struct Country {
     #[schema(format = Date, example = "2013-03-13")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[schema(required = true)]
     pub joined_on: Option<NaiveDate>,
     /// Free notes, at most 5000 characters.
     #[schema(max_length = 5000)]
+    #[schema(required = true)]
     pub notes: Option<String>,
     /// When the record was created (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]

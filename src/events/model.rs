@@ -84,19 +84,26 @@ pub struct Event {
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[schema(required = true)]
     pub ends_on: Option<NaiveDate>,
     #[schema(max_length = 200)]
+    #[schema(required = true)]
     pub city: Option<String>,
     #[schema(max_length = 200)]
+    #[schema(required = true)]
     pub venue: Option<String>,
     /// Where it takes place: an existing country's code.
     #[schema(pattern = "^[A-Z]{2}$")]
+    #[schema(required = true)]
     pub country_code: Option<String>,
     /// The agreement it is held under.
+    #[schema(required = true)]
     pub agreement_id: Option<i64>,
     #[schema(max_length = 10000)]
+    #[schema(required = true)]
     pub description: Option<String>,
     #[schema(format = "uri")]
+    #[schema(required = true)]
     pub url: Option<String>,
     /// The partners taking part, in the order given. (Kept beside the row as JSON, see the
     /// list_reads migration; the relation table is the record filters and references use.)

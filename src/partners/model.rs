@@ -50,18 +50,23 @@ pub struct Partner {
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[schema(max_length = 20, example = "UNDP")]
+    #[schema(required = true)]
     pub acronym: Option<String>,
     #[diesel(deserialize_as = String)]
     pub kind: PartnerKind,
     /// Where the headquarters are: an existing country's code.
     #[schema(pattern = "^[A-Z]{2}$", example = "KZ")]
+    #[schema(required = true)]
     pub country_code: Option<String>,
     /// Absolute http(s) URL.
     #[schema(format = "uri")]
+    #[schema(required = true)]
     pub website: Option<String>,
     #[schema(format = Email)]
+    #[schema(required = true)]
     pub email: Option<String>,
     #[schema(max_length = 5000)]
+    #[schema(required = true)]
     pub description: Option<String>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
