@@ -559,6 +559,8 @@ pub mod operation_errors {
     /// The errors a read of one resource can answer.
     #[derive(IntoResponses)]
     pub enum ReadErrors {
+        #[response(status = 400)]
+        BadRequest(#[ref_response] responses::BadRequest),
         #[response(status = 401)]
         Unauthorized(#[ref_response] responses::Unauthorized),
         #[response(status = 404)]
@@ -616,6 +618,8 @@ pub mod operation_errors {
     /// The errors a delete can answer (409 is listed where something can refer to the resource).
     #[derive(IntoResponses)]
     pub enum DeleteErrors {
+        #[response(status = 400)]
+        BadRequest(#[ref_response] responses::BadRequest),
         #[response(status = 401)]
         Unauthorized(#[ref_response] responses::Unauthorized),
         #[response(status = 403)]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod countries;
+pub mod crud;
 pub mod db;
 pub mod enums;
 pub mod error;

@@ -9,7 +9,7 @@ use crate::error::{FieldError, ProblemDetails, responses};
 use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::{agreements, audit, countries, events, health, partners, telemetry};
+use crate::{agreements, audit, countries, crud, events, health, partners, telemetry};
 
 /// The whole API description; `/api-docs/openapi.json` serves it and `openapi/openapi.json`
 /// holds a copy (`cargo run -- openapi > openapi/openapi.json` regenerates it).
@@ -31,30 +31,6 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
     servers((url = "/", description = "This deployment: the origin that serves this document")),
     security(("bearer" = [])),
     paths(
-        countries::handlers::list_countries,
-        countries::handlers::create_country,
-        countries::handlers::get_country,
-        countries::handlers::replace_country,
-        countries::handlers::update_country,
-        countries::handlers::delete_country,
-        partners::handlers::list_partners,
-        partners::handlers::create_partner,
-        partners::handlers::get_partner,
-        partners::handlers::replace_partner,
-        partners::handlers::update_partner,
-        partners::handlers::delete_partner,
-        agreements::handlers::list_agreements,
-        agreements::handlers::create_agreement,
-        agreements::handlers::get_agreement,
-        agreements::handlers::replace_agreement,
-        agreements::handlers::update_agreement,
-        agreements::handlers::delete_agreement,
-        events::handlers::list_events,
-        events::handlers::create_event,
-        events::handlers::get_event,
-        events::handlers::replace_event,
-        events::handlers::update_event,
-        events::handlers::delete_event,
         audit::handlers::list_audit,
         health::healthz,
         health::readyz,
@@ -83,9 +59,21 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         (name = "audit", description = "Every write, with who made it and the resource before and after (admins)"),
         (name = "operations", description = "Health checks for load balancers and orchestrators"),
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ResourceOperations)
 )]
 pub struct ApiDoc;
+
+/// The six operations of each resource, made from its description (see `crud`).
+struct ResourceOperations;
+
+impl Modify for ResourceOperations {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        crud::document::<countries::Countries>(openapi);
+        crud::document::<partners::Partners>(openapi);
+        crud::document::<agreements::Agreements>(openapi);
+        crud::document::<events::Events>(openapi);
+    }
+}
 
 /// Declares the bearer scheme, so that Swagger UI's Authorize button takes a token.
 struct BearerAuth;

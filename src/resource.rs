@@ -43,7 +43,28 @@ pub trait Listed: 'static {
     ) -> Result<Vec<Self::Item>, ApiError>;
     /// How many items match `filter`.
     fn count(conn: &mut DbConnection, filter: &Self::Filter) -> diesel::QueryResult<i64>;
+    /// How a page's rows are read and rendered for `req`: [`render_rows`], unless the
+    /// collection has a faster way of its own (events keep renderings, see `events::rendered`).
+    fn read_page(_req: &HttpRequest) -> Result<PageReader<Self>, ApiError>
+    where
+        Self: Sized,
+    {
+        Ok(Box::new(render_rows::<Self>))
+    }
 }
+
+/// Reads and renders the rows of one page: a connection, the filter, the sort, the cursor and
+/// how many rows to fetch.
+pub type PageReader<L> = Box<
+    dyn FnOnce(
+            &mut DbConnection,
+            &<L as Listed>::Filter,
+            Sort<<L as Listed>::Sort>,
+            Option<&Cursor>,
+            i64,
+        ) -> Result<Vec<RenderedItem>, ApiError>
+        + Send,
+>;
 
 /// One page of `L`, read with `L::list` and rendered item by item.
 pub fn render_rows<L: Listed + ?Sized>(

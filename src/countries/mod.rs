@@ -5,19 +5,13 @@ pub mod handlers;
 pub mod model;
 pub mod queries;
 
-use crate::auth::{Access, Role};
+use crate::crud;
 use crate::routing::Routes;
 
+pub use handlers::Countries;
 pub use model::{Country, CountryFilter, CountryInput, CountrySort};
 
-/// The country routes; countries are reference data, so writes need an admin.
+/// The country routes: the operations every resource has.
 pub fn routes() -> Routes {
-    let write = Access::Role(Role::Admin);
-    Routes::new("/api/v1/countries")
-        .get("", Access::Read, handlers::list_countries)
-        .post("", write, handlers::create_country)
-        .get("/{code}", Access::Read, handlers::get_country)
-        .put("/{code}", write, handlers::replace_country)
-        .patch("/{code}", write, handlers::update_country)
-        .delete("/{code}", write, handlers::delete_country)
+    crud::routes::<Countries>()
 }

@@ -1,22 +1,19 @@
-//! HTTP handlers for events: documented wrappers around the common behaviour in
-//! `crate::resource`, and what is particular to events.
+//! What is particular to events in the common behaviour of `crate::resource`, and how the
+//! operations of `crate::crud` describe them.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 
 use super::model::{Event, EventDraft, EventFilter, EventInput, EventPage, EventPatch, EventSort};
 use super::queries;
 use super::rendered::RenderedEvents;
 use crate::audit::ResourceType;
-use crate::auth::Actor;
-use crate::db::{Db, DbConnection};
-use crate::error::operation_errors::{
-    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
-};
-use crate::error::{ApiError, responses};
-use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, PageParams, Sort};
+use crate::auth::Role;
+use crate::crud::{self, Described};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Sort};
 use crate::references::{self, Target};
-use crate::resource::{self, Listed, Resource};
+use crate::resource::{Listed, PageReader, Resource};
 use crate::validation::Validator;
 
 /// The event collection, as the common behaviour sees it.
@@ -43,6 +40,18 @@ impl Listed for Events {
 
     fn count(conn: &mut DbConnection, filter: &EventFilter) -> diesel::QueryResult<i64> {
         queries::count(conn, filter)
+    }
+
+    /// Events are the largest and most polled list: its pages reuse the renderings of events
+    /// already kept (`super::rendered`), which the app keeps when `RENDERED_CACHE_MIB` > 0.
+    fn read_page(req: &HttpRequest) -> Result<PageReader<Self>, ApiError> {
+        let rendered = req
+            .app_data::<web::Data<RenderedEvents>>()
+            .cloned()
+            .ok_or_else(|| ApiError::bug("no kept renderings of events in the app data"))?;
+        Ok(Box::new(move |conn, filter, sort, cursor, fetch| {
+            super::rendered::read_page(conn, &rendered, filter, sort, cursor, fetch)
+        }))
     }
 }
 
@@ -142,158 +151,21 @@ fn check_references(
     Ok(())
 }
 
-/// List events
-///
-/// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
-#[utoipa::path(
-    get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
-    params(PageParams, EventFilter),
-    responses(
-        (status = 200, description = "A page of events", body = EventPage,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
-        ListErrors,
-    )
-)]
-pub async fn list_events(
-    db: web::Data<Db>,
-    rendered: web::Data<RenderedEvents>,
-    req: HttpRequest,
-    QueryParams(page): QueryParams<PageParams>,
-    QueryParams(filter): QueryParams<EventFilter>,
-) -> Result<HttpResponse, ApiError> {
-    let rendered = rendered.into_inner();
-    let read_page = move |conn: &mut DbConnection,
-                          filter: &EventFilter,
-                          sort: Sort<EventSort>,
-                          cursor: Option<&Cursor>,
-                          fetch: i64| {
-        super::rendered::read_page(conn, &rendered, filter, sort, cursor, fetch)
-    };
-    resource::list_read_by::<Events>(&db, &req, page, filter, read_page).await
-}
+impl Described for Events {
+    const PLURAL: &'static str = "events";
+    const ONE: &'static str = "an event";
+    const KEY: (&'static str, &'static str) = ("id", "The event's id");
+    const WRITER: Role = Role::Editor;
+    const CREATE_NOTE: &'static str = "Participants are stored with it in one transaction; the \
+partners, the country and the agreement it names must exist.";
+    const REPLACE_NOTE: &'static str = "Sends every writable field; fields left out become null, \
+`participants` left out becomes empty.";
+    const DELETE_NOTE: &'static str = "Its participant links are deleted with it.";
+    const REFERENCED: bool = false;
+    type Patch = EventPatch;
+    type Page = EventPage;
 
-/// Get an event
-///
-/// Answers 304 when `If-None-Match` holds the current ETag.
-#[utoipa::path(
-    get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_event",
-    params(("id" = i64, Path, description = "The event's id")),
-    responses(
-        (status = 200, description = "The event", body = Event,
-         headers(("ETag" = String, description = "The version, quoted"))),
-        (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
-        (status = 400, response = responses::BadRequest),
-        ReadErrors,
-    )
-)]
-pub async fn get_event(
-    db: web::Data<Db>,
-    req: HttpRequest,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    resource::get::<Events>(&db, &req, path.into_inner()).await
-}
-
-/// Create an event
-///
-/// Participants are stored with it in one transaction; the partners, the country and the
-/// agreement it names must exist.
-#[utoipa::path(
-    post, path = "/api/v1/events", tag = "events", operation_id = "create_event",
-    request_body = EventInput,
-    responses(
-        (status = 201, description = "Created", body = Event,
-         headers(("Location" = String, description = "The new event's URL"),
-                 ("ETag" = String, description = "The version, quoted"))),
-        CreateErrors,
-    )
-)]
-pub async fn create_event(
-    db: web::Data<Db>,
-    actor: Actor,
-    JsonBody(input): JsonBody<EventInput>,
-) -> Result<HttpResponse, ApiError> {
-    resource::create::<Events>(&db, actor, input).await
-}
-
-/// Replace an event
-///
-/// Sends every writable field; fields left out become null, `participants` left out becomes empty.
-#[utoipa::path(
-    put, path = "/api/v1/events/{id}", tag = "events", operation_id = "replace_event",
-    params(
-        ("id" = i64, Path, description = "The event's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
-    ),
-    request_body = EventInput,
-    responses(
-        (status = 200, description = "Replaced", body = Event,
-         headers(("ETag" = String, description = "The new version, quoted"))),
-        ChangeErrors,
-    )
-)]
-pub async fn replace_event(
-    db: web::Data<Db>,
-    actor: Actor,
-    path: web::Path<i64>,
-    precondition: Precondition,
-    JsonBody(input): JsonBody<EventInput>,
-) -> Result<HttpResponse, ApiError> {
-    resource::replace::<Events>(&db, actor, path.into_inner(), precondition, input).await
-}
-
-/// Update an event
-///
-/// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
-#[utoipa::path(
-    patch, path = "/api/v1/events/{id}", tag = "events", operation_id = "update_event",
-    params(
-        ("id" = i64, Path, description = "The event's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
-    ),
-    request_body(
-        description = "Any of the writable fields; `null` clears an optional one",
-        content(
-            (EventPatch = "application/merge-patch+json"),
-            (EventPatch = "application/json"),
-        )
-    ),
-    responses(
-        (status = 200, description = "Updated", body = Event,
-         headers(("ETag" = String, description = "The new version, quoted"))),
-        ChangeErrors,
-    )
-)]
-pub async fn update_event(
-    db: web::Data<Db>,
-    actor: Actor,
-    path: web::Path<i64>,
-    precondition: Precondition,
-    MergePatch(patch): MergePatch,
-) -> Result<HttpResponse, ApiError> {
-    resource::update::<Events>(&db, actor, path.into_inner(), precondition, patch).await
-}
-
-/// Delete an event
-///
-/// Its participant links are deleted with it.
-#[utoipa::path(
-    delete, path = "/api/v1/events/{id}", tag = "events", operation_id = "delete_event",
-    params(
-        ("id" = i64, Path, description = "The event's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, response = responses::BadRequest),
-        DeleteErrors,
-    )
-)]
-pub async fn delete_event(
-    db: web::Data<Db>,
-    actor: Actor,
-    path: web::Path<i64>,
-    precondition: Precondition,
-) -> Result<HttpResponse, ApiError> {
-    resource::delete::<Events>(&db, actor, path.into_inner(), precondition).await
+    fn key_from_path(text: &str) -> Result<i64, ApiError> {
+        crud::id_from_path(text)
+    }
 }

@@ -1,23 +1,18 @@
-//! HTTP handlers for partners: documented wrappers around the common behaviour in
-//! `crate::resource`, and what is particular to partners.
-
-use actix_web::{HttpRequest, HttpResponse, web};
+//! What is particular to partners in the common behaviour of `crate::resource`, and how the
+//! operations of `crate::crud` describe them.
 
 use super::model::{
     Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerPage, PartnerPatch, PartnerSort,
 };
 use super::queries;
 use crate::audit::ResourceType;
-use crate::auth::Actor;
-use crate::db::{Db, DbConnection};
-use crate::error::operation_errors::{
-    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
-};
-use crate::error::{ApiError, responses};
-use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
-use crate::pagination::{Cursor, PageParams, Sort};
+use crate::auth::Role;
+use crate::crud::{self, Described};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Sort};
 use crate::references::{self, Target};
-use crate::resource::{self, Listed, Resource};
+use crate::resource::{Listed, Resource};
 use crate::validation::Validator;
 
 /// The partner collection, as the common behaviour sees it.
@@ -114,149 +109,19 @@ impl Resource for Partners {
     }
 }
 
-/// List partners
-///
-/// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
-#[utoipa::path(
-    get, path = "/api/v1/partners", tag = "partners", operation_id = "list_partners",
-    params(PageParams, PartnerFilter),
-    responses(
-        (status = 200, description = "A page of partners", body = PartnerPage,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when more pages follow"))),
-        ListErrors,
-    )
-)]
-pub async fn list_partners(
-    db: web::Data<Db>,
-    req: HttpRequest,
-    QueryParams(page): QueryParams<PageParams>,
-    QueryParams(filter): QueryParams<PartnerFilter>,
-) -> Result<HttpResponse, ApiError> {
-    resource::list::<Partners>(&db, &req, page, filter).await
-}
+impl Described for Partners {
+    const PLURAL: &'static str = "partners";
+    const ONE: &'static str = "a partner";
+    const KEY: (&'static str, &'static str) = ("id", "The partner's id");
+    const WRITER: Role = Role::Editor;
+    const CREATE_NOTE: &'static str =
+        "The name must be unique ignoring case; the headquarters country must exist.";
+    const DELETE_NOTE: &'static str =
+        "Refused with 409, naming them, while agreements or events refer to the partner.";
+    type Patch = PartnerPatch;
+    type Page = PartnerPage;
 
-/// Get a partner
-///
-/// Answers 304 when `If-None-Match` holds the current ETag.
-#[utoipa::path(
-    get, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "get_partner",
-    params(("id" = i64, Path, description = "The partner's id")),
-    responses(
-        (status = 200, description = "The partner", body = Partner,
-         headers(("ETag" = String, description = "The version, quoted"))),
-        (status = 304, description = "Not modified: `If-None-Match` holds the current ETag"),
-        (status = 400, response = responses::BadRequest),
-        ReadErrors,
-    )
-)]
-pub async fn get_partner(
-    db: web::Data<Db>,
-    req: HttpRequest,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    resource::get::<Partners>(&db, &req, path.into_inner()).await
-}
-
-/// Create a partner
-///
-/// The name must be unique ignoring case; the headquarters country must exist.
-#[utoipa::path(
-    post, path = "/api/v1/partners", tag = "partners", operation_id = "create_partner",
-    request_body = PartnerInput,
-    responses(
-        (status = 201, description = "Created", body = Partner,
-         headers(("Location" = String, description = "The new partner's URL"),
-                 ("ETag" = String, description = "The version, quoted"))),
-        CreateErrors,
-    )
-)]
-pub async fn create_partner(
-    db: web::Data<Db>,
-    actor: Actor,
-    JsonBody(input): JsonBody<PartnerInput>,
-) -> Result<HttpResponse, ApiError> {
-    resource::create::<Partners>(&db, actor, input).await
-}
-
-/// Replace a partner
-///
-/// Sends every writable field; fields left out become null.
-#[utoipa::path(
-    put, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "replace_partner",
-    params(
-        ("id" = i64, Path, description = "The partner's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Only replace if this is still the current ETag"),
-    ),
-    request_body = PartnerInput,
-    responses(
-        (status = 200, description = "Replaced", body = Partner,
-         headers(("ETag" = String, description = "The new version, quoted"))),
-        ChangeErrors,
-    )
-)]
-pub async fn replace_partner(
-    db: web::Data<Db>,
-    actor: Actor,
-    path: web::Path<i64>,
-    precondition: Precondition,
-    JsonBody(input): JsonBody<PartnerInput>,
-) -> Result<HttpResponse, ApiError> {
-    resource::replace::<Partners>(&db, actor, path.into_inner(), precondition, input).await
-}
-
-/// Update a partner
-///
-/// A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.
-#[utoipa::path(
-    patch, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "update_partner",
-    params(
-        ("id" = i64, Path, description = "The partner's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Only update if this is still the current ETag"),
-    ),
-    request_body(
-        description = "Any of the writable fields; `null` clears an optional one",
-        content(
-            (PartnerPatch = "application/merge-patch+json"),
-            (PartnerPatch = "application/json"),
-        )
-    ),
-    responses(
-        (status = 200, description = "Updated", body = Partner,
-         headers(("ETag" = String, description = "The new version, quoted"))),
-        ChangeErrors,
-    )
-)]
-pub async fn update_partner(
-    db: web::Data<Db>,
-    actor: Actor,
-    path: web::Path<i64>,
-    precondition: Precondition,
-    MergePatch(patch): MergePatch,
-) -> Result<HttpResponse, ApiError> {
-    resource::update::<Partners>(&db, actor, path.into_inner(), precondition, patch).await
-}
-
-/// Delete a partner
-///
-/// Refused with 409, naming them, while agreements or events refer to the partner.
-#[utoipa::path(
-    delete, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "delete_partner",
-    params(
-        ("id" = i64, Path, description = "The partner's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Only delete if this is still the current ETag"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, response = responses::BadRequest),
-        (status = 409, response = responses::Conflict),
-        DeleteErrors,
-    )
-)]
-pub async fn delete_partner(
-    db: web::Data<Db>,
-    actor: Actor,
-    path: web::Path<i64>,
-    precondition: Precondition,
-) -> Result<HttpResponse, ApiError> {
-    resource::delete::<Partners>(&db, actor, path.into_inner(), precondition).await
+    fn key_from_path(text: &str) -> Result<i64, ApiError> {
+        crud::id_from_path(text)
+    }
 }

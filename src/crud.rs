@@ -1,0 +1,447 @@
+//! The six operations every resource has — list, get, create, replace, update (merge patch),
+//! delete — registered and documented once, from what a resource says about itself
+//! ([`Described`]). A resource module describes itself and gets its routes and its part of
+//! the OpenAPI document from here; the behaviour of each operation is in `crate::resource`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::de::DeserializeOwned;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{
+    ContentBuilder, HeaderBuilder, OpenApi, PathItem, Ref, RefOr, Required, Schema,
+};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+
+use crate::auth::{Access, Actor, Role};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::error::operation_errors::{
+    ChangeErrors, CreateErrors, DeleteErrors, ListErrors, ReadErrors,
+};
+use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
+use crate::pagination::PageParams;
+use crate::resource::{self, Resource};
+use crate::routing::Routes;
+
+/// What a resource says about itself, from which its routes and its operations in the OpenAPI
+/// document are made.
+pub trait Described: Resource<Filter: IntoParams + DeserializeOwned> {
+    /// The collection's name, which is also its tag: `partners`.
+    const PLURAL: &'static str;
+    /// One of it, with its article, for summaries: `a partner`, `an event`.
+    const ONE: &'static str;
+    /// The path parameter: its name and description.
+    const KEY: (&'static str, &'static str);
+    /// The role that may write it.
+    const WRITER: Role;
+    /// Said of a read, after "Answers 304 when …" (e.g. how the key may be written).
+    const GET_NOTE: &'static str = "";
+    /// What a create must respect.
+    const CREATE_NOTE: &'static str;
+    /// What a replace does with what it is not sent.
+    const REPLACE_NOTE: &'static str = "Sends every writable field; fields left out become null.";
+    /// When a delete is refused, and what goes with it.
+    const DELETE_NOTE: &'static str;
+    /// Whether other records can refer to it, so that a delete can be refused with 409.
+    const REFERENCED: bool = true;
+    /// The merge-patch schema of the document (`PartnerPatch`).
+    type Patch: ToSchema;
+    /// The page schema of the document (`PartnerPage`).
+    type Page: ToSchema;
+
+    /// The key a path names, or the error that answers it.
+    fn key_from_path(text: &str) -> Result<Self::Key, ApiError>;
+
+    /// The key Swagger UI puts in the path of an operation (`get`, `put`, `patch`, `delete`),
+    /// where one that works there helps.
+    fn key_example(_operation: &str) -> Option<&'static str> {
+        None
+    }
+}
+
+/// The resource's routes, each with the access it needs.
+pub fn routes<R: Described>() -> Routes {
+    let write = Access::Role(R::WRITER);
+    let one = key_path::<R>();
+    Routes::new(R::COLLECTION)
+        .get("", Access::Read, list::<R>)
+        .post("", write, create::<R>)
+        .get(one, Access::Read, get::<R>)
+        .put(one, write, replace::<R>)
+        .patch(one, write, update::<R>)
+        .delete(one, write, delete::<R>)
+}
+
+/// `/{id}`, `/{code}`: the path of one record under the collection.
+fn key_path<R: Described>() -> &'static str {
+    match R::KEY.0 {
+        "code" => "/{code}",
+        _ => "/{id}",
+    }
+}
+
+async fn list<R: Described>(
+    db: web::Data<Db>,
+    req: HttpRequest,
+    QueryParams(page): QueryParams<PageParams>,
+    QueryParams(filter): QueryParams<R::Filter>,
+) -> Result<HttpResponse, ApiError> {
+    let read_page = R::read_page(&req)?;
+    resource::list_read_by::<R>(&db, &req, page, filter, read_page).await
+}
+
+async fn get<R: Described>(
+    db: web::Data<Db>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = R::key_from_path(&path)?;
+    resource::get::<R>(&db, &req, key).await
+}
+
+async fn create<R: Described>(
+    db: web::Data<Db>,
+    actor: Actor,
+    JsonBody(input): JsonBody<R::Input>,
+) -> Result<HttpResponse, ApiError> {
+    resource::create::<R>(&db, actor, input).await
+}
+
+async fn replace<R: Described>(
+    db: web::Data<Db>,
+    actor: Actor,
+    path: web::Path<String>,
+    precondition: Precondition,
+    JsonBody(input): JsonBody<R::Input>,
+) -> Result<HttpResponse, ApiError> {
+    let key = R::key_from_path(&path)?;
+    resource::replace::<R>(&db, actor, key, precondition, input).await
+}
+
+async fn update<R: Described>(
+    db: web::Data<Db>,
+    actor: Actor,
+    path: web::Path<String>,
+    precondition: Precondition,
+    MergePatch(patch): MergePatch,
+) -> Result<HttpResponse, ApiError> {
+    let key = R::key_from_path(&path)?;
+    resource::update::<R>(&db, actor, key, precondition, patch).await
+}
+
+async fn delete<R: Described>(
+    db: web::Data<Db>,
+    actor: Actor,
+    path: web::Path<String>,
+    precondition: Precondition,
+) -> Result<HttpResponse, ApiError> {
+    let key = R::key_from_path(&path)?;
+    resource::delete::<R>(&db, actor, key, precondition).await
+}
+
+/// An integer id from a path, or the 400 that names it.
+pub fn id_from_path(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_field("id", "must be a whole number"))
+}
+
+/// Adds the resource's six operations, and the schemas they name, to `document`.
+pub fn document<R: Described>(document: &mut OpenApi) {
+    let one = format!("{}{}", R::COLLECTION, key_path::<R>());
+    let operations = [
+        (
+            R::COLLECTION.to_owned(),
+            HttpMethod::Get,
+            list_operation::<R>(),
+        ),
+        (
+            R::COLLECTION.to_owned(),
+            HttpMethod::Post,
+            create_operation::<R>(),
+        ),
+        (one.clone(), HttpMethod::Get, get_operation::<R>()),
+        (one.clone(), HttpMethod::Put, replace_operation::<R>()),
+        (one.clone(), HttpMethod::Patch, update_operation::<R>()),
+        (one, HttpMethod::Delete, delete_operation::<R>()),
+    ];
+    for (path, method, operation) in operations {
+        let item = document.paths.paths.entry(path).or_default();
+        set_operation(item, method, operation);
+    }
+    let components = document.components.get_or_insert_with(Default::default);
+    let mut schemas = Vec::new();
+    for (name, schema) in [
+        (R::Item::name(), R::Item::schema()),
+        (R::Input::name(), R::Input::schema()),
+        (R::Patch::name(), R::Patch::schema()),
+        (R::Page::name(), R::Page::schema()),
+    ] {
+        schemas.push((name.into_owned(), schema));
+    }
+    R::Item::schemas(&mut schemas);
+    R::Input::schemas(&mut schemas);
+    R::Patch::schemas(&mut schemas);
+    R::Page::schemas(&mut schemas);
+    components.schemas.extend(schemas);
+}
+
+fn set_operation(item: &mut PathItem, method: HttpMethod, operation: Operation) {
+    match method {
+        HttpMethod::Get => item.get = Some(operation),
+        HttpMethod::Post => item.post = Some(operation),
+        HttpMethod::Put => item.put = Some(operation),
+        HttpMethod::Patch => item.patch = Some(operation),
+        HttpMethod::Delete => item.delete = Some(operation),
+        HttpMethod::Head => item.head = Some(operation),
+        HttpMethod::Options => item.options = Some(operation),
+        HttpMethod::Trace => item.trace = Some(operation),
+    }
+}
+
+/// The start of every operation of the resource: tag, id, summary and description.
+fn operation<R: Described>(id: &str, summary: String, description: &str) -> OperationBuilder {
+    OperationBuilder::new()
+        .tag(R::PLURAL)
+        .operation_id(Some(id))
+        .summary(Some(summary))
+        .description((!description.is_empty()).then(|| description.to_owned()))
+}
+
+/// The name of the resource without its article: `partner`.
+fn singular<R: Described>() -> &'static str {
+    R::ONE.split_once(' ').map_or(R::ONE, |(_, name)| name)
+}
+
+/// Reads are open unless READ_REQUIRES_TOKEN: a token is taken, and `{}` is "no token".
+fn read_operation(builder: OperationBuilder) -> OperationBuilder {
+    builder
+        .security(SecurityRequirement::default())
+        .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+}
+
+fn list_operation<R: Described>() -> Operation {
+    let mut parameters = PageParams::into_params(|| Some(ParameterIn::Query));
+    parameters.extend(R::Filter::into_params(|| Some(ParameterIn::Query)));
+    let page = ResponseBuilder::new()
+        .description(format!("A page of {}", R::PLURAL))
+        .header(
+            "Link",
+            HeaderBuilder::new()
+                .schema(String::schema())
+                .description(Some("`<…>; rel=\"next\"` when more pages follow"))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(R::Page::name())))
+                .build(),
+        );
+    read_operation(operation::<R>(
+        &format!("list_{}", R::PLURAL),
+        format!("List {}", R::PLURAL),
+        "Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).",
+    ))
+    .parameters(Some(parameters))
+    .responses(
+        ResponsesBuilder::new()
+            .response("200", page)
+            .responses_from_into_responses::<ListErrors>(),
+    )
+    .build()
+}
+
+fn get_operation<R: Described>() -> Operation {
+    let description = format!(
+        "{}Answers 304 when `If-None-Match` holds the current ETag.",
+        note(R::GET_NOTE)
+    );
+    read_operation(operation::<R>(
+        &format!("get_{}", singular::<R>()),
+        format!("Get {}", R::ONE),
+        &description,
+    ))
+    .parameters(Some(vec![key_parameter::<R>("get")]))
+    .responses(
+        ResponsesBuilder::new()
+            .response(
+                "200",
+                record_response::<R>(format!("The {}", singular::<R>()), "The version, quoted"),
+            )
+            .response(
+                "304",
+                ResponseBuilder::new()
+                    .description("Not modified: `If-None-Match` holds the current ETag"),
+            )
+            .responses_from_into_responses::<ReadErrors>(),
+    )
+    .build()
+}
+
+fn create_operation<R: Described>() -> Operation {
+    let created = record_response::<R>("Created".to_owned(), "The version, quoted").header(
+        "Location",
+        HeaderBuilder::new()
+            .schema(String::schema())
+            .description(Some(format!("The new {}'s URL", singular::<R>())))
+            .build(),
+    );
+    operation::<R>(
+        &format!("create_{}", singular::<R>()),
+        format!("Create {}", R::ONE),
+        R::CREATE_NOTE,
+    )
+    .request_body(Some(input_body::<R>()))
+    .responses(
+        ResponsesBuilder::new()
+            .response("201", created)
+            .responses_from_into_responses::<CreateErrors>(),
+    )
+    .build()
+}
+
+fn replace_operation<R: Described>() -> Operation {
+    operation::<R>(
+        &format!("replace_{}", singular::<R>()),
+        format!("Replace {}", R::ONE),
+        R::REPLACE_NOTE,
+    )
+    .parameters(Some(vec![key_parameter::<R>("put"), if_match("replace")]))
+    .request_body(Some(input_body::<R>()))
+    .responses(
+        ResponsesBuilder::new()
+            .response(
+                "200",
+                record_response::<R>("Replaced".to_owned(), "The new version, quoted"),
+            )
+            .responses_from_into_responses::<ChangeErrors>(),
+    )
+    .build()
+}
+
+fn update_operation<R: Described>() -> Operation {
+    let patch = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(R::Patch::name())))
+            .build()
+    };
+    let body = RequestBodyBuilder::new()
+        .description(Some(
+            "Any of the writable fields; `null` clears an optional one",
+        ))
+        .content("application/json", patch())
+        .content("application/merge-patch+json", patch())
+        .required(Some(Required::True))
+        .build();
+    operation::<R>(
+        &format!("update_{}", singular::<R>()),
+        format!("Update {}", R::ONE),
+        "A JSON Merge Patch (RFC 7396): fields present are set, `null` clears, others stay.",
+    )
+    .parameters(Some(vec![key_parameter::<R>("patch"), if_match("update")]))
+    .request_body(Some(body))
+    .responses(
+        ResponsesBuilder::new()
+            .response(
+                "200",
+                record_response::<R>("Updated".to_owned(), "The new version, quoted"),
+            )
+            .responses_from_into_responses::<ChangeErrors>(),
+    )
+    .build()
+}
+
+fn delete_operation<R: Described>() -> Operation {
+    let mut responses = ResponsesBuilder::new()
+        .response("204", ResponseBuilder::new().description("Deleted"))
+        .responses_from_into_responses::<DeleteErrors>();
+    if R::REFERENCED {
+        responses = responses.response("409", Ref::from_response_name("Conflict"));
+    }
+    operation::<R>(
+        &format!("delete_{}", singular::<R>()),
+        format!("Delete {}", R::ONE),
+        R::DELETE_NOTE,
+    )
+    .parameters(Some(vec![key_parameter::<R>("delete"), if_match("delete")]))
+    .responses(responses)
+    .build()
+}
+
+/// `note` followed by a space, when there is one.
+fn note(note: &str) -> String {
+    if note.is_empty() {
+        String::new()
+    } else {
+        format!("{note} ")
+    }
+}
+
+/// A 200 or 201 with the record and its `ETag`.
+fn record_response<R: Described>(description: String, etag: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .header(
+            "ETag",
+            HeaderBuilder::new()
+                .schema(String::schema())
+                .description(Some(etag))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(R::Item::name())))
+                .build(),
+        )
+}
+
+/// The body of create and replace: the input schema.
+fn input_body<R: Described>() -> utoipa::openapi::request_body::RequestBody {
+    RequestBodyBuilder::new()
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(R::Input::name())))
+                .build(),
+        )
+        .required(Some(Required::True))
+        .build()
+}
+
+fn key_parameter<R: Described>(operation: &str) -> Parameter {
+    let (name, description) = R::KEY;
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .description(Some(description))
+        .required(Required::True)
+        .schema(Some(key_schema::<R>()))
+        .example(R::key_example(operation).map(serde_json::Value::from))
+        .build()
+}
+
+/// The key's schema in a path: an integer id, or a two-letter code.
+fn key_schema<R: Described>() -> RefOr<Schema> {
+    match R::KEY.0 {
+        "code" => ObjectBuilder::new().schema_type(Type::String).into(),
+        _ => i64::schema(),
+    }
+}
+
+fn if_match(verb: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name("If-Match")
+        .parameter_in(ParameterIn::Header)
+        .description(Some(format!(
+            "Only {verb} if this is still the current ETag"
+        )))
+        .required(Required::False)
+        .schema(Some(String::schema()))
+        .build()
+}
