@@ -2,13 +2,18 @@
 //!
 //! Writing: a reference to a country, partner or agreement that does not exist is a 422 on the
 //! field that holds it. Deleting: a record that others still point at is refused with a 409 that
-//! names them. The lookups themselves belong to the owning resources' queries; foreign keys in
-//! both schemas back all of this up.
+//! names them. A floor below the resources: it knows their tables, not their modules.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{BigInt, Text};
 
 use crate::db::DbConnection;
 use crate::error::ApiError;
+use crate::schema::{agreements, countries, partners};
 use crate::validation::Validator;
-use crate::{agreements, countries, events, partners};
 
 /// How many referrers of each kind a 409 names.
 const NAMED: i64 = 5;
@@ -21,7 +26,23 @@ pub enum Target<'a> {
     Agreement(i64),
 }
 
+/// What a kind of record is called, in messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Country,
+    Partner,
+    Agreement,
+}
+
 impl Target<'_> {
+    fn kind(&self) -> Kind {
+        match self {
+            Target::Country(_) => Kind::Country,
+            Target::Partner(_) => Kind::Partner,
+            Target::Agreement(_) => Kind::Agreement,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Target::Country(code) => format!("country {code}"),
@@ -31,43 +52,100 @@ impl Target<'_> {
     }
 }
 
-/// Short descriptions (`partner 3`, `agreement 7 (party)`) of records that point at `target`.
-pub fn referrers(conn: &mut DbConnection, target: Target<'_>) -> diesel::QueryResult<Vec<String>> {
-    fn named(what: &'static str, ids: Vec<i64>) -> impl Iterator<Item = String> {
-        ids.into_iter().map(move |id| format!("{what} {id}"))
+/// One way a record can point at another: records called `name`, whose id is `id` in `table`,
+/// point at a `target` through `column`. Every reference between resources, in one table;
+/// foreign keys in both schemas back each one up.
+struct Reference {
+    target: Kind,
+    name: &'static str,
+    table: &'static str,
+    column: &'static str,
+    id: &'static str,
+}
+
+impl Reference {
+    const fn new(
+        target: Kind,
+        name: &'static str,
+        (table, column, id): (&'static str, &'static str, &'static str),
+    ) -> Self {
+        Self {
+            target,
+            name,
+            table,
+            column,
+            id,
+        }
     }
+}
+
+/// (What is pointed at, what points, (its table, the column that points, the id it is named by)).
+const REFERENCES: [Reference; 6] = [
+    Reference::new(Kind::Country, "partner", ("partners", "country_code", "id")),
+    Reference::new(
+        Kind::Country,
+        "agreement",
+        ("agreement_countries", "country_code", "agreement_id"),
+    ),
+    Reference::new(Kind::Country, "event", ("events", "country_code", "id")),
+    Reference::new(
+        Kind::Partner,
+        "agreement",
+        ("agreement_parties", "partner_id", "agreement_id"),
+    ),
+    Reference::new(
+        Kind::Partner,
+        "event",
+        ("event_participants", "partner_id", "event_id"),
+    ),
+    Reference::new(Kind::Agreement, "event", ("events", "agreement_id", "id")),
+];
+
+#[derive(QueryableByName)]
+struct ReferringId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Up to `NAMED` ids of the records that point at `target` as `reference` says. The SQL is
+/// made from the constant table above only; the key is bound.
+fn referring_ids(
+    conn: &mut DbConnection,
+    reference: &Reference,
+    target: Target<'_>,
+) -> diesel::QueryResult<Vec<i64>> {
+    let Reference {
+        table, column, id, ..
+    } = reference;
+    let sql = |placeholder: &str| {
+        format!(
+            "SELECT {id} AS id FROM {table} WHERE {column} = {placeholder} \
+             ORDER BY {id} LIMIT {NAMED}"
+        )
+    };
+    let rows: Vec<ReferringId> = match (conn, target) {
+        (DbConnection::Postgres(c), Target::Country(code)) => {
+            sql_query(sql("$1")).bind::<Text, _>(code).load(c)?
+        }
+        (DbConnection::Postgres(c), Target::Partner(key) | Target::Agreement(key)) => {
+            sql_query(sql("$1")).bind::<BigInt, _>(key).load(c)?
+        }
+        (DbConnection::Sqlite(c), Target::Country(code)) => {
+            sql_query(sql("?")).bind::<Text, _>(code).load(c)?
+        }
+        (DbConnection::Sqlite(c), Target::Partner(key) | Target::Agreement(key)) => {
+            sql_query(sql("?")).bind::<BigInt, _>(key).load(c)?
+        }
+    };
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
+/// Short descriptions (`partner 3`, `agreement 7`) of records that point at `target`.
+pub fn referrers(conn: &mut DbConnection, target: Target<'_>) -> diesel::QueryResult<Vec<String>> {
     let mut found = Vec::new();
-    match target {
-        Target::Country(code) => {
-            found.extend(named(
-                "partner",
-                partners::queries::in_country(conn, code, NAMED)?,
-            ));
-            found.extend(named(
-                "agreement",
-                agreements::queries::covering_country(conn, code, NAMED)?,
-            ));
-            found.extend(named(
-                "event",
-                events::queries::in_country(conn, code, NAMED)?,
-            ));
-        }
-        Target::Partner(id) => {
-            found.extend(named(
-                "agreement",
-                agreements::queries::with_party(conn, id, NAMED)?,
-            ));
-            found.extend(named(
-                "event",
-                events::queries::with_participant(conn, id, NAMED)?,
-            ));
-        }
-        Target::Agreement(id) => {
-            found.extend(named(
-                "event",
-                events::queries::under_agreement(conn, id, NAMED)?,
-            ));
-        }
+    for reference in REFERENCES.iter().filter(|r| r.target == target.kind()) {
+        let ids = referring_ids(conn, reference, target)?;
+        found.extend(ids.into_iter().map(|id| format!("{} {id}", reference.name)));
     }
     Ok(found)
 }
@@ -100,7 +178,7 @@ pub fn check_countries(
         return Ok(());
     }
     let wanted: Vec<String> = codes.iter().map(|(_, code)| code.clone()).collect();
-    let missing = countries::queries::missing(conn, &wanted)?;
+    let missing = missing_countries(conn, &wanted)?;
     for (field, code) in codes {
         v.check(
             !missing.contains(&code),
@@ -122,7 +200,7 @@ pub fn check_partners(
         return Ok(());
     }
     let wanted: Vec<i64> = ids.iter().map(|(_, id)| *id).collect();
-    let missing = partners::queries::missing(conn, &wanted)?;
+    let missing = missing_partners(conn, &wanted)?;
     for (field, id) in ids {
         v.check(
             !missing.contains(&id),
@@ -140,7 +218,45 @@ pub fn check_agreement(
     field: &str,
     id: i64,
 ) -> diesel::QueryResult<()> {
-    let exists = agreements::queries::exists(conn, id)?;
+    let exists = agreement_exists(conn, id)?;
     v.check(exists, field, format!("no agreement with id {id}"));
     Ok(())
+}
+
+/// Which of `codes` name no country.
+fn missing_countries(conn: &mut DbConnection, codes: &[String]) -> QueryResult<BTreeSet<String>> {
+    let found: Vec<String> = crate::on_backend!(conn, |c| countries::table
+        .filter(countries::code.eq_any(codes))
+        .select(countries::code)
+        .load(c))?;
+    let found: BTreeSet<String> = found.into_iter().collect();
+    Ok(codes
+        .iter()
+        .filter(|c| !found.contains(*c))
+        .cloned()
+        .collect())
+}
+
+/// Which of `ids` name no partner.
+fn missing_partners(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSet<i64>> {
+    let found: Vec<i64> = crate::on_backend!(conn, |c| partners::table
+        .filter(partners::id.eq_any(ids))
+        .select(partners::id)
+        .load(c))?;
+    let found: BTreeSet<i64> = found.into_iter().collect();
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !found.contains(id))
+        .collect())
+}
+
+/// Whether agreement `id` exists.
+fn agreement_exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    crate::on_backend!(conn, |c| agreements::table
+        .find(id)
+        .select(agreements::id)
+        .first::<i64>(c)
+        .optional())
+    .map(|found| found.is_some())
 }

@@ -50,15 +50,6 @@ pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i
         .optional()
 }
 
-pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    crate::on_backend!(conn, |c| agreements::table
-        .find(id)
-        .select(agreements::id)
-        .first::<i64>(c)
-        .optional())
-    .map(|found| found.is_some())
-}
-
 /// The agreements matching a `&AgreementFilter`, as a boxed query for the backend it runs on (a
 /// macro, expanded for each backend inside `on_backend!`; see there why).
 macro_rules! filtered {
@@ -260,24 +251,4 @@ fn insert_relations(
             .execute(c))?;
     }
     Ok(())
-}
-
-/// Up to `limit` agreements `partner_id` is party to.
-pub fn with_party(conn: &mut DbConnection, partner_id: i64, limit: i64) -> QueryResult<Vec<i64>> {
-    agreement_parties::table
-        .filter(agreement_parties::partner_id.eq(partner_id))
-        .select(agreement_parties::agreement_id)
-        .order_by(agreement_parties::agreement_id)
-        .limit(limit)
-        .load(conn)
-}
-
-/// Up to `limit` agreements covering country `code`.
-pub fn covering_country(conn: &mut DbConnection, code: &str, limit: i64) -> QueryResult<Vec<i64>> {
-    agreement_countries::table
-        .filter(agreement_countries::country_code.eq(code))
-        .select(agreement_countries::agreement_id)
-        .order_by(agreement_countries::agreement_id)
-        .limit(limit)
-        .load(conn)
 }

@@ -1,7 +1,5 @@
 //! Country queries. Each takes the caller's connection, so the caller owns the transaction.
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -57,20 +55,6 @@ pub fn alpha3_owner(
         .select(countries::code)
         .first(conn)
         .optional()
-}
-
-/// Which of `codes` name no country.
-pub fn missing(conn: &mut DbConnection, codes: &[String]) -> QueryResult<BTreeSet<String>> {
-    let found: Vec<String> = crate::on_backend!(conn, |c| countries::table
-        .filter(countries::code.eq_any(codes))
-        .select(countries::code)
-        .load(c))?;
-    let found: BTreeSet<String> = found.into_iter().collect();
-    Ok(codes
-        .iter()
-        .filter(|c| !found.contains(*c))
-        .cloned()
-        .collect())
 }
 
 /// The countries matching `filter`, as a boxed query both `list` and `count` build on.

@@ -263,37 +263,3 @@ fn insert_participants(
         .execute(c))?;
     Ok(())
 }
-
-/// Up to `limit` events `partner_id` takes part in.
-pub fn with_participant(
-    conn: &mut DbConnection,
-    partner_id: i64,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    event_participants::table
-        .filter(event_participants::partner_id.eq(partner_id))
-        .select(event_participants::event_id)
-        .order_by(event_participants::event_id)
-        .limit(limit)
-        .load(conn)
-}
-
-/// Up to `limit` events taking place in country `code`.
-pub fn in_country(conn: &mut DbConnection, code: &str, limit: i64) -> QueryResult<Vec<i64>> {
-    events::table
-        .filter(events::country_code.eq(code))
-        .select(events::id)
-        .order_by(events::id)
-        .limit(limit)
-        .load(conn)
-}
-
-/// Up to `limit` events held under agreement `id`.
-pub fn under_agreement(conn: &mut DbConnection, id: i64, limit: i64) -> QueryResult<Vec<i64>> {
-    events::table
-        .filter(events::agreement_id.eq(id))
-        .select(events::id)
-        .order_by(events::id)
-        .limit(limit)
-        .load(conn)
-}

@@ -1,7 +1,5 @@
 //! Partner queries. Each takes the caller's connection, so the caller owns the transaction.
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -33,30 +31,6 @@ pub fn name_owner(
         .select(partners::id)
         .first(conn)
         .optional()
-}
-
-/// Which of `ids` name no partner.
-pub fn missing(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSet<i64>> {
-    let found: Vec<i64> = crate::on_backend!(conn, |c| partners::table
-        .filter(partners::id.eq_any(ids))
-        .select(partners::id)
-        .load(c))?;
-    let found: BTreeSet<i64> = found.into_iter().collect();
-    Ok(ids
-        .iter()
-        .copied()
-        .filter(|id| !found.contains(id))
-        .collect())
-}
-
-/// Up to `limit` partners headquartered in `code`.
-pub fn in_country(conn: &mut DbConnection, code: &str, limit: i64) -> QueryResult<Vec<i64>> {
-    partners::table
-        .filter(partners::country_code.eq(code))
-        .select(partners::id)
-        .order_by(partners::id)
-        .limit(limit)
-        .load(conn)
 }
 
 /// The partners matching a `&PartnerFilter`, as a boxed query for the backend it runs on (a

@@ -21,6 +21,7 @@ backend_tests!(
     partner_agreement_and_event_can_be_created_and_found_by_filter,
     a_list_shows_each_event_as_it_is_now,
     kept_renderings_give_the_same_pages_byte_for_byte,
+    a_partner_taking_part_in_an_event_cannot_be_deleted,
 );
 
 /// The same, with no renderings kept (`RENDERED_CACHE_MIB=0`): both ways give the same pages.
@@ -663,4 +664,24 @@ async fn all_pages(instance: &TestApp, path: &str) -> Vec<bytes::Bytes> {
             None => return bodies,
         }
     }
+}
+
+/// Every reference that can keep a record from being deleted is named in the 409: here a
+/// partner taking part in an event (the others are in the agreements' and events' tests).
+async fn a_partner_taking_part_in_an_event_cannot_be_deleted(app: TestApp) {
+    let speaker = create_partner(&app, "Speaker Agency", "government", Some("KR")).await;
+    let event = create_event(&app, &forum(&[(speaker, "speaker")])).await;
+    let body = problem(
+        app.delete(&format!("/api/v1/partners/{speaker}"), None)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(
+        body["detail"],
+        format!(
+            "partner {speaker} is still referenced by event {event}; remove those references first"
+        )
+    );
+    json(app.get(&format!("/api/v1/partners/{speaker}")).await, 200).await;
 }
