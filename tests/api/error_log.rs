@@ -60,3 +60,61 @@ async fn sqlite_a_500_is_logged_with_its_request_id_and_its_cause() {
 async fn postgres_a_500_is_logged_with_its_request_id_and_its_cause() {
     a_500_is_logged_with_its_request_id_and_its_cause(Backend::Postgres).await;
 }
+
+/// A request refused before its handler (401, 403, 404, 405) is logged once in the access log,
+/// with the request id it was answered with.
+async fn refused_requests_are_logged_once_with_their_request_id(backend: Backend) {
+    let database = TestDatabase::create(backend);
+    let service = ServiceProcess::start(database.url()).await;
+    let client = reqwest::Client::new();
+    let probes = [
+        ("GET", "/api/v1/audit", "probe-401"),
+        ("PUT", "/api/v1/partners", "probe-405"),
+        ("GET", "/api/v1/no-such-thing", "probe-404"),
+    ];
+    for (method, path, id) in probes {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let response = client
+            .request(method, format!("{}{path}", service.address))
+            .header("X-Request-Id", id)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(
+            response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some(id)
+        );
+        let status = &id["probe-".len()..];
+        let line = service
+            .logged_line(&[path, &format!("\" {status} "), &format!("request_id={id}")])
+            .await;
+        assert!(
+            line.is_some(),
+            "no access log line for {id} in {:#?}",
+            service.log()
+        );
+        let lines = service
+            .log()
+            .iter()
+            .filter(|line| line.contains(&format!("request_id={id}")))
+            .count();
+        assert_eq!(lines, 1, "logged once: {:#?}", service.log());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refused_requests_are_logged_once_with_their_request_id() {
+    refused_requests_are_logged_once_with_their_request_id(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set"
+)]
+async fn postgres_refused_requests_are_logged_once_with_their_request_id() {
+    refused_requests_are_logged_once_with_their_request_id(Backend::Postgres).await;
+}
