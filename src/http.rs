@@ -18,7 +18,7 @@ use crate::rendered;
 
 mod schema;
 
-pub use schema::{BrokenRules, document as schema_document};
+pub use schema::{BrokenRules, ParameterSchema, document as schema_document};
 
 /// A JSON request body checked against `T`'s OpenAPI schema and parsed into `T` (see
 /// [`parse_body`]). Syntax, media type and size errors come from actix's `JsonConfig` (see
@@ -128,8 +128,9 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
 /// its broken rules carried along for the resource's own (see [`Checked::then`]); so is one
 /// whose values outside their enums are replaced by allowed ones (the answer is a 422 anyway).
 pub fn parse_body<T: DeserializeOwned + ToSchema + 'static>(
-    value: Value,
+    mut value: Value,
 ) -> Result<Checked<T>, ApiError> {
+    integers_as_integers(&mut value);
     let schema::Verdict { broken, stand_ins } = schema::check::<T>(&value)?;
     if broken.is_empty() {
         return deserialize(value).map(Checked::valid);
@@ -144,6 +145,33 @@ pub fn parse_body<T: DeserializeOwned + ToSchema + 'static>(
         Ok(value) => Ok(Checked { value, broken }),
         Err(_) => Err(ApiError::Validation(broken)),
     }
+}
+
+/// Writes every number with an integer value as an integer (`14818.0` as `14818`): JSON Schema
+/// counts both as an `integer`, and so does the service. One beyond `i64` stays as it is, and
+/// is refused where an integer is wanted (its schema's `format: int64` says so).
+pub fn integers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(integer) = integral(number) {
+                *number = integer.into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integers_as_integers),
+        _ => {}
+    }
+}
+
+/// The `i64` a JSON number stands for, when it is one written with a fraction or an exponent.
+pub fn integral(number: &serde_json::Number) -> Option<i64> {
+    if number.is_i64() || number.is_u64() {
+        return None;
+    }
+    let float = number.as_f64()?;
+    // 2^63 is the first float beyond i64; every float below it in size converts exactly.
+    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float);
+    (float.fract() == 0.0 && in_range).then_some(float as i64)
 }
 
 /// Reads a JSON value into `T`, reporting where it does not fit as a 400 naming the field:

@@ -123,6 +123,8 @@ impl Resource for Agreements {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/agreements", tag = "agreements", operation_id = "list_agreements",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(PageParams, AgreementFilter),
     responses(
         (status = 200, description = "A page of agreements", body = AgreementPage,
@@ -144,6 +146,8 @@ pub async fn list_agreements(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/agreements/{id}", tag = "agreements", operation_id = "get_agreement",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The agreement's id")),
     responses(
         (status = 200, description = "The agreement", body = Agreement,

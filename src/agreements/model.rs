@@ -180,6 +180,7 @@ pub struct AgreementInput {
     pub parties: Vec<Party>,
     /// Existing country codes, any case, no repeats.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub country_codes: Vec<String>,
 }
 

@@ -133,6 +133,8 @@ fn path_code(path: web::Path<String>) -> Result<String, ApiError> {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/countries", tag = "countries", operation_id = "list_countries",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(PageParams, CountryFilter),
     responses(
         (status = 200, description = "A page of countries", body = CountryPage,
@@ -154,6 +156,8 @@ pub async fn list_countries(
 /// The code is accepted in any case. Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/countries/{code}", tag = "countries", operation_id = "get_country",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(("code" = String, Path, description = "ISO 3166-1 alpha-2 code, any case", example = "kz")),
     responses(
         (status = 200, description = "The country", body = Country,

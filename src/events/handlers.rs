@@ -201,6 +201,8 @@ fn check_references(
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(PageParams, EventFilter),
     responses(
         (status = 200, description = "A page of events", body = EventPage,
@@ -222,6 +224,8 @@ pub async fn list_events(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_event",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event", body = Event,

@@ -119,6 +119,8 @@ impl Resource for Partners {
 /// Filters combine with AND. Keyset-paginated: follow `next_cursor` (or the `Link` header).
 #[utoipa::path(
     get, path = "/api/v1/partners", tag = "partners", operation_id = "list_partners",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(PageParams, PartnerFilter),
     responses(
         (status = 200, description = "A page of partners", body = PartnerPage,
@@ -140,6 +142,8 @@ pub async fn list_partners(
 /// Answers 304 when `If-None-Match` holds the current ETag.
 #[utoipa::path(
     get, path = "/api/v1/partners/{id}", tag = "partners", operation_id = "get_partner",
+    // A token is taken but needed only with READ_REQUIRES_TOKEN: `{}` is "no token".
+    security((), ("bearer" = [])),
     params(("id" = i64, Path, description = "The partner's id")),
     responses(
         (status = 200, description = "The partner", body = Partner,
