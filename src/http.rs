@@ -148,8 +148,7 @@ pub fn parse_body<T: DeserializeOwned + ToSchema + 'static>(
 }
 
 /// Writes every number with an integer value as an integer (`14818.0` as `14818`): JSON Schema
-/// counts both as an `integer`, and so does the service. One beyond `i64` stays as it is, and
-/// is refused where an integer is wanted (its schema's `format: int64` says so).
+/// counts both as an `integer`, and so does the service. See [`integral`] for which.
 pub fn integers_as_integers(value: &mut Value) {
     match value {
         Value::Number(number) => {
@@ -163,15 +162,16 @@ pub fn integers_as_integers(value: &mut Value) {
     }
 }
 
-/// The `i64` a JSON number stands for, when it is one written with a fraction or an exponent.
+/// The `i64` a JSON number written with a fraction or an exponent stands for, up to 2^53 in
+/// size: up to there a float holds every integer exactly, beyond it may not hold the one
+/// written. A larger one stays a float, refused where an integer is wanted.
 pub fn integral(number: &serde_json::Number) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
     if number.is_i64() || number.is_u64() {
         return None;
     }
     let float = number.as_f64()?;
-    // 2^63 is the first float beyond i64; every float below it in size converts exactly.
-    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float);
-    (float.fract() == 0.0 && in_range).then_some(float as i64)
+    (float.fract() == 0.0 && float.abs() <= EXACT).then_some(float as i64)
 }
 
 /// Reads a JSON value into `T`, reporting where it does not fit as a 400 naming the field:
@@ -223,8 +223,36 @@ where
             fields.remove(field);
         }
     }
+    refuse_unknown_members::<I>(patch)?;
     merge_patch(&mut document, patch)?;
     parse_body(document)
+}
+
+/// A 400 naming each member of a merge patch that is not a field of `I`: its schema refuses
+/// them, even one set to `null` that would remove nothing.
+fn refuse_unknown_members<I: ToSchema>(patch: &Value) -> Result<(), ApiError> {
+    let schema = serde_json::to_value(I::schema()).unwrap_or_default();
+    let (Some(members), Some(fields)) = (patch.as_object(), schema["properties"].as_object())
+    else {
+        return Ok(());
+    };
+    let errors: Vec<FieldError> = members
+        .keys()
+        .filter(|name| !fields.contains_key(*name))
+        .map(|name| FieldError::new(name.clone(), "is not a field of this body"))
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let detail = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(ApiError::BadRequest {
+        detail: format!("the body does not fit the schema: {detail}"),
+        errors,
+    })
 }
 
 /// The OpenAPI schema of a JSON Merge Patch of the input type `I`, the body a PATCH documents:

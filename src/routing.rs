@@ -219,23 +219,50 @@ impl Reading {
         }
     }
 
-    /// The value to check, and the text to pass on when it is not the one given.
-    fn read(self, text: &str) -> (Value, Option<String>) {
-        match self {
+    /// The value to check, and the text to pass on when it is not the one given; an error
+    /// for an integer beyond `i64` (every integer parameter's `format` is `int64`).
+    fn read(self, text: &str) -> Result<(Value, Option<String>), String> {
+        Ok(match self {
             Reading::Text => (Value::String(text.to_owned()), None),
             Reading::Boolean => match text {
                 "true" => (Value::Bool(true), None),
                 "false" => (Value::Bool(false), None),
                 _ => (Value::String(text.to_owned()), None),
             },
-            Reading::Integer => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Number(number)) => match crate::http::integral(&number) {
-                    Some(integer) => (integer.into(), Some(integer.to_string())),
-                    None => (Value::Number(number), None),
-                },
-                _ => (Value::String(text.to_owned()), None),
-            },
-        }
+            Reading::Integer => return read_integer(text),
+        })
+    }
+}
+
+/// A parameter's text as the JSON number it writes. One with an integer value is an `i64`,
+/// passed on written as one when it was not (`14818.0`, `2e3`).
+fn read_integer(text: &str) -> Result<(Value, Option<String>), String> {
+    let Ok(Value::Number(number)) = serde_json::from_str::<Value>(text) else {
+        // Not a number: the schema's type check says so.
+        return Ok((Value::String(text.to_owned()), None));
+    };
+    if number.is_i64() {
+        return Ok((Value::Number(number), None));
+    }
+    // A fraction of zeros is read exactly, not through a float.
+    let whole = text
+        .split_once('.')
+        .filter(|(_, fraction)| fraction.bytes().all(|b| b == b'0'))
+        .map(|(whole, _)| whole);
+    let integer = match whole {
+        Some(whole) => whole.parse::<i64>().ok(),
+        None => crate::http::integral(&number),
+    };
+    let is_integer = number.is_u64() || number.as_f64().is_some_and(|f| f.fract() == 0.0);
+    match integer {
+        Some(integer) => Ok((integer.into(), Some(integer.to_string()))),
+        None if is_integer => Err(format!(
+            "must be a whole number from {} to {} (int64)",
+            i64::MIN,
+            i64::MAX
+        )),
+        // 1.5: the schema's type check says it is not an integer.
+        None => Ok((Value::Number(number), None)),
     }
 }
 
@@ -351,7 +378,10 @@ impl OperationParameters {
         let Some(parameter) = self.schemas.get(name) else {
             return Ok(None);
         };
-        let (value, canonical) = parameter.reading.read(text);
+        let (value, canonical) = parameter
+            .reading
+            .read(text)
+            .map_err(|message| ApiError::bad_field(name, message))?;
         match parameter.schema.check(name, &value) {
             Some(error) => Err(ApiError::bad_field(error.field, error.message)),
             None => Ok(canonical),
@@ -642,6 +672,14 @@ mod tests {
             Some(Some(vec![("id".to_owned(), "14818".to_owned())]))
         );
         assert!(path("x").is_err());
+        assert!(path("9223372036854775807.0").is_ok());
+        assert!(path("-9223372036854775809").is_err());
+        assert!(path("9223372036854775808").is_err());
+        assert!(path("-9223372036854775809.0").is_err());
+        assert_eq!(
+            path("2e3").ok().map(|r| r.path),
+            Some(Some(vec![("id".to_owned(), "2000".to_owned())]))
+        );
     }
 
     #[test]

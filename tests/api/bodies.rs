@@ -19,6 +19,7 @@ backend_tests!(
     multi_line_text_keeps_line_feeds_and_tabs,
     a_merge_patch_is_checked_like_a_whole_body,
     text_patterns_in_the_schema_are_the_validators_own,
+    a_merge_patch_member_that_is_no_field_is_a_400_even_when_null,
 );
 
 /// Checks a problem's status, code and the fields its `errors` name (in any order).
@@ -383,4 +384,23 @@ async fn text_patterns_in_the_schema_are_the_validators_own(app: TestApp) {
         }
     }
     assert!(text_fields > 15, "{text_fields} text fields");
+}
+
+async fn a_merge_patch_member_that_is_no_field_is_a_400_even_when_null(app: TestApp) {
+    let id = create_partner(&app, "Astana Civil Service Hub", "multilateral", None).await;
+    let path = format!("/api/v1/partners/{id}");
+    for patch in [
+        json!({"": null}),
+        json!({"nickname": "hub", "acronym": "ACSH"}),
+    ] {
+        let response = app.patch_json(&path, &patch, None).await;
+        let fields = if patch.get("").is_some() {
+            vec![""]
+        } else {
+            vec!["nickname"]
+        };
+        refused(response, 400, "bad_request", &fields).await;
+    }
+    let partner = json(app.get(&path).await, 200).await;
+    assert_eq!(partner["acronym"], Value::Null, "{partner}");
 }

@@ -17,6 +17,8 @@ backend_tests!(
     an_integer_written_with_a_fraction_of_zero_in_a_body_is_that_integer,
     a_query_value_outside_its_enum_or_format_is_a_400_naming_it,
     country_codes_of_an_agreement_must_be_two_letters_as_the_schema_says,
+    an_integer_beyond_int64_is_a_400_naming_the_parameter,
+    nul_in_a_text_parameter_is_a_400_the_schema_states,
 );
 
 fn schema_of_parameter(document: &Value, path: &str, name: &str) -> Value {
@@ -121,4 +123,34 @@ async fn country_codes_of_an_agreement_must_be_two_letters_as_the_schema_says(ap
                       "country_codes": ["KZ1"]});
     let refused = problem(app.post_json("/api/v1/agreements", &body).await, 422).await;
     assert_eq!(error_fields(&refused), ["country_codes[0]"], "{refused}");
+}
+
+async fn an_integer_beyond_int64_is_a_400_naming_the_parameter(app: TestApp) {
+    for value in [
+        "-9223372036854775809",
+        "9223372036854775808",
+        "-9223372036854775809.0",
+    ] {
+        let refused = problem(
+            app.get(&format!("/api/v1/agreements?partner={value}"))
+                .await,
+            400,
+        )
+        .await;
+        assert_eq!(error_fields(&refused), ["partner"], "{value}: {refused}");
+        let refused = problem(app.get(&format!("/api/v1/partners/{value}")).await, 400).await;
+        assert_eq!(error_fields(&refused), ["id"], "{value}: {refused}");
+    }
+}
+
+async fn nul_in_a_text_parameter_is_a_400_the_schema_states(app: TestApp) {
+    let document = json(app.get("/api-docs/openapi.json").await, 200).await;
+    let schema = schema_of_parameter(&document, "/api/v1/events", "q");
+    assert_eq!(schema["pattern"], "^[^\\x00]*$", "{schema}");
+    let refused = problem(app.get("/api/v1/events?q=a%00b").await, 400).await;
+    assert_eq!(error_fields(&refused), ["q"], "{refused}");
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "must not contain NUL characters"
+    );
 }
