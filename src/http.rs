@@ -288,6 +288,44 @@ pub fn merge_patch_schema<I: ToSchema>(example: Value) -> RefOr<Schema> {
     serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
 }
 
+/// The OpenAPI schema of `I` with `fields` required and not `null`: the body of an operation
+/// that needs fields `I` leaves optional for others (a country's code on create). The service
+/// checks such a body as an `I`, then refuses a missing field with the same 422 as the schema.
+pub fn schema_requiring<I: ToSchema>(fields: &[&str], description: &str) -> RefOr<Schema> {
+    let mut schema = serde_json::to_value(I::schema()).unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        let required = object
+            .entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(names) = required {
+            for field in fields {
+                if !names.iter().any(|name| name == field) {
+                    names.push(Value::String((*field).to_owned()));
+                }
+            }
+        }
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            for field in fields {
+                if let Some(Value::Array(types)) = properties
+                    .get_mut(*field)
+                    .and_then(|property| property.get_mut("type"))
+                {
+                    types.retain(|kind| kind != "null");
+                    if let [only] = types.as_slice() {
+                        let only = only.clone();
+                        properties[*field]["type"] = only;
+                    }
+                }
+            }
+        }
+        object.insert(
+            "description".to_owned(),
+            Value::String(description.to_owned()),
+        );
+    }
+    serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
 /// Lets a property's schema take `null` as well.
 fn allow_null(property: &mut Value) {
     let null = Value::String("null".to_owned());

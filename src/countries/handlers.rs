@@ -4,7 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::model::{
-    Country, CountryChanges, CountryFilter, CountryInput, CountryPage, CountryPatch, CountrySort,
+    Country, CountryChanges, CountryCreate, CountryFilter, CountryInput, CountryPage, CountryPatch,
+    CountrySort,
 };
 use super::queries;
 use crate::audit::ResourceType;
@@ -179,7 +180,7 @@ pub async fn get_country(
 /// For codes ISO does not assign (such as `XK`); every ISO 3166-1 country is already present.
 #[utoipa::path(
     post, path = "/api/v1/countries", tag = "countries", operation_id = "create_country",
-    request_body = CountryInput,
+    request_body = CountryCreate,
     responses(
         (status = 201, description = "Created", body = Country,
          headers(("Location" = String, description = "The new country's URL"),

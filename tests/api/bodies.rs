@@ -20,6 +20,7 @@ backend_tests!(
     a_merge_patch_is_checked_like_a_whole_body,
     text_patterns_in_the_schema_are_the_validators_own,
     a_merge_patch_member_that_is_no_field_is_a_400_even_when_null,
+    a_country_to_create_needs_its_code_as_the_document_says,
 );
 
 /// Checks a problem's status, code and the fields its `errors` name (in any order).
@@ -403,4 +404,25 @@ async fn a_merge_patch_member_that_is_no_field_is_a_400_even_when_null(app: Test
     }
     let partner = json(app.get(&path).await, 200).await;
     assert_eq!(partner["acronym"], Value::Null, "{partner}");
+}
+
+async fn a_country_to_create_needs_its_code_as_the_document_says(app: TestApp) {
+    let document = json(app.get("/api-docs/openapi.json").await, 200).await;
+    let create = &document["components"]["schemas"]["CountryCreate"];
+    assert!(
+        create["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("code"))),
+        "{create}"
+    );
+    assert_eq!(create["properties"]["code"]["type"], "string", "{create}");
+    let kosovo = json!({"alpha3": "XKX", "numeric": "983", "name": "Kosovo"});
+    for code in [None, Some(Value::Null)] {
+        let mut body = kosovo.clone();
+        if let Some(code) = code {
+            body["code"] = code;
+        }
+        let response = app.post_json("/api/v1/countries", &body).await;
+        refused(response, 422, "validation_failed", &["code"]).await;
+    }
 }
