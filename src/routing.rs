@@ -355,18 +355,16 @@ impl ParameterRules {
             serializer.extend_pairs(pairs);
             rewritten.query = Some(serializer.finish());
         }
-        let mut path_values = Vec::new();
-        let mut path_changed = false;
-        for (name, value) in path {
-            let canonical = taken.value(name, value)?;
-            path_changed |= canonical.is_some();
-            path_values.push((
-                name.to_owned(),
-                canonical.unwrap_or_else(|| value.to_owned()),
-            ));
-        }
-        if path_changed {
-            rewritten.path = Some(path_values);
+        let path: Vec<(&str, &str)> = path.collect();
+        for (i, (name, value)) in path.iter().enumerate() {
+            if let Some(canonical) = taken.value(name, value)? {
+                let values = rewritten.path.get_or_insert_with(|| {
+                    path.iter()
+                        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                        .collect()
+                });
+                values[i].1 = canonical;
+            }
         }
         Ok(rewritten)
     }
