@@ -68,9 +68,9 @@ impl Application {
             settings.rendered_cache_mib.saturating_mul(1 << 20),
         ));
         let openapi_document = openapi::served();
-        let query_rules = web::Data::new(routing::QueryRules::from_document(
+        let query_rules = web::Data::new(routing::ParameterRules::from_document(
             &serde_json::to_value(openapi::document())?,
-        ));
+        )?);
         let body_timeout = web::Data::new(routing::BodyTimeout(Duration::from_secs(
             settings.body_timeout_secs,
         )));

@@ -49,6 +49,9 @@ pub trait Described: Resource<Filter: IntoParams + DeserializeOwned> {
     const DELETE_NOTE: &'static str;
     /// Whether other records can refer to it, so that a delete can be refused with 409.
     const REFERENCED: bool = true;
+    /// The create body's schema in the document: the input's (`PartnerInput`), or one that
+    /// requires what only a create needs (`CountryCreate`).
+    type Create: ToSchema;
     /// The merge-patch schema of the document (`PartnerPatch`).
     type Patch: ToSchema;
     /// The page schema of the document (`PartnerPage`).
@@ -178,6 +181,7 @@ pub fn document<R: Described>(document: &mut OpenApi) {
     for (name, schema) in [
         (R::Item::name(), R::Item::schema()),
         (R::Input::name(), R::Input::schema()),
+        (R::Create::name(), R::Create::schema()),
         (R::Patch::name(), R::Patch::schema()),
         (R::Page::name(), R::Page::schema()),
     ] {
@@ -185,6 +189,7 @@ pub fn document<R: Described>(document: &mut OpenApi) {
     }
     R::Item::schemas(&mut schemas);
     R::Input::schemas(&mut schemas);
+    R::Create::schemas(&mut schemas);
     R::Patch::schemas(&mut schemas);
     R::Page::schemas(&mut schemas);
     components.schemas.extend(schemas);
@@ -296,7 +301,7 @@ fn create_operation<R: Described>() -> Operation {
         format!("Create {}", R::ONE),
         R::CREATE_NOTE,
     )
-    .request_body(Some(input_body::<R>()))
+    .request_body(Some(body::<R::Create>()))
     .responses(
         ResponsesBuilder::new()
             .response("201", created)
@@ -312,7 +317,7 @@ fn replace_operation<R: Described>() -> Operation {
         R::REPLACE_NOTE,
     )
     .parameters(Some(vec![key_parameter::<R>("put"), if_match("replace")]))
-    .request_body(Some(input_body::<R>()))
+    .request_body(Some(body::<R::Input>()))
     .responses(
         ResponsesBuilder::new()
             .response(
@@ -401,13 +406,13 @@ fn record_response<R: Described>(description: String, etag: &str) -> ResponseBui
         )
 }
 
-/// The body of create and replace: the input schema.
-fn input_body<R: Described>() -> utoipa::openapi::request_body::RequestBody {
+/// A JSON body of the schema `T`: the body of create and replace.
+fn body<T: ToSchema>() -> utoipa::openapi::request_body::RequestBody {
     RequestBodyBuilder::new()
         .content(
             "application/json",
             ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(R::Input::name())))
+                .schema(Some(Ref::from_schema_name(T::name())))
                 .build(),
         )
         .required(Some(Required::True))

@@ -20,7 +20,7 @@ use crate::error::{ApiError, FieldError, backticked};
 
 mod schema;
 
-pub use schema::{BrokenRules, document as schema_document};
+pub use schema::{BrokenRules, ParameterSchema, document as schema_document};
 
 /// A JSON request body checked against `T`'s OpenAPI schema and parsed into `T` (see
 /// [`parse_body`]). Syntax, media type and size errors come from actix's `JsonConfig` (see
@@ -130,8 +130,9 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
 /// its broken rules carried along for the resource's own (see [`Checked::then`]); so is one
 /// whose values outside their enums are replaced by allowed ones (the answer is a 422 anyway).
 pub fn parse_body<T: DeserializeOwned + ToSchema + 'static>(
-    value: Value,
+    mut value: Value,
 ) -> Result<Checked<T>, ApiError> {
+    integers_as_integers(&mut value);
     let schema::Verdict { broken, stand_ins } = schema::check::<T>(&value)?;
     if broken.is_empty() {
         return deserialize(value).map(Checked::valid);
@@ -146,6 +147,33 @@ pub fn parse_body<T: DeserializeOwned + ToSchema + 'static>(
         Ok(value) => Ok(Checked { value, broken }),
         Err(_) => Err(ApiError::Validation(broken)),
     }
+}
+
+/// Writes every number with an integer value as an integer (`14818.0` as `14818`): JSON Schema
+/// counts both as an `integer`, and so does the service. See [`integral`] for which.
+pub fn integers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(integer) = integral(number) {
+                *number = integer.into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integers_as_integers),
+        _ => {}
+    }
+}
+
+/// The `i64` a JSON number written with a fraction or an exponent stands for, up to 2^53 in
+/// size: up to there a float holds every integer exactly, beyond it may not hold the one
+/// written. A larger one stays a float, refused where an integer is wanted.
+pub fn integral(number: &serde_json::Number) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if number.is_i64() || number.is_u64() {
+        return None;
+    }
+    let float = number.as_f64()?;
+    (float.fract() == 0.0 && float.abs() <= EXACT).then_some(float as i64)
 }
 
 /// Reads a JSON value into `T`, reporting where it does not fit as a 400 naming the field:
@@ -197,8 +225,36 @@ where
             fields.remove(field);
         }
     }
+    refuse_unknown_members::<I>(patch)?;
     merge_patch(&mut document, patch)?;
     parse_body(document)
+}
+
+/// A 400 naming each member of a merge patch that is not a field of `I`: its schema refuses
+/// them, even one set to `null` that would remove nothing.
+fn refuse_unknown_members<I: ToSchema>(patch: &Value) -> Result<(), ApiError> {
+    let schema = serde_json::to_value(I::schema()).unwrap_or_default();
+    let (Some(members), Some(fields)) = (patch.as_object(), schema["properties"].as_object())
+    else {
+        return Ok(());
+    };
+    let errors: Vec<FieldError> = members
+        .keys()
+        .filter(|name| !fields.contains_key(*name))
+        .map(|name| FieldError::new(name.clone(), "is not a field of this body"))
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let detail = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(ApiError::BadRequest {
+        detail: format!("the body does not fit the schema: {detail}"),
+        errors,
+    })
 }
 
 /// The OpenAPI schema of a JSON Merge Patch of the input type `I`, the body a PATCH documents:
@@ -230,6 +286,44 @@ pub fn merge_patch_schema<I: ToSchema>(example: Value) -> RefOr<Schema> {
             )),
         );
         object.insert("examples".to_owned(), Value::Array(vec![example]));
+    }
+    serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
+/// The OpenAPI schema of `I` with `fields` required and not `null`: the body of an operation
+/// that needs fields `I` leaves optional for others (a country's code on create). The service
+/// checks such a body as an `I`, then refuses a missing field with the same 422 as the schema.
+pub fn schema_requiring<I: ToSchema>(fields: &[&str], description: &str) -> RefOr<Schema> {
+    let mut schema = serde_json::to_value(I::schema()).unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        let required = object
+            .entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(names) = required {
+            for field in fields {
+                if !names.iter().any(|name| name == field) {
+                    names.push(Value::String((*field).to_owned()));
+                }
+            }
+        }
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            for field in fields {
+                if let Some(Value::Array(types)) = properties
+                    .get_mut(*field)
+                    .and_then(|property| property.get_mut("type"))
+                {
+                    types.retain(|kind| kind != "null");
+                    if let [only] = types.as_slice() {
+                        let only = only.clone();
+                        properties[*field]["type"] = only;
+                    }
+                }
+            }
+        }
+        object.insert(
+            "description".to_owned(),
+            Value::String(description.to_owned()),
+        );
     }
     serde_json::from_value(schema).unwrap_or_else(|_| RefOr::T(Schema::default()))
 }

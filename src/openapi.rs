@@ -59,7 +59,7 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         (name = "audit", description = "Every write, with who made it and the resource before and after (admins)"),
         (name = "operations", description = "Health checks for load balancers and orchestrators"),
     ),
-    modifiers(&BearerAuth, &ResourceOperations)
+    modifiers(&BearerAuth, &ResourceOperations, &TextParametersRefuseNul)
 )]
 pub struct ApiDoc;
 
@@ -88,6 +88,39 @@ need one (countries: admin); reads need one only when READ_REQUIRES_TOKEN is set
                 .to_owned(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// States on every free-text query parameter (a string without an enum, a format or a
+/// pattern of its own) that NUL is refused, as the service refuses it in any parameter.
+struct TextParametersRefuseNul;
+
+impl Modify for TextParametersRefuseNul {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, Type};
+        use utoipa::openapi::{RefOr, path::ParameterIn};
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+        });
+        let parameters = operations.flat_map(|op| op.parameters.iter_mut().flatten());
+        for parameter in parameters.filter(|p| p.parameter_in == ParameterIn::Query) {
+            if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+                && object.schema_type == Type::String.into()
+                && object.enum_values.is_none()
+                && object.format.is_none()
+                && object.pattern.is_none()
+            {
+                object.pattern = Some(crate::validation::NO_NUL.to_owned());
+            }
+        }
     }
 }
 

@@ -34,7 +34,8 @@ pub struct PageParams {
     /// Items per page, 1–500.
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page, to get the page after it.
+    /// The `next_cursor` of the previous page, to get the page after it; empty is none.
+    #[param(max_length = 4096, pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
     /// `true` adds the number of all matching items as `total`.
     #[param(default = false)]
@@ -61,6 +62,7 @@ impl PageParams {
     pub fn cursor<F: SortField>(&self, sort: &Sort<F>) -> Result<Option<Cursor>, ApiError> {
         self.cursor
             .as_deref()
+            .filter(|text| !text.is_empty())
             .map(|text| Cursor::decode(text, sort))
             .transpose()
     }
@@ -221,7 +223,8 @@ impl Cursor {
 /// What a client is told about a cursor that cannot be used.
 const NOT_A_CURSOR: &str = "not a cursor from this list; start again without it";
 
-/// The longest cursor accepted: a sort key is at most a few hundred characters of text.
+/// The longest cursor accepted (the `cursor` parameter's `maxLength`): a sort key is at most a
+/// few hundred characters of text.
 const MAX_CURSOR_BYTES: usize = 4096;
 
 /// A column type a cursor's position can hold, read from the record's JSON value of that field

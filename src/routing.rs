@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use crate::auth::{self, Access, AccessPolicy};
 use crate::error::ApiError;
+use crate::http::ParameterSchema;
 
 /// One registered route: what the router matches and what the gate requires.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,24 +174,104 @@ impl HttpServiceFactory for Routes {
     }
 }
 
-/// The query parameters each operation takes, read from the OpenAPI document, so that the
-/// service accepts exactly what the document says.
-#[derive(Debug, Default)]
-pub struct QueryRules {
+/// The query and path parameters each operation takes, with their schemas, read from the
+/// OpenAPI document, so that the service accepts exactly what the document says.
+#[derive(Default)]
+pub struct ParameterRules {
     by_operation: HashMap<String, OperationParameters>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct OperationParameters {
-    /// In the order the document lists them, for the error message.
+    /// The query parameters' names, in the order the document lists them, for the error message.
     names: Vec<String>,
     /// Those that take a list and may be given more than once.
     repeatable: HashSet<String>,
+    /// Each query and path parameter's schema, by name.
+    schemas: HashMap<String, Parameter>,
 }
 
-impl QueryRules {
-    /// Reads every operation's query parameters from the document (as JSON).
-    pub fn from_document(document: &Value) -> Self {
+/// One parameter's schema and how its text is read as a JSON value to check against it.
+struct Parameter {
+    schema: ParameterSchema,
+    reading: Reading,
+}
+
+/// How a parameter's text becomes the JSON value its schema describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    Text,
+    /// A JSON number; one with an integer value is passed on written as an integer.
+    Integer,
+    Boolean,
+}
+
+impl Reading {
+    fn of(schema: &Value) -> Self {
+        let kind = match &schema["type"] {
+            Value::Array(kinds) => kinds.iter().find(|k| *k != "null").cloned(),
+            kind => Some(kind.clone()),
+        };
+        match kind.as_ref().and_then(Value::as_str) {
+            Some("integer" | "number") => Reading::Integer,
+            Some("boolean") => Reading::Boolean,
+            _ => Reading::Text,
+        }
+    }
+
+    /// The value to check, and the text to pass on when it is not the one given; an error
+    /// for an integer beyond `i64` (every integer parameter's `format` is `int64`).
+    fn read(self, text: &str) -> Result<(Value, Option<String>), String> {
+        Ok(match self {
+            Reading::Text => (Value::String(text.to_owned()), None),
+            Reading::Boolean => match text {
+                "true" => (Value::Bool(true), None),
+                "false" => (Value::Bool(false), None),
+                _ => (Value::String(text.to_owned()), None),
+            },
+            Reading::Integer => return read_integer(text),
+        })
+    }
+}
+
+/// A parameter's text as the JSON number it writes. One with an integer value is an `i64`,
+/// passed on written as one when it was not (`14818.0`, `2e3`).
+fn read_integer(text: &str) -> Result<(Value, Option<String>), String> {
+    let Ok(Value::Number(number)) = serde_json::from_str::<Value>(text) else {
+        // Not a number: the schema's type check says so.
+        return Ok((Value::String(text.to_owned()), None));
+    };
+    if number.is_i64() {
+        return Ok((Value::Number(number), None));
+    }
+    // A fraction of zeros is read exactly, not through a float.
+    let whole = text
+        .split_once('.')
+        .filter(|(_, fraction)| fraction.bytes().all(|b| b == b'0'))
+        .map(|(whole, _)| whole);
+    let integer = match whole {
+        Some(whole) => whole.parse::<i64>().ok(),
+        None => crate::http::integral(&number),
+    };
+    let is_integer = number.is_u64() || number.as_f64().is_some_and(|f| f.fract() == 0.0);
+    match integer {
+        Some(integer) => Ok((integer.into(), Some(integer.to_string()))),
+        None if is_integer => Err(format!(
+            "must be a whole number from {} to {} (int64)",
+            i64::MIN,
+            i64::MAX
+        )),
+        // 1.5: the schema's type check says it is not an integer.
+        None => Ok((Value::Number(number), None)),
+    }
+}
+
+impl ParameterRules {
+    /// Reads every operation's query and path parameters from the document (as JSON). A
+    /// parameter whose schema does not compile is a bug of the document, reported at start.
+    pub fn from_document(document: &Value) -> Result<Self, String> {
+        let components = &document["components"];
+        let any = Value::Object(serde_json::Map::new());
         let mut by_operation = HashMap::new();
         let paths = document["paths"].as_object().into_iter().flatten();
         for (path, item) in paths {
@@ -200,19 +281,35 @@ impl QueryRules {
                 };
                 let mut parameters = OperationParameters::default();
                 let listed = operation["parameters"].as_array().into_iter().flatten();
-                for parameter in listed.filter(|p| p["in"] == "query") {
+                for parameter in listed.filter(|p| p["in"] == "query" || p["in"] == "path") {
                     let Some(name) = parameter["name"].as_str() else {
                         continue;
                     };
-                    if parameter["schema"]["type"] == "array" {
-                        parameters.repeatable.insert(name.to_owned());
+                    let mut schema = &parameter["schema"];
+                    if parameter["in"] == "query" {
+                        if schema["type"] == "array" {
+                            parameters.repeatable.insert(name.to_owned());
+                            // Given once per item: each is checked against the items' schema.
+                            schema = schema.get("items").unwrap_or(&any);
+                        }
+                        parameters.names.push(name.to_owned());
                     }
-                    parameters.names.push(name.to_owned());
+                    let resolved = resolve(schema, components);
+                    let compiled = ParameterSchema::compile(resolved, components)
+                        .map_err(|e| format!("{method} {path}: parameter {name}: {e}"))?;
+                    let reading = Reading::of(resolved);
+                    parameters.schemas.insert(
+                        name.to_owned(),
+                        Parameter {
+                            schema: compiled,
+                            reading,
+                        },
+                    );
                 }
                 by_operation.insert(operation_key(&method, path), parameters);
             }
         }
-        Self { by_operation }
+        Ok(Self { by_operation })
     }
 
     /// Whether the document describes the operation at all.
@@ -220,15 +317,23 @@ impl QueryRules {
         self.by_operation.contains_key(&route.operation())
     }
 
-    /// Refuses a parameter the operation does not take, and a single-valued one given twice.
-    fn check(&self, route: &RouteInfo, query: &str) -> Result<(), ApiError> {
-        if query.is_empty() {
-            return Ok(());
-        }
+    /// Refuses a parameter the operation does not take, a single-valued one given twice, and
+    /// a value its schema does not allow. What the handler is to read, when it differs from
+    /// what was sent: the query string, and the path parameters, with every integer written
+    /// as one (`14818.0` as `14818`).
+    fn check<'a>(
+        &self,
+        route: &RouteInfo,
+        query: &str,
+        path: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Rewritten, ApiError> {
         let none = OperationParameters::default();
         let taken = self.by_operation.get(&route.operation()).unwrap_or(&none);
         let mut seen = HashSet::new();
-        for (name, _) in form_urlencoded::parse(query.as_bytes()) {
+        let mut pairs = Vec::new();
+        let mut rewritten = Rewritten::default();
+        let mut query_changed = false;
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             if !taken.names.iter().any(|known| *known == name) {
                 return Err(ApiError::UnknownParameter {
                     name: name.into_owned(),
@@ -241,9 +346,83 @@ impl QueryRules {
                     "is given more than once; it takes one value",
                 ));
             }
+            let canonical = taken.value(&name, &value)?;
+            query_changed |= canonical.is_some();
+            pairs.push((name, canonical.map_or(value, Into::into)));
         }
-        Ok(())
+        if query_changed {
+            let mut serializer = form_urlencoded::Serializer::new(String::new());
+            serializer.extend_pairs(pairs);
+            rewritten.query = Some(serializer.finish());
+        }
+        let path: Vec<(&str, &str)> = path.collect();
+        for (i, (name, value)) in path.iter().enumerate() {
+            if let Some(canonical) = taken.value(name, value)? {
+                let values = rewritten.path.get_or_insert_with(|| {
+                    path.iter()
+                        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                        .collect()
+                });
+                values[i].1 = canonical;
+            }
+        }
+        Ok(rewritten)
     }
+}
+
+impl OperationParameters {
+    /// Checks one parameter's value against its schema: `Some` text to pass on instead.
+    fn value(&self, name: &str, text: &str) -> Result<Option<String>, ApiError> {
+        let Some(parameter) = self.schemas.get(name) else {
+            return Ok(None);
+        };
+        let (value, canonical) = parameter
+            .reading
+            .read(text)
+            .map_err(|message| ApiError::bad_field(name, message))?;
+        match parameter.schema.check(name, &value) {
+            Some(error) => Err(ApiError::bad_field(error.field, error.message)),
+            None => Ok(canonical),
+        }
+    }
+}
+
+/// What a handler reads instead of what was sent (see [`ParameterRules::check`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Rewritten {
+    query: Option<String>,
+    path: Option<Vec<(String, String)>>,
+}
+
+impl Rewritten {
+    fn apply(self, req: &mut ServiceRequest) {
+        if let Some(query) = self.query {
+            let path = req.uri().path().to_owned();
+            let text = if query.is_empty() {
+                path
+            } else {
+                format!("{path}?{query}")
+            };
+            if let Ok(uri) = text.parse() {
+                req.head_mut().uri = uri;
+            }
+        }
+        if let Some(values) = self.path {
+            let info = req.match_info_mut();
+            info.reset();
+            for (name, value) in values {
+                info.add_static(name, value);
+            }
+        }
+    }
+}
+
+/// The schema a `$ref` into the document's components names, or `schema` itself.
+fn resolve<'a>(schema: &'a Value, components: &'a Value) -> &'a Value {
+    schema["$ref"]
+        .as_str()
+        .and_then(|reference| reference.strip_prefix("#/components/schemas/"))
+        .map_or(schema, |name| &components["schemas"][name])
 }
 
 /// The route that matched a request, kept in its extensions for the metrics.
@@ -251,7 +430,8 @@ impl QueryRules {
 pub struct MatchedRoute(pub Rc<RouteInfo>);
 
 /// Runs before a route's handler, in this order (after the router's 404 and 405): access
-/// (401, 403), then the query parameters' names (400); the handler then checks parameter
+/// (401, 403), then the query parameters' names and the query and path parameters' values
+/// against their schemas (400); the handler then checks parameter
 /// values and the body. A refusal becomes the response here, so that every layer outside sees
 /// an answer (logged, counted, with its request id).
 async fn gate(
@@ -268,16 +448,18 @@ async fn gate(
         Ok(actor) => actor,
         Err(error) => return Ok(req.error_response(error).map_into_right_body()),
     };
-    if let Some(rules) = req.app_data::<web::Data<QueryRules>>()
-        && let Err(error) = rules.check(&route, req.query_string())
-    {
-        return Ok(req.error_response(error).map_into_right_body());
+    let mut req = req;
+    if let Some(rules) = req.app_data::<web::Data<ParameterRules>>().cloned() {
+        let path = req.match_info().iter();
+        match rules.check(&route, req.query_string(), path) {
+            Ok(rewritten) => rewritten.apply(&mut req),
+            Err(error) => return Ok(req.error_response(error).map_into_right_body()),
+        }
     }
     let authenticated = actor.is_some();
     if let Some(actor) = actor {
         req.extensions_mut().insert(actor);
     }
-    let mut req = req;
     // Only the methods whose routes read a body; a GET leaves its body (if any) unread.
     if matches!(route.method, Method::POST | Method::PUT | Method::PATCH) {
         let timeout = req
@@ -409,15 +591,29 @@ mod tests {
         }
     }
 
-    fn rules() -> QueryRules {
-        QueryRules::from_document(&serde_json::json!({"paths": {"/api/v1/things": {
+    fn rules() -> ParameterRules {
+        ParameterRules::from_document(&serde_json::json!({"paths": {"/api/v1/things": {
             "get": {"parameters": [
-                {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "kind", "in": "query", "schema": {"type": "array"}},
+                {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/State"}},
                 {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
             ]},
             "post": {}
-        }}}))
+        }, "/api/v1/things/{id}": {
+            "get": {"parameters": [
+                {"name": "id", "in": "path", "schema": {"type": "integer", "format": "int64"}}
+            ]}
+        }}, "components": {"schemas": {"State": {"type": "string", "enum": ["on", "off"]}}}}))
+        .expect("the schemas compile")
+    }
+
+    fn query(
+        rules: &ParameterRules,
+        route: &RouteInfo,
+        query: &str,
+    ) -> Result<Rewritten, ApiError> {
+        rules.check(route, query, std::iter::empty())
     }
 
     #[test]
@@ -425,25 +621,63 @@ mod tests {
         let rules = rules();
         let list = route(Method::GET, "/api/v1/things");
         let create = route(Method::POST, "/api/v1/things");
-        assert!(rules.check(&list, "").is_ok());
-        assert!(rules.check(&list, "limit=3&kind=a&kind=b").is_ok());
-        let unknown = rules.check(&list, "limit=3&partner_id=9");
+        assert!(query(&rules, &list, "").is_ok());
+        assert!(query(&rules, &list, "limit=3&kind=a&kind=b").is_ok());
+        let unknown = query(&rules, &list, "limit=3&partner_id=9");
         assert!(
             matches!(&unknown, Err(ApiError::UnknownParameter { name, accepted })
-                if name == "partner_id" && accepted == &["limit", "kind"])
+                if name == "partner_id" && accepted == &["limit", "kind", "state"])
         );
         // A header parameter is not a query parameter.
-        assert!(rules.check(&list, "If-None-Match=x").is_err());
+        assert!(query(&rules, &list, "If-None-Match=x").is_err());
         assert!(matches!(
-            rules.check(&list, "limit=3&limit=4"),
+            query(&rules, &list, "limit=3&limit=4"),
             Err(ApiError::BadRequest { .. })
         ));
         assert!(matches!(
-            rules.check(&create, "dry_run=true"),
+            query(&rules, &create, "dry_run=true"),
             Err(ApiError::UnknownParameter { accepted, .. }) if accepted.is_empty()
         ));
         assert!(rules.describes(&create));
         assert!(!rules.describes(&route(Method::DELETE, "/api/v1/things")));
+    }
+
+    #[test]
+    fn parameter_values_are_checked_against_their_schemas() {
+        let rules = rules();
+        let list = route(Method::GET, "/api/v1/things");
+        let refused = |q: &str| matches!(query(&rules, &list, q), Err(ApiError::BadRequest { .. }));
+        assert!(refused("limit=0"));
+        assert!(refused("limit=many"));
+        assert!(refused("limit=1.5"));
+        assert!(refused("state=dim"));
+        assert_eq!(
+            query(&rules, &list, "state=on&limit=2").ok(),
+            Some(Rewritten::default())
+        );
+        // JSON Schema counts 3.0 as an integer; the handler is given it written as one.
+        assert_eq!(
+            query(&rules, &list, "state=on&limit=3.0")
+                .ok()
+                .map(|r| r.query),
+            Some(Some("state=on&limit=3".to_owned()))
+        );
+        let one = route(Method::GET, "/api/v1/things/{id}");
+        let path = |id: &'static str| rules.check(&one, "", [("id", id)].into_iter());
+        assert_eq!(path("7").ok(), Some(Rewritten::default()));
+        assert_eq!(
+            path("14818.0").ok().map(|r| r.path),
+            Some(Some(vec![("id".to_owned(), "14818".to_owned())]))
+        );
+        assert!(path("x").is_err());
+        assert!(path("9223372036854775807.0").is_ok());
+        assert!(path("-9223372036854775809").is_err());
+        assert!(path("9223372036854775808").is_err());
+        assert!(path("-9223372036854775809.0").is_err());
+        assert_eq!(
+            path("2e3").ok().map(|r| r.path),
+            Some(Some(vec![("id".to_owned(), "2000".to_owned())]))
+        );
     }
 
     #[test]

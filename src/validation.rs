@@ -24,12 +24,17 @@ pub const MULTI_LINE: &str = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00
 /// space or control character anywhere.
 pub const HTTP_URL: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$";
 
+/// The schema pattern of a text query parameter: anything but NUL, which PostgreSQL cannot
+/// compare text with (see `openapi::TextParametersRefuseNul`).
+pub const NO_NUL: &str = r"^[^\x00]*$";
+
 /// What breaking the schema pattern `pattern` means, for people.
 pub fn pattern_rule(pattern: &str) -> String {
     match pattern {
         SINGLE_LINE => "must not be blank, and must be one line without control characters (no line breaks or tabs)".to_owned(),
         MULTI_LINE => "must not be blank, and must hold no control characters other than line breaks and tabs".to_owned(),
         HTTP_URL => "must be an absolute http or https URL without spaces or control characters".to_owned(),
+        NO_NUL => "must not contain NUL characters".to_owned(),
         other => format!("must match the pattern {other}"),
     }
 }

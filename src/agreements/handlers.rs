@@ -124,6 +124,7 @@ impl Described for Agreements {
         "Sends every writable field; fields left out become null, lists left out become empty.";
     const DELETE_NOTE: &'static str = "Refused with 409, naming them, while events belong to it. \
 Its own party and country links are deleted with it.";
+    type Create = AgreementInput;
     type Patch = AgreementPatch;
     type Page = AgreementPage;
 

@@ -185,6 +185,7 @@ pub struct AgreementInput {
     pub parties: Vec<Party>,
     /// Existing country codes, any case, no repeats.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub country_codes: Vec<String>,
 }
 

@@ -2,7 +2,8 @@
 //! operations of `crate::crud` describe them.
 
 use super::model::{
-    Country, CountryChanges, CountryFilter, CountryInput, CountryPage, CountryPatch, CountrySort,
+    Country, CountryChanges, CountryCreate, CountryFilter, CountryInput, CountryPage, CountryPatch,
+    CountrySort,
 };
 use super::queries;
 use crate::audit::ResourceType;
@@ -127,6 +128,7 @@ impl Described for Countries {
         "Sends every writable field; fields left out become null (or false).";
     const DELETE_NOTE: &'static str =
         "Refused with 409, naming them, while partners, agreements or events refer to it.";
+    type Create = CountryCreate;
     type Patch = CountryPatch;
     type Page = CountryPage;
 

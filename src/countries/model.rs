@@ -8,7 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use crate::http::merge_patch_schema;
+use crate::http::{merge_patch_schema, schema_requiring};
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
 use crate::schema::countries;
 use crate::validation::{Validator, search_text};
@@ -123,6 +123,25 @@ pub struct CountryInput {
         pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
     )]
     pub notes: Option<String>,
+}
+
+/// The body of POST, for the OpenAPI document: a [`CountryInput`] with its `code`, which
+/// create needs and replace does not.
+pub struct CountryCreate;
+
+impl PartialSchema for CountryCreate {
+    fn schema() -> RefOr<Schema> {
+        schema_requiring::<CountryInput>(
+            &["code"],
+            "The writable fields of a new country, its code among them.",
+        )
+    }
+}
+
+impl ToSchema for CountryCreate {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        CountryInput::schemas(schemas);
+    }
 }
 
 /// The body of PATCH: a JSON Merge Patch of the country's [`CountryInput`], for the OpenAPI document

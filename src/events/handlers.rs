@@ -162,6 +162,7 @@ partners, the country and the agreement it names must exist.";
 `participants` left out becomes empty.";
     const DELETE_NOTE: &'static str = "Its participant links are deleted with it.";
     const REFERENCED: bool = false;
+    type Create = EventInput;
     type Patch = EventPatch;
     type Page = EventPage;
 

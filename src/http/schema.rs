@@ -121,6 +121,34 @@ fn validator<T: ToSchema + 'static>() -> Result<Arc<jsonschema::Validator>, ApiE
     Ok(validator)
 }
 
+/// A query or path parameter's schema, compiled once when the document is read (see
+/// `routing::ParameterRules`).
+pub struct ParameterSchema(jsonschema::Validator);
+
+impl ParameterSchema {
+    /// Compiles one parameter's schema; `$ref`s into `components` resolve against it.
+    pub fn compile(schema: &Value, components: &Value) -> Result<Self, String> {
+        let mut document = schema.clone();
+        if let Some(object) = document.as_object_mut() {
+            object.insert("components".to_owned(), components.clone());
+        }
+        jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&document)
+            .map(ParameterSchema)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The first rule of the schema `value` breaks, as an error of the parameter `name`.
+    pub fn check(&self, name: &str, value: &Value) -> Option<FieldError> {
+        self.0
+            .iter_errors(value)
+            .next()
+            .map(|error| FieldError::new(name, message(error.kind())))
+    }
+}
+
 /// The field errors one schema error stands for: one per missing or unknown field.
 fn field_errors(error: &ValidationError<'_>) -> Vec<FieldError> {
     let at = field_path(error.instance_path());

@@ -118,6 +118,7 @@ impl Described for Partners {
         "The name must be unique ignoring case; the headquarters country must exist.";
     const DELETE_NOTE: &'static str =
         "Refused with 409, naming them, while agreements or events refer to the partner.";
+    type Create = PartnerInput;
     type Patch = PartnerPatch;
     type Page = PartnerPage;
 

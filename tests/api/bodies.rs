@@ -19,6 +19,8 @@ backend_tests!(
     multi_line_text_keeps_line_feeds_and_tabs,
     a_merge_patch_is_checked_like_a_whole_body,
     text_patterns_in_the_schema_are_the_validators_own,
+    a_merge_patch_member_that_is_no_field_is_a_400_even_when_null,
+    a_country_to_create_needs_its_code_as_the_document_says,
 );
 
 /// Checks a problem's status, code and the fields its `errors` name (in any order).
@@ -383,4 +385,44 @@ async fn text_patterns_in_the_schema_are_the_validators_own(app: TestApp) {
         }
     }
     assert!(text_fields > 15, "{text_fields} text fields");
+}
+
+async fn a_merge_patch_member_that_is_no_field_is_a_400_even_when_null(app: TestApp) {
+    let id = create_partner(&app, "Astana Civil Service Hub", "multilateral", None).await;
+    let path = format!("/api/v1/partners/{id}");
+    for patch in [
+        json!({"": null}),
+        json!({"nickname": "hub", "acronym": "ACSH"}),
+    ] {
+        let response = app.patch_json(&path, &patch, None).await;
+        let fields = if patch.get("").is_some() {
+            vec![""]
+        } else {
+            vec!["nickname"]
+        };
+        refused(response, 400, "bad_request", &fields).await;
+    }
+    let partner = json(app.get(&path).await, 200).await;
+    assert_eq!(partner["acronym"], Value::Null, "{partner}");
+}
+
+async fn a_country_to_create_needs_its_code_as_the_document_says(app: TestApp) {
+    let document = json(app.get("/api-docs/openapi.json").await, 200).await;
+    let create = &document["components"]["schemas"]["CountryCreate"];
+    assert!(
+        create["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("code"))),
+        "{create}"
+    );
+    assert_eq!(create["properties"]["code"]["type"], "string", "{create}");
+    let kosovo = json!({"alpha3": "XKX", "numeric": "983", "name": "Kosovo"});
+    for code in [None, Some(Value::Null)] {
+        let mut body = kosovo.clone();
+        if let Some(code) = code {
+            body["code"] = code;
+        }
+        let response = app.post_json("/api/v1/countries", &body).await;
+        refused(response, 422, "validation_failed", &["code"]).await;
+    }
 }

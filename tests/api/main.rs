@@ -14,6 +14,7 @@ mod events;
 mod hardening;
 mod migrations;
 mod openapi;
+mod params;
 mod partners;
 mod readme;
 mod resilience;

@@ -60,6 +60,27 @@ fn every_operation_has_an_id_a_tag_a_summary_and_its_error_responses() {
     assert_eq!(unique.len(), ids.len(), "operationIds are unique");
 }
 
+/// The document says which operations need a token as the routes decide it: a read of the
+/// registry takes one but needs none (unless READ_REQUIRES_TOKEN), so its security lists `{}`
+/// beside the bearer scheme; a write or the audit log needs one; health checks take none.
+#[test]
+fn each_operations_security_is_what_its_route_admits() {
+    use coop_registry::auth::Access;
+    let doc: Value = serde_json::from_str(&coop_registry::openapi::to_json()).expect("JSON");
+    let bearer = serde_json::json!([{"bearer": []}]);
+    for route in coop_registry::app::route_table() {
+        let method = route.method.as_str().to_ascii_lowercase();
+        let op = &doc["paths"][&route.pattern][&method];
+        let security = op.get("security").unwrap_or(&doc["security"]);
+        let expected = match route.access {
+            Access::Public => serde_json::json!([]),
+            Access::Read => serde_json::json!([{}, {"bearer": []}]),
+            Access::Role(_) => bearer.clone(),
+        };
+        assert_eq!(security, &expected, "{method} {}", route.pattern);
+    }
+}
+
 async fn the_served_document_is_the_committed_one(app: TestApp) {
     let served = json(app.get("/api-docs/openapi.json").await, 200).await;
     let generated: Value = serde_json::from_str(&coop_registry::openapi::to_json()).expect("JSON");
