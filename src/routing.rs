@@ -38,17 +38,6 @@ pub struct RouteInfo {
     pub access: Access,
 }
 
-impl RouteInfo {
-    /// `GET /api/v1/events/{id}`: how the route is named in the query parameter table.
-    fn operation(&self) -> String {
-        operation_key(&self.method, &self.pattern)
-    }
-}
-
-fn operation_key(method: &Method, pattern: &str) -> String {
-    format!("{method} {pattern}")
-}
-
 /// The routes of one part of the service under a common prefix (`/api/v1/events`, or `""` for
 /// routes at the root), built route by route, each with its access.
 pub struct Routes {
@@ -178,7 +167,8 @@ impl HttpServiceFactory for Routes {
 /// OpenAPI document, so that the service accepts exactly what the document says.
 #[derive(Default)]
 pub struct ParameterRules {
-    by_operation: HashMap<String, OperationParameters>,
+    /// By path pattern, then method: found without building a key for each request.
+    by_operation: HashMap<String, HashMap<Method, OperationParameters>>,
 }
 
 #[derive(Default)]
@@ -272,7 +262,8 @@ impl ParameterRules {
     pub fn from_document(document: &Value) -> Result<Self, String> {
         let components = &document["components"];
         let any = Value::Object(serde_json::Map::new());
-        let mut by_operation = HashMap::new();
+        let mut by_operation: HashMap<String, HashMap<Method, OperationParameters>> =
+            HashMap::new();
         let paths = document["paths"].as_object().into_iter().flatten();
         for (path, item) in paths {
             for (method, operation) in item.as_object().into_iter().flatten() {
@@ -306,15 +297,22 @@ impl ParameterRules {
                         },
                     );
                 }
-                by_operation.insert(operation_key(&method, path), parameters);
+                by_operation
+                    .entry(path.clone())
+                    .or_default()
+                    .insert(method, parameters);
             }
         }
         Ok(Self { by_operation })
     }
 
+    fn operation(&self, route: &RouteInfo) -> Option<&OperationParameters> {
+        self.by_operation.get(&route.pattern)?.get(&route.method)
+    }
+
     /// Whether the document describes the operation at all.
     pub fn describes(&self, route: &RouteInfo) -> bool {
-        self.by_operation.contains_key(&route.operation())
+        self.operation(route).is_some()
     }
 
     /// Refuses a parameter the operation does not take, a single-valued one given twice, and
@@ -328,7 +326,7 @@ impl ParameterRules {
         path: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> Result<Rewritten, ApiError> {
         let none = OperationParameters::default();
-        let taken = self.by_operation.get(&route.operation()).unwrap_or(&none);
+        let taken = self.operation(route).unwrap_or(&none);
         let mut seen = HashSet::new();
         let mut pairs = Vec::new();
         let mut rewritten = Rewritten::default();
