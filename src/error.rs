@@ -177,6 +177,19 @@ impl ApiError {
         }
     }
 
+    /// A 400 for a body whose JSON does not fit its schema: every field error, in the detail too.
+    pub fn body_errors(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::BadRequest {
+            detail: format!("the body does not fit the schema: {detail}"),
+            errors,
+        }
+    }
+
     /// The snake_case name of the problem.
     pub fn code(&self) -> &'static str {
         match self {

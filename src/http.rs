@@ -246,15 +246,7 @@ fn refuse_unknown_members<I: ToSchema>(patch: &Value) -> Result<(), ApiError> {
     if errors.is_empty() {
         return Ok(());
     }
-    let detail = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Err(ApiError::BadRequest {
-        detail: format!("the body does not fit the schema: {detail}"),
-        errors,
-    })
+    Err(ApiError::body_errors(errors))
 }
 
 /// The OpenAPI schema of a JSON Merge Patch of the input type `I`, the body a PATCH documents:

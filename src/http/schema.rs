@@ -63,15 +63,7 @@ pub fn check<T: ToSchema + 'static>(body: &Value) -> Result<Verdict, ApiError> {
     if wrong_types.is_empty() {
         Ok(Verdict { broken, stand_ins })
     } else {
-        let detail = wrong_types
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(ApiError::BadRequest {
-            detail: format!("the body does not fit the schema: {detail}"),
-            errors: wrong_types,
-        })
+        Err(ApiError::body_errors(wrong_types))
     }
 }
 

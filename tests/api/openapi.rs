@@ -87,8 +87,9 @@ async fn the_served_document_is_the_committed_one(app: TestApp) {
     assert_eq!(served, generated);
 }
 
-/// The repository stands alone: README.md, docs/ and src/ point at nothing outside it (no
-/// `../shared`), and every relative markdown link in them names a file in the repository.
+/// The repository stands alone: README.md, docs/ and src/ point at nothing outside it (no path
+/// into the folder beside the clone where the original contract was kept), and every relative
+/// markdown link in them names a file in the repository.
 #[test]
 fn documentation_links_stay_inside_the_repository() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -114,9 +115,11 @@ fn documentation_links_stay_inside_the_repository() {
             .unwrap_or(file)
             .display()
             .to_string();
-        if text.contains("../shared") {
+        // Spelled in two pieces, so that this test does not name the path it looks for.
+        let outside = concat!("..", "/", "shared");
+        if text.contains(outside) {
             broken.push(format!(
-                "{shown} refers to ../shared, which is not in the repository"
+                "{shown} refers to {outside}, which is not in the repository"
             ));
         }
         // In Rust sources only comments hold markdown (a regular expression may hold `](`).
