@@ -28,13 +28,13 @@ pub enum DbConnection {
 
 /// Runs the same diesel statement on the concrete connection of either backend: for the few
 /// statements the multi-backend connection cannot express (multi-row inserts), and for the hot
-/// paths: reads (by key, and lists) and the statements of creates and updates. The
-/// multi-backend connection renders a statement's SQL text again on every execution, twice
-/// (to ask whether it may be cached and to collect its binds): a third of a GET's
-/// instructions, and 15% of an event create's. A concrete connection finds a fixed statement
-/// prepared by its type alone, and renders a list's (boxed) statement once. The body is
-/// compiled once per backend, so queries built inside it are typed for that backend; each
-/// resource's `filtered!` is a macro for that reason.
+/// paths: reads by key and the statements of creates and updates. The multi-backend
+/// connection renders a statement's SQL text again on every execution, twice (to ask whether
+/// it may be cached and to collect its binds): a third of a GET's instructions, and 15% of an
+/// event create's. A concrete connection finds a fixed statement prepared by its type alone.
+/// The body is compiled once per backend, so queries built inside it are typed for that
+/// backend. Lists, whose boxed statements are rendered on every execution anyway, run on the
+/// multi-backend connection (`pagination::read_page`).
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

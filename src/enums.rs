@@ -19,8 +19,9 @@ macro_rules! text_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema, diesel::AsExpression)]
         #[serde(rename_all = "snake_case")]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $( $(#[$variant_meta])* $variant ),+
         }
@@ -52,8 +53,17 @@ macro_rules! text_enum {
             }
         }
 
-        // Diesel stores it as text (`serialize_as = String`) and reads it back with
-        // `deserialize_as = String`; an unknown stored text is a read error, never a guess.
+        // Diesel stores it as its text, and reads it back with `deserialize_as = String`; an
+        // unknown stored text is a read error, never a guess.
+        impl<DB: diesel::backend::Backend> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(self.as_str(), out)
+            }
+        }
+
         impl From<$name> for String {
             fn from(value: $name) -> String {
                 value.as_str().to_owned()

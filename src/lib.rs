@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod partners;
 pub mod references;
+pub mod relation;
 pub mod resource;
 pub mod routing;
 pub mod schema;

@@ -20,29 +20,23 @@ use crate::error::ApiError;
 use crate::http::{
     Checked, Precondition, apply_patch, render_json, respond_with_etag, respond_written,
 };
-use crate::pagination::{self, Cursor, PageBuilder, PageParams, RenderedItem, Sort, SortField};
+use crate::pagination::{
+    self, Cursor, PageBuilder, PageParams, Pages, RenderedItem, Rows, Sort, SortKeys,
+};
 use crate::references::{self, Target};
 
 /// A collection that can be listed with filters, a sort and keyset cursors.
 pub trait Listed: 'static {
-    /// What a list holds.
+    /// What a list holds, as its rows are read.
     type Item: Serialize + ToSchema + Send + 'static;
     /// The list's filters, with its `sort`.
     type Filter: Send + 'static;
-    /// The fields it can be sorted by.
-    type Sort: SortField + Send;
+    /// The list's sort table, whose rows read as items.
+    type Sort: Pages<Self::Item> + Send;
 
     fn sort(filter: &Self::Filter) -> Sort<Self::Sort>;
-    /// One page after `cursor`, `fetch` rows at most.
-    fn list(
-        conn: &mut DbConnection,
-        filter: &Self::Filter,
-        sort: Sort<Self::Sort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<Self::Item>, ApiError>;
-    /// How many items match `filter`.
-    fn count(conn: &mut DbConnection, filter: &Self::Filter) -> diesel::QueryResult<i64>;
+    /// The rows `filter` selects, in no order.
+    fn matching(filter: &Self::Filter) -> Rows<<Self::Sort as SortKeys>::Table>;
     /// How a page's rows are read and rendered for `req`: [`render_rows`], unless the
     /// collection has a faster way of its own (events keep renderings, see `events::rendered`).
     fn read_page(_req: &HttpRequest) -> Result<PageReader<Self>, ApiError>
@@ -51,6 +45,22 @@ pub trait Listed: 'static {
     {
         Ok(Box::new(render_rows::<Self>))
     }
+}
+
+/// One page of `L` matching `filter` after `cursor`, `fetch` rows at most.
+pub fn list_items<L: Listed>(
+    conn: &mut DbConnection,
+    filter: &L::Filter,
+    sort: Sort<L::Sort>,
+    cursor: Option<&Cursor>,
+    fetch: i64,
+) -> Result<Vec<L::Item>, ApiError> {
+    L::Sort::read(conn, &|| L::matching(filter), sort, cursor, fetch)
+}
+
+/// How many items of `L` match `filter`.
+pub fn count<L: Listed>(conn: &mut DbConnection, filter: &L::Filter) -> diesel::QueryResult<i64> {
+    L::Sort::count(conn, L::matching(filter))
 }
 
 /// Reads and renders the rows of one page: a connection, the filter, the sort, the cursor and
@@ -66,7 +76,7 @@ pub type PageReader<L> = Box<
         + Send,
 >;
 
-/// One page of `L`, read with `L::list` and rendered item by item.
+/// One page of `L`, read with [`list_items`] and rendered item by item.
 pub fn render_rows<L: Listed + ?Sized>(
     conn: &mut DbConnection,
     filter: &L::Filter,
@@ -74,7 +84,7 @@ pub fn render_rows<L: Listed + ?Sized>(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<RenderedItem>, ApiError> {
-    L::list(conn, filter, sort, cursor, fetch)?
+    L::Sort::read(conn, &|| L::matching(filter), sort, cursor, fetch)?
         .iter()
         .enumerate()
         .map(|(i, item)| {
@@ -161,7 +171,7 @@ pub async fn list_read_by<L: Listed>(
     let (mut rows, total) = db
         .read(move |conn| {
             let rows = read_page(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            let total = with_total.then(|| L::count(conn, &filter)).transpose()?;
+            let total = with_total.then(|| count::<L>(conn, &filter)).transpose()?;
             Ok((rows, total))
         })
         .await?;

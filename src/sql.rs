@@ -8,17 +8,15 @@ use std::marker::PhantomData;
 use diesel::Queryable;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
-use diesel::dsl::AsExprOf;
-use diesel::expression::AsExpression;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{Bool, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::db::MultiBackend;
+use crate::db::{DbConnection, MultiBackend};
 
 /// SQL text, one per backend, of SQL type `ST`: for what the two dialects say differently.
 /// A `{}` in the text stands for `value`, a bound parameter (or nothing, for `()`).
@@ -104,22 +102,9 @@ impl<ST, V, QS> SelectableExpression<QS> for Dialects<ST, V> where Self: Appears
 
 /// Whether a connection's database seeks a `(column, id) > (key, id)` range to its very start
 /// in a `(column, id)` index: PostgreSQL does; SQLite seeks to `key` only, as `id` is the rowid
-/// (see `keyset_page!`).
-pub trait RowValueSeek {
-    const SEEKS_ROW_VALUES: bool;
-}
-
-impl RowValueSeek for diesel::PgConnection {
-    const SEEKS_ROW_VALUES: bool = true;
-}
-
-impl RowValueSeek for diesel::SqliteConnection {
-    const SEEKS_ROW_VALUES: bool = false;
-}
-
-/// [`RowValueSeek`] for the connection at hand.
-pub fn seeks_row_values<C: RowValueSeek>(_: &mut C) -> bool {
-    C::SEEKS_ROW_VALUES
+/// (see `pagination::read_page`).
+pub fn seeks_row_values(conn: &DbConnection) -> bool {
+    matches!(conn, DbConnection::Postgres(_))
 }
 
 /// `(column, tie) > (key, tie_value)` (or `<`), a row-value comparison: where a keyset page
@@ -132,30 +117,19 @@ pub struct RowAfter<C, T, K, V> {
     descending: bool,
 }
 
-/// [`RowAfter`] with Rust values, bound as the columns' SQL types.
-pub type RowAfterValues<C, T, K, V> = RowAfter<
-    C,
-    T,
-    AsExprOf<K, <C as Expression>::SqlType>,
-    AsExprOf<V, <T as Expression>::SqlType>,
->;
+impl<C, T, K, V> RowAfter<C, T, K, V> {
+    /// Rows after `(key, tie_value)` (expressions, e.g. bound values) in `(column, tie)` order.
+    pub fn new(columns: (C, T), values: (K, V)) -> Self {
+        RowAfter {
+            columns,
+            values,
+            descending: false,
+        }
+    }
 
-/// Rows after `(key, tie_value)` in `(column, tie)` order, ascending or descending.
-pub fn row_after<C, T, K, V>(
-    (column, tie): (C, T),
-    (key, tie_value): (K, V),
-    descending: bool,
-) -> RowAfterValues<C, T, K, V>
-where
-    C: Expression<SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType>,
-    T: Expression<SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType>,
-    K: AsExpression<C::SqlType>,
-    V: AsExpression<T::SqlType>,
-{
-    RowAfter {
-        columns: (column, tie),
-        values: (key.as_expression(), tie_value.as_expression()),
-        descending,
+    /// The same, in descending order when `descending`: rows before the values.
+    pub fn descending(self, descending: bool) -> Self {
+        RowAfter { descending, ..self }
     }
 }
 
@@ -248,12 +222,34 @@ where
     }
 }
 
+/// A nullable column holding a JSON document (an audit entry's states): read as
+/// `Option<Value>` (`#[diesel(deserialize_as = StoredJson)]`); text that is not JSON reads as
+/// null rather than failing the whole list.
+pub struct StoredJson(Option<serde_json::Value>);
+
+impl From<StoredJson> for Option<serde_json::Value> {
+    fn from(json: StoredJson) -> Self {
+        json.0
+    }
+}
+
+impl<DB: Backend> Queryable<Nullable<Text>, DB> for StoredJson
+where
+    Option<String>: FromSql<Nullable<Text>, DB>,
+{
+    type Row = Option<String>;
+
+    fn build(text: Option<String>) -> deserialize::Result<Self> {
+        Ok(Self(text.and_then(|t| serde_json::from_str(&t).ok())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use diesel::IntoSql;
     use diesel::query_builder::debug_query;
-    use diesel::sql_types::BigInt;
+    use diesel::sql_types::{BigInt, Date};
 
     #[test]
     fn a_json_list_is_written_compactly_and_read_with_any_spacing() {
@@ -301,11 +297,13 @@ mod tests {
         use diesel::QueryDsl;
         let day = chrono::NaiveDate::from_ymd_opt(2024, 6, 24).expect("valid date");
         let after = |descending| {
-            events::table.select(events::id).filter(row_after(
-                (events::starts_on, events::id),
-                (day, 7i64),
-                descending,
-            ))
+            events::table.select(events::id).filter(
+                RowAfter::new(
+                    (events::starts_on, events::id),
+                    (day.into_sql::<Date>(), 7i64.into_sql::<BigInt>()),
+                )
+                .descending(descending),
+            )
         };
         let sqlite = debug_query::<Sqlite, _>(&after(false)).to_string();
         assert!(

@@ -2,7 +2,7 @@
 //! operations of `crate::crud` describe them.
 
 use super::model::{
-    Agreement, AgreementDraft, AgreementFilter, AgreementInput, AgreementPage, AgreementPatch,
+    Agreement, AgreementChanges, AgreementFilter, AgreementInput, AgreementPage, AgreementPatch,
     AgreementSort,
 };
 use super::queries;
@@ -11,9 +11,10 @@ use crate::auth::Role;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::{Rows, Sort};
 use crate::references::{self, Target};
 use crate::resource::{Listed, Resource};
+use crate::schema::agreements;
 use crate::validation::Validator;
 
 /// The agreement collection, as the common behaviour sees it.
@@ -28,25 +29,15 @@ impl Listed for Agreements {
         filter.sort.unwrap_or_default()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &AgreementFilter,
-        sort: Sort<AgreementSort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<Agreement>, ApiError> {
-        queries::list(conn, filter, sort, cursor, fetch)
-    }
-
-    fn count(conn: &mut DbConnection, filter: &AgreementFilter) -> diesel::QueryResult<i64> {
-        queries::count(conn, filter)
+    fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
+        queries::matching(filter)
     }
 }
 
 impl Resource for Agreements {
     type Key = i64;
     type Input = AgreementInput;
-    type Draft = AgreementDraft;
+    type Draft = AgreementChanges;
 
     const COLLECTION: &'static str = "/api/v1/agreements";
     const AUDIT: ResourceType = ResourceType::Agreement;
@@ -72,16 +63,16 @@ impl Resource for Agreements {
         conn: &mut DbConnection,
         input: AgreementInput,
         _: Option<&i64>,
-    ) -> Result<AgreementDraft, ApiError> {
+    ) -> Result<AgreementChanges, ApiError> {
         let mut v = Validator::new();
         let draft = input.check(&mut v);
-        let parties = draft.parties.iter().enumerate();
+        let parties = draft.fields.parties.iter().enumerate();
         references::check_partners(
             conn,
             &mut v,
             parties.map(|(i, p)| (format!("parties[{i}].partner_id"), p.partner_id)),
         )?;
-        let codes = draft.country_codes.iter().enumerate();
+        let codes = draft.fields.country_codes.iter().enumerate();
         references::check_countries(
             conn,
             &mut v,
@@ -91,7 +82,7 @@ impl Resource for Agreements {
         Ok(draft)
     }
 
-    fn insert(conn: &mut DbConnection, draft: AgreementDraft) -> Result<Agreement, ApiError> {
+    fn insert(conn: &mut DbConnection, draft: AgreementChanges) -> Result<Agreement, ApiError> {
         Ok(queries::insert(conn, draft)?)
     }
 
@@ -99,7 +90,7 @@ impl Resource for Agreements {
         conn: &mut DbConnection,
         _: &i64,
         current: &Agreement,
-        draft: AgreementDraft,
+        draft: AgreementChanges,
     ) -> diesel::QueryResult<Option<Agreement>> {
         queries::update(conn, current, draft)
     }

@@ -9,7 +9,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::http::merge_patch_schema;
-use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::agreements;
 use crate::sql::JsonList;
 use crate::text_enum;
@@ -136,7 +136,9 @@ pub struct Agreement {
 
 /// The writable fields of an agreement: the body of create and replace, and what a merge
 /// patch is applied to. `parties` and `country_codes` are replaced as a whole.
-#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+// Once checked, also the columns stored (`AgreementChanges`); `None` is stored as NULL.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema, Insertable, AsChangeset)]
+#[diesel(table_name = agreements, treat_none_as_null = true, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "title": "Memorandum of understanding on digital government between Uzbekistan and Korea",
@@ -182,10 +184,14 @@ pub struct AgreementInput {
     pub document_url: Option<String>,
     /// Each partner at most once; every partner must exist.
     #[serde(default)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
     pub parties: Vec<Party>,
     /// Existing country codes, any case, no repeats.
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
     pub country_codes: Vec<String>,
 }
 
@@ -206,34 +212,18 @@ impl ToSchema for AgreementPatch {
     }
 }
 
-/// The agreement's own checked columns.
+/// A checked agreement, ready to be stored: its fields, and the columns made from them.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = agreements, treat_none_as_null = true, treat_none_as_default_value = false)]
+#[diesel(table_name = agreements)]
 pub struct AgreementChanges {
-    pub title: String,
-    #[diesel(serialize_as = String)]
-    pub kind: AgreementKind,
-    #[diesel(serialize_as = String)]
-    pub status: AgreementStatus,
-    pub signed_on: Option<NaiveDate>,
-    pub starts_on: Option<NaiveDate>,
-    pub ends_on: Option<NaiveDate>,
-    pub summary: Option<String>,
-    pub document_url: Option<String>,
+    #[diesel(embed)]
+    pub fields: AgreementInput,
     pub search_text: String,
-}
-
-/// A checked agreement with its relations, ready to be stored.
-#[derive(Clone, Debug)]
-pub struct AgreementDraft {
-    pub changes: AgreementChanges,
-    pub parties: Vec<Party>,
-    pub country_codes: Vec<String>,
 }
 
 impl AgreementInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
-    pub fn check(self, v: &mut Validator) -> AgreementDraft {
+    pub fn check(self, v: &mut Validator) -> AgreementChanges {
         let title = v.single_line("title", &self.title, 1, 300);
         let signed_on = v.date("signed_on", self.signed_on);
         v.check(
@@ -258,39 +248,34 @@ impl AgreementInput {
             .map(|(i, code)| v.letters(&format!("country_codes[{i}]"), code, 2))
             .collect();
         v.no_repeats("country_codes", "", country_codes.iter());
-        AgreementDraft {
-            changes: AgreementChanges {
-                search_text: search_text([Some(title.as_str()), summary.as_deref()]),
+        AgreementChanges {
+            search_text: search_text([Some(title.as_str()), summary.as_deref()]),
+            fields: AgreementInput {
                 title,
-                kind: self.kind,
-                status: self.status,
                 signed_on,
                 starts_on,
                 ends_on,
                 summary,
                 document_url,
+                country_codes,
+                ..self
             },
-            parties: self.parties,
-            country_codes,
         }
     }
 }
 
-/// The fields agreements can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AgreementSort {
-    Id,
-    Title,
-    CreatedAt,
-    UpdatedAt,
-}
+/// The orders of the agreements list, by id first.
+pub struct AgreementSort;
 
-impl SortField for AgreementSort {
-    const FIELDS: &'static [(&'static str, Self)] = &[
-        ("id", Self::Id),
-        ("title", Self::Title),
-        ("created_at", Self::CreatedAt),
-        ("updated_at", Self::UpdatedAt),
+impl SortKeys for AgreementSort {
+    type Table = agreements::table;
+    type Tie = agreements::id;
+    const TIE: &'static str = "id";
+    const KEYS: &'static [SortKey<Self>] = &[
+        SortKey::tie("id"),
+        SortKey::by::<agreements::title>("title"),
+        SortKey::by::<agreements::created_at>("created_at"),
+        SortKey::by::<agreements::updated_at>("updated_at"),
     ];
 }
 
@@ -362,7 +347,7 @@ mod tests {
         let mut v = Validator::new();
         let draft = input().check(&mut v);
         assert!(v.finish().is_ok());
-        assert_eq!(draft.country_codes, ["KZ", "KR"]);
+        assert_eq!(draft.fields.country_codes, ["KZ", "KR"]);
     }
 
     #[test]

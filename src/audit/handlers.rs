@@ -5,11 +5,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::model::{AuditEntry, AuditFilter, AuditPage, AuditSort};
 use super::queries;
-use crate::db::{Db, DbConnection};
+use crate::db::Db;
 use crate::error::{ApiError, responses};
 use crate::http::QueryParams;
-use crate::pagination::{Cursor, PageParams, Sort};
+use crate::pagination::{PageParams, Rows, Sort};
 use crate::resource::{self, Listed};
+use crate::schema::audit_log;
 
 /// The audit log, as the common list behaviour sees it.
 pub struct AuditLog;
@@ -23,18 +24,8 @@ impl Listed for AuditLog {
         filter.sort.unwrap_or_default()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &AuditFilter,
-        sort: Sort<AuditSort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<AuditEntry>, ApiError> {
-        queries::list(conn, filter, sort, cursor, fetch)
-    }
-
-    fn count(conn: &mut DbConnection, filter: &AuditFilter) -> diesel::QueryResult<i64> {
-        queries::count(conn, filter)
+    fn matching(filter: &AuditFilter) -> Rows<audit_log::table> {
+        queries::matching(filter)
     }
 }
 

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::pagination::{Cursor, Direction, Page, PageItem, Sort, SortField};
+use crate::pagination::{Cursor, Direction, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::audit_log;
+use crate::sql::StoredJson;
 use crate::text_enum;
 
 text_enum! {
@@ -47,7 +48,8 @@ pub struct AuditRow {
 }
 
 /// One write: when, by which token, what, and the resource before and after.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
 #[schema(example = json!({
     "id": 12, "at": "2024-06-24T09:00:00.000000Z", "actor": "admin", "action": "update",
     "resource_type": "country", "resource_id": "KZ",
@@ -59,20 +61,25 @@ pub struct AuditEntry {
     /// When the write happened (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredTimestamp)]
     pub at: NaiveDateTime,
     /// The name of the token that made the write.
     pub actor: String,
+    #[diesel(deserialize_as = String)]
     pub action: AuditAction,
+    #[diesel(deserialize_as = String)]
     pub resource_type: ResourceType,
     /// The resource's id, or its code for a country.
     pub resource_id: String,
     /// The resource before the write; null on create.
     #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
     #[schema(required = true)]
+    #[diesel(column_name = before_state, deserialize_as = StoredJson)]
     pub before: Option<Value>,
     /// The resource after the write; null on delete.
     #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
     #[schema(required = true)]
+    #[diesel(column_name = after_state, deserialize_as = StoredJson)]
     pub after: Option<Value>,
 }
 
@@ -92,15 +99,15 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
-/// The fields audit entries can be sorted by; newest first by default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuditSort {
-    At,
-    Id,
-}
+/// The orders of the audit log, newest first by default.
+pub struct AuditSort;
 
-impl SortField for AuditSort {
-    const FIELDS: &'static [(&'static str, Self)] = &[("at", Self::At), ("id", Self::Id)];
+impl SortKeys for AuditSort {
+    type Table = audit_log::table;
+    type Tie = audit_log::id;
+    const TIE: &'static str = "id";
+    const KEYS: &'static [SortKey<Self>] =
+        &[SortKey::by::<audit_log::at>("at"), SortKey::tie("id")];
     const DEFAULT_DIRECTION: Direction = Direction::Desc;
 }
 

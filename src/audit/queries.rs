@@ -1,16 +1,14 @@
 //! Audit queries. `record` runs inside the caller's write transaction, so an entry exists
 //! exactly when the write it describes was committed.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::model::{AuditAction, AuditEntry, AuditFilter, AuditRow, AuditSort, ResourceType};
+use super::model::{AuditAction, AuditFilter, ResourceType};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::Rows;
 use crate::schema::audit_log;
-use crate::sorted_page;
 
 /// Records one write: `before` is absent on create, `after` on delete.
 pub fn record<T: Serialize>(
@@ -43,60 +41,26 @@ pub fn record<T: Serialize>(
     Ok(())
 }
 
-/// The audit entries matching a `&AuditFilter`, as a boxed query for the backend it runs on (a
-/// macro, expanded for each backend inside `on_backend!`; see there why).
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &AuditFilter = $filter;
-        let mut query = audit_log::table.into_boxed();
-        if let Some(kind) = filter.resource_type {
-            query = query.filter(audit_log::resource_type.eq(kind.as_str()));
-        }
-        if let Some(id) = &filter.resource_id {
-            query = query.filter(audit_log::resource_id.eq(id.trim().to_owned()));
-        }
-        if let Some(actor) = &filter.actor {
-            query = query.filter(audit_log::actor.eq(actor.clone()));
-        }
-        if let Some(action) = filter.action {
-            query = query.filter(audit_log::action.eq(action.as_str()));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(audit_log::at.ge(from.naive_utc()));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(audit_log::at.le(to.naive_utc()));
-        }
-        query
-    }};
-}
-
-/// One page of audit entries after `cursor`, `fetch` rows at most.
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &AuditFilter,
-    sort: Sort<AuditSort>,
-    cursor: Option<&Cursor>,
-    fetch: i64,
-) -> Result<Vec<AuditEntry>, ApiError> {
-    let rows: Vec<AuditRow> = crate::on_backend!(conn, |c| {
-        sorted_page!(
-            c,
-            filtered!(filter),
-            sort,
-            cursor,
-            AuditRow::as_select(),
-            fetch,
-            tie: (audit_log::id, i64),
-            {
-                AuditSort::At => (audit_log::at, NaiveDateTime),
-                AuditSort::Id => (audit_log::id, i64) unique,
-            }
-        )
-    });
-    Ok(rows.into_iter().map(AuditEntry::from).collect())
-}
-
-pub fn count(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<i64> {
-    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
+/// The audit entries `filter` selects.
+pub fn matching(filter: &AuditFilter) -> Rows<audit_log::table> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(kind) = filter.resource_type {
+        query = query.filter(audit_log::resource_type.eq(kind.as_str()));
+    }
+    if let Some(id) = &filter.resource_id {
+        query = query.filter(audit_log::resource_id.eq(id.trim().to_owned()));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(actor.clone()));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::action.eq(action.as_str()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::at.ge(from.naive_utc()));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_log::at.le(to.naive_utc()));
+    }
+    query
 }

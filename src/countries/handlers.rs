@@ -11,9 +11,10 @@ use crate::auth::Role;
 use crate::crud::Described;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::{Rows, Sort};
 use crate::references::Target;
 use crate::resource::{Listed, Resource};
+use crate::schema::countries;
 use crate::validation::Validator;
 
 /// The country collection, as the common behaviour sees it.
@@ -28,18 +29,8 @@ impl Listed for Countries {
         filter.sort.unwrap_or_default()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &CountryFilter,
-        sort: Sort<CountrySort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<Country>, ApiError> {
-        queries::list(conn, filter, sort, cursor, fetch)
-    }
-
-    fn count(conn: &mut DbConnection, filter: &CountryFilter) -> diesel::QueryResult<i64> {
-        queries::count(conn, filter)
+    fn matching(filter: &CountryFilter) -> Rows<countries::table> {
+        queries::matching(filter)
     }
 }
 
@@ -82,10 +73,10 @@ impl Resource for Countries {
         if creating && queries::find(conn, &code)?.is_some() {
             return Err(ApiError::Conflict(format!("country {code} already exists")));
         }
-        if let Some(owner) = queries::alpha3_owner(conn, &changes.alpha3, &code)? {
+        if let Some(owner) = queries::alpha3_owner(conn, &changes.fields.alpha3, &code)? {
             return Err(ApiError::Conflict(format!(
                 "alpha3 {} is already the code of country {owner}",
-                changes.alpha3
+                changes.fields.alpha3
             )));
         }
         Ok((code, changes))

@@ -9,7 +9,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::http::{merge_patch_schema, schema_requiring};
-use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::countries;
 use crate::validation::{Validator, search_text};
 
@@ -73,7 +73,9 @@ pub struct Country {
 
 /// The writable fields of a country: the body of create (POST) and replace (PUT), and what a
 /// merge patch (PATCH) is applied to.
-#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+// Once checked, also the columns stored (`CountryChanges`); `None` is stored as NULL.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema, Insertable, AsChangeset)]
+#[diesel(table_name = countries, treat_none_as_null = true, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "code": "XK", "alpha3": "XKX", "numeric": "983", "name": "Kosovo",
@@ -83,10 +85,13 @@ pub struct CountryInput {
     /// Required on create. On replace it may be left out; when given it must equal the path's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^[A-Za-z]{2}$", example = "XK")]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
     pub code: Option<String>,
     #[schema(pattern = "^[A-Za-z]{3}$", example = "XKX")]
     pub alpha3: String,
     #[schema(pattern = "^[0-9]{3}$", example = "983")]
+    #[diesel(column_name = numeric_code)]
     pub numeric: String,
     /// One line without control characters; trimmed, and must not be blank.
     #[schema(
@@ -163,18 +168,13 @@ impl ToSchema for CountryPatch {
     }
 }
 
-/// A checked country, ready to be stored.
+/// A checked country, ready to be stored: its fields, and the columns made from them. The
+/// code is stored by its own column, as it never changes.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = countries, treat_none_as_null = true, treat_none_as_default_value = false)]
+#[diesel(table_name = countries)]
 pub struct CountryChanges {
-    pub alpha3: String,
-    pub numeric_code: String,
-    pub name: String,
-    pub region: Option<String>,
-    pub subregion: Option<String>,
-    pub participant: bool,
-    pub joined_on: Option<NaiveDate>,
-    pub notes: Option<String>,
+    #[diesel(embed)]
+    pub fields: CountryInput,
     pub search_text: String,
 }
 
@@ -199,60 +199,49 @@ impl CountryInput {
                 path.to_owned()
             }
         };
-        let changes = CountryChanges {
+        let fields = CountryInput {
+            code: Some(code.clone()),
             alpha3: v.letters("alpha3", &self.alpha3, 3),
-            numeric_code: v.digits("numeric", &self.numeric, 3),
+            numeric: v.digits("numeric", &self.numeric, 3),
             name: v.single_line("name", &self.name, 1, 200),
             region: v.optional_single_line("region", self.region.as_deref(), 200),
             subregion: v.optional_single_line("subregion", self.subregion.as_deref(), 200),
-            participant: self.participant,
             joined_on: v.date("joined_on", self.joined_on),
             notes: v.optional_multi_line("notes", self.notes.as_deref(), 5000),
-            search_text: String::new(),
+            ..self
         };
-        let search_text = country_search_text(&code, &changes);
+        let search_text = search_text([
+            Some(code.as_str()),
+            Some(&fields.alpha3),
+            Some(&fields.name),
+            fields.region.as_deref(),
+            fields.subregion.as_deref(),
+            fields.notes.as_deref(),
+        ]);
         (
             code,
             CountryChanges {
+                fields,
                 search_text,
-                ..changes
             },
         )
     }
 }
 
-/// What `q` matches for a country: its codes, name, regions and notes.
-pub fn country_search_text(code: &str, c: &CountryChanges) -> String {
-    search_text([
-        Some(code),
-        Some(&c.alpha3),
-        Some(&c.name),
-        c.region.as_deref(),
-        c.subregion.as_deref(),
-        c.notes.as_deref(),
-    ])
-}
+/// The orders of the countries list, by code first.
+pub struct CountrySort;
 
-/// The fields countries can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CountrySort {
-    Code,
-    Name,
-    Alpha3,
-    Numeric,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl SortField for CountrySort {
+impl SortKeys for CountrySort {
+    type Table = countries::table;
+    type Tie = countries::code;
     const TIE: &'static str = "code";
-    const FIELDS: &'static [(&'static str, Self)] = &[
-        ("code", Self::Code),
-        ("name", Self::Name),
-        ("alpha3", Self::Alpha3),
-        ("numeric", Self::Numeric),
-        ("created_at", Self::CreatedAt),
-        ("updated_at", Self::UpdatedAt),
+    const KEYS: &'static [SortKey<Self>] = &[
+        SortKey::tie("code"),
+        SortKey::by::<countries::name>("name"),
+        SortKey::by::<countries::alpha3>("alpha3"),
+        SortKey::by::<countries::numeric_code>("numeric"),
+        SortKey::by::<countries::created_at>("created_at"),
+        SortKey::by::<countries::updated_at>("updated_at"),
     ];
 }
 
@@ -322,10 +311,10 @@ mod tests {
     fn create_normalizes_codes_and_texts() {
         let (code, changes) = checked(input(), None).expect("valid");
         assert_eq!(code, "XK");
-        assert_eq!(changes.alpha3, "XKX");
-        assert_eq!(changes.name, "Kosovo");
+        assert_eq!(changes.fields.alpha3, "XKX");
+        assert_eq!(changes.fields.name, "Kosovo");
         assert_eq!(
-            changes.notes.as_deref(),
+            changes.fields.notes.as_deref(),
             Some("Declared independence in 2008.")
         );
         assert!(changes.search_text.contains("kosovo"));

@@ -3,13 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{Country, CountryChanges, CountryFilter, CountrySort, country_search_text};
+use super::model::{Country, CountryChanges, CountryFilter, CountryInput};
 use crate::db::DbConnection;
-use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::Rows;
 use crate::schema::countries;
-use crate::sorted_page;
-use crate::validation::like_pattern;
+use crate::validation::{Validator, like_pattern};
 
 /// A new country row: the key, the checked fields and the bookkeeping columns.
 #[derive(Insertable)]
@@ -57,62 +55,22 @@ pub fn alpha3_owner(
         .optional()
 }
 
-/// The countries matching `filter`, as a boxed query both `list` and `count` build on.
-/// The countries matching a `&CountryFilter`, as a boxed query for the backend it runs on (a
-/// macro, expanded for each backend inside `on_backend!`; see there why).
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &CountryFilter = $filter;
-        let mut query = countries::table.into_boxed();
-        if let Some(region) = &filter.region {
-            query = query.filter(countries::region.eq(region.clone()));
-        }
-        if let Some(subregion) = &filter.subregion {
-            query = query.filter(countries::subregion.eq(subregion.clone()));
-        }
-        if let Some(participant) = filter.participant {
-            query = query.filter(countries::participant.eq(participant));
-        }
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
-        }
-        query
-    }};
-}
-
-/// One page of countries after `cursor`, `fetch` rows at most.
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &CountryFilter,
-    sort: Sort<CountrySort>,
-    cursor: Option<&Cursor>,
-    fetch: i64,
-) -> Result<Vec<Country>, ApiError> {
-    let rows: Vec<Country> = crate::on_backend!(conn, |c| {
-        sorted_page!(
-            c,
-            filtered!(filter),
-            sort,
-            cursor,
-            Country::as_select(),
-            fetch,
-            tie: (countries::code, String),
-            {
-                CountrySort::Code => (countries::code, String) unique,
-                CountrySort::Name => (countries::name, String),
-                CountrySort::Alpha3 => (countries::alpha3, String),
-                CountrySort::Numeric => (countries::numeric_code, String),
-                CountrySort::CreatedAt => (countries::created_at, NaiveDateTime),
-                CountrySort::UpdatedAt => (countries::updated_at, NaiveDateTime),
-            }
-        )
-    });
-    Ok(rows)
-}
-
-/// How many countries match `filter`.
-pub fn count(conn: &mut DbConnection, filter: &CountryFilter) -> QueryResult<i64> {
-    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
+/// The countries `filter` selects.
+pub fn matching(filter: &CountryFilter) -> Rows<countries::table> {
+    let mut query = countries::table.into_boxed();
+    if let Some(region) = &filter.region {
+        query = query.filter(countries::region.eq(region.clone()));
+    }
+    if let Some(subregion) = &filter.subregion {
+        query = query.filter(countries::subregion.eq(subregion.clone()));
+    }
+    if let Some(participant) = filter.participant {
+        query = query.filter(countries::participant.eq(participant));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    query
 }
 
 pub fn insert(
@@ -168,19 +126,19 @@ pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
         }
         let now = crate::time::now();
         let rows = keshvar::CountryIterator::new().map(|country| {
-            let code = country.alpha2().to_string().to_ascii_uppercase();
-            let mut changes = CountryChanges {
-                alpha3: country.alpha3().to_string().to_ascii_uppercase(),
-                numeric_code: country.number().to_owned(),
+            let input = CountryInput {
+                code: Some(country.alpha2().to_string()),
+                alpha3: country.alpha3().to_string(),
+                numeric: country.number().to_owned(),
                 name: country.iso_short_name().to_owned(),
                 region: country.maybe_region().map(|r| un_name(&r.to_string())),
                 subregion: country.maybe_subregion().map(|s| un_name(&s.to_string())),
                 participant: false,
                 joined_on: None,
                 notes: None,
-                search_text: String::new(),
             };
-            changes.search_text = country_search_text(&code, &changes);
+            // The ISO data keeps every rule; checking it stores it as the API would.
+            let (code, changes) = input.check(&mut Validator::new(), None);
             NewCountry::new(code, changes, now)
         });
         // One statement per row: the multi-backend connection has no batch insert. In one

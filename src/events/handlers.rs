@@ -3,7 +3,9 @@
 
 use actix_web::{HttpRequest, web};
 
-use super::model::{Event, EventDraft, EventFilter, EventInput, EventPage, EventPatch, EventSort};
+use super::model::{
+    Event, EventChanges, EventFilter, EventInput, EventPage, EventPatch, EventSort,
+};
 use super::queries;
 use super::rendered::RenderedEvents;
 use crate::audit::ResourceType;
@@ -11,9 +13,10 @@ use crate::auth::Role;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::{Rows, Sort};
 use crate::references::{self, Target};
 use crate::resource::{Listed, PageReader, Resource};
+use crate::schema::events;
 use crate::validation::Validator;
 
 /// The event collection, as the common behaviour sees it.
@@ -28,18 +31,8 @@ impl Listed for Events {
         filter.sort.unwrap_or_default()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &EventFilter,
-        sort: Sort<EventSort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<Event>, ApiError> {
-        queries::list(conn, filter, sort, cursor, fetch)
-    }
-
-    fn count(conn: &mut DbConnection, filter: &EventFilter) -> diesel::QueryResult<i64> {
-        queries::count(conn, filter)
+    fn matching(filter: &EventFilter) -> Rows<events::table> {
+        queries::matching(filter)
     }
 
     /// Events are the largest and most polled list: its pages reuse the renderings of events
@@ -58,7 +51,7 @@ impl Listed for Events {
 impl Resource for Events {
     type Key = i64;
     type Input = EventInput;
-    type Draft = EventDraft;
+    type Draft = EventChanges;
 
     const COLLECTION: &'static str = "/api/v1/events";
     const AUDIT: ResourceType = ResourceType::Event;
@@ -84,7 +77,7 @@ impl Resource for Events {
         conn: &mut DbConnection,
         input: EventInput,
         _: Option<&i64>,
-    ) -> Result<EventDraft, ApiError> {
+    ) -> Result<EventChanges, ApiError> {
         let mut v = Validator::new();
         let draft = input.check(&mut v);
         check_references(conn, &mut v, &draft)?;
@@ -97,7 +90,7 @@ impl Resource for Events {
     /// PostgreSQL the checks were two round trips per create, planned again each time; on
     /// SQLite they were 15% of the writer thread's work. When other rules are broken, the
     /// references are checked too, so that every error is reported at once.
-    fn prepare_new(conn: &mut DbConnection, input: EventInput) -> Result<EventDraft, ApiError> {
+    fn prepare_new(conn: &mut DbConnection, input: EventInput) -> Result<EventChanges, ApiError> {
         let mut v = Validator::new();
         let draft = input.check(&mut v);
         if !v.is_empty() {
@@ -107,7 +100,7 @@ impl Resource for Events {
         Ok(draft)
     }
 
-    fn insert(conn: &mut DbConnection, draft: EventDraft) -> Result<Event, ApiError> {
+    fn insert(conn: &mut DbConnection, draft: EventChanges) -> Result<Event, ApiError> {
         Ok(queries::insert(conn, draft)?)
     }
 
@@ -115,7 +108,7 @@ impl Resource for Events {
         conn: &mut DbConnection,
         _: &i64,
         current: &Event,
-        draft: EventDraft,
+        draft: EventChanges,
     ) -> diesel::QueryResult<Option<Event>> {
         queries::update(conn, current, draft)
     }
@@ -134,18 +127,18 @@ impl Resource for Events {
 fn check_references(
     conn: &mut DbConnection,
     v: &mut Validator,
-    draft: &EventDraft,
+    draft: &EventChanges,
 ) -> Result<(), ApiError> {
-    let participants = draft.participants.iter().enumerate();
+    let participants = draft.fields.participants.iter().enumerate();
     references::check_partners(
         conn,
         v,
         participants.map(|(i, p)| (format!("participants[{i}].partner_id"), p.partner_id)),
     )?;
-    if let Some(code) = &draft.changes.country_code {
+    if let Some(code) = &draft.fields.country_code {
         references::check_countries(conn, v, [("country_code".to_owned(), code.clone())])?;
     }
-    if let Some(agreement_id) = draft.changes.agreement_id {
+    if let Some(agreement_id) = draft.fields.agreement_id {
         references::check_agreement(conn, v, "agreement_id", agreement_id)?;
     }
     Ok(())

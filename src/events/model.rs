@@ -9,7 +9,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::http::merge_patch_schema;
-use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::events;
 use crate::sql::JsonList;
 use crate::text_enum;
@@ -124,7 +124,10 @@ pub struct Event {
 
 /// The writable fields of an event: the body of create and replace, and what a merge patch is
 /// applied to. `participants` is replaced as a whole.
-#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+// Once checked, also the columns stored (`EventChanges`). `None` is stored as NULL, in inserts
+// too: diesel's DEFAULT made each INSERT's text depend on which fields were empty.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema, Insertable, AsChangeset)]
+#[diesel(table_name = events, treat_none_as_null = true, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "title": "Study visit on one-stop public service centres to Astana", "kind": "study_visit",
@@ -184,6 +187,8 @@ pub struct EventInput {
     pub url: Option<String>,
     /// Each partner at most once; every partner must exist.
     #[serde(default)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
     pub participants: Vec<Participant>,
 }
 
@@ -206,36 +211,18 @@ impl ToSchema for EventPatch {
     }
 }
 
-/// The event's own checked columns.
-/// `None` is stored as NULL, in inserts too (diesel's default writes DEFAULT there, which makes
-/// each INSERT's text depend on which fields are empty, so PostgreSQL parsed every one anew).
+/// A checked event, ready to be stored: its fields, and the columns made from them.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = events, treat_none_as_null = true, treat_none_as_default_value = false)]
+#[diesel(table_name = events)]
 pub struct EventChanges {
-    pub title: String,
-    #[diesel(serialize_as = String)]
-    pub kind: EventKind,
-    pub starts_on: NaiveDate,
-    pub ends_on: Option<NaiveDate>,
-    pub city: Option<String>,
-    pub venue: Option<String>,
-    pub country_code: Option<String>,
-    pub agreement_id: Option<i64>,
-    pub description: Option<String>,
-    pub url: Option<String>,
+    #[diesel(embed)]
+    pub fields: EventInput,
     pub search_text: String,
-}
-
-/// A checked event with its participants, ready to be stored.
-#[derive(Clone, Debug)]
-pub struct EventDraft {
-    pub changes: EventChanges,
-    pub participants: Vec<Participant>,
 }
 
 impl EventInput {
     /// Checks the rules that need no database, recording broken ones in `v`.
-    pub fn check(self, v: &mut Validator) -> EventDraft {
+    pub fn check(self, v: &mut Validator) -> EventChanges {
         let title = v.single_line("title", &self.title, 1, 300);
         v.date("starts_on", Some(self.starts_on));
         let ends_on = v.date("ends_on", self.ends_on);
@@ -253,47 +240,40 @@ impl EventInput {
             ".partner_id",
             self.participants.iter().map(|p| p.partner_id),
         );
-        EventDraft {
-            changes: EventChanges {
-                search_text: search_text([
-                    Some(title.as_str()),
-                    city.as_deref(),
-                    venue.as_deref(),
-                    description.as_deref(),
-                ]),
+        EventChanges {
+            search_text: search_text([
+                Some(title.as_str()),
+                city.as_deref(),
+                venue.as_deref(),
+                description.as_deref(),
+            ]),
+            fields: EventInput {
                 title,
-                kind: self.kind,
-                starts_on: self.starts_on,
                 ends_on,
                 city,
                 venue,
                 country_code,
-                agreement_id: self.agreement_id,
                 description,
                 url,
+                ..self
             },
-            participants: self.participants,
         }
     }
 }
 
-/// The fields events can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventSort {
-    StartsOn,
-    Id,
-    Title,
-    CreatedAt,
-    UpdatedAt,
-}
+/// The orders of the events list, by start date first.
+pub struct EventSort;
 
-impl SortField for EventSort {
-    const FIELDS: &'static [(&'static str, Self)] = &[
-        ("starts_on", Self::StartsOn),
-        ("id", Self::Id),
-        ("title", Self::Title),
-        ("created_at", Self::CreatedAt),
-        ("updated_at", Self::UpdatedAt),
+impl SortKeys for EventSort {
+    type Table = events::table;
+    type Tie = events::id;
+    const TIE: &'static str = "id";
+    const KEYS: &'static [SortKey<Self>] = &[
+        SortKey::by::<events::starts_on>("starts_on"),
+        SortKey::tie("id"),
+        SortKey::by::<events::title>("title"),
+        SortKey::by::<events::created_at>("created_at"),
+        SortKey::by::<events::updated_at>("updated_at"),
     ];
 }
 
@@ -365,8 +345,8 @@ mod tests {
         let mut v = Validator::new();
         let draft = input().check(&mut v);
         assert!(v.finish().is_ok());
-        assert_eq!(draft.changes.country_code.as_deref(), Some("KR"));
-        assert!(draft.changes.search_text.contains("incheon"));
+        assert_eq!(draft.fields.country_code.as_deref(), Some("KR"));
+        assert!(draft.search_text.contains("incheon"));
     }
 
     #[test]

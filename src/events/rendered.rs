@@ -17,12 +17,12 @@ use quick_cache::sync::Cache;
 use serde::Serialize;
 
 use super::handlers::Events;
-use super::model::{Event, EventFilter, EventSort};
+use super::model::{Event, EventFilter, EventSort, EventStub};
 use super::queries;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::http::render_json;
-use crate::pagination::{Cursor, RenderedItem, Sort};
+use crate::pagination::{Cursor, Pages, RenderedItem, Sort};
 use crate::resource;
 
 /// Which event, at which version.
@@ -95,7 +95,8 @@ pub fn read_page(
     if !rendered.enabled() {
         return resource::render_rows::<Events>(conn, filter, sort, cursor, fetch);
     }
-    let stubs = queries::list_stubs(conn, filter, sort, cursor, fetch)?;
+    let stubs: Vec<EventStub> =
+        EventSort::read(conn, &|| queries::matching(filter), sort, cursor, fetch)?;
     let mut found: Vec<_> = stubs
         .iter()
         .map(|stub| rendered.get(stub.id, stub.version))

@@ -10,9 +10,10 @@ use crate::auth::Role;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::{Rows, Sort};
 use crate::references::{self, Target};
 use crate::resource::{Listed, Resource};
+use crate::schema::partners;
 use crate::validation::Validator;
 
 /// The partner collection, as the common behaviour sees it.
@@ -27,18 +28,8 @@ impl Listed for Partners {
         filter.sort.unwrap_or_default()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &PartnerFilter,
-        sort: Sort<PartnerSort>,
-        cursor: Option<&Cursor>,
-        fetch: i64,
-    ) -> Result<Vec<Partner>, ApiError> {
-        queries::list(conn, filter, sort, cursor, fetch)
-    }
-
-    fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> diesel::QueryResult<i64> {
-        queries::count(conn, filter)
+    fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
+        queries::matching(filter)
     }
 }
 
@@ -74,14 +65,14 @@ impl Resource for Partners {
     ) -> Result<PartnerChanges, ApiError> {
         let mut v = Validator::new();
         let changes = input.check(&mut v);
-        if let Some(code) = &changes.country_code {
+        if let Some(code) = &changes.fields.country_code {
             references::check_countries(conn, &mut v, [("country_code".to_owned(), code.clone())])?;
         }
         v.finish()?;
         if let Some(owner) = queries::name_owner(conn, &changes.name_key, id.copied())? {
             return Err(ApiError::Conflict(format!(
                 "partner {owner} already has the name {:?} (names are unique ignoring case)",
-                changes.name
+                changes.fields.name
             )));
         }
         Ok(changes)

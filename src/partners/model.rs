@@ -9,7 +9,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::http::merge_patch_schema;
-use crate::pagination::{Cursor, Page, PageItem, Sort, SortField};
+use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::partners;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
@@ -83,7 +83,9 @@ pub struct Partner {
 
 /// The writable fields of a partner: the body of create and replace, and what a merge patch
 /// is applied to.
-#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+// Once checked, also the columns stored (`PartnerChanges`); `None` is stored as NULL.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema, Insertable, AsChangeset)]
+#[diesel(table_name = partners, treat_none_as_null = true, treat_none_as_default_value = false)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "name": "Organisation for Economic Co-operation and Development", "acronym": "OECD",
@@ -151,19 +153,13 @@ impl ToSchema for PartnerPatch {
     }
 }
 
-/// A checked partner, ready to be stored.
+/// A checked partner, ready to be stored: its fields, and the columns made from them.
 #[derive(Clone, Debug, Insertable, AsChangeset)]
-#[diesel(table_name = partners, treat_none_as_null = true, treat_none_as_default_value = false)]
+#[diesel(table_name = partners)]
 pub struct PartnerChanges {
-    pub name: String,
+    #[diesel(embed)]
+    pub fields: PartnerInput,
     pub name_key: String,
-    pub acronym: Option<String>,
-    #[diesel(serialize_as = String)]
-    pub kind: PartnerKind,
-    pub country_code: Option<String>,
-    pub website: Option<String>,
-    pub email: Option<String>,
-    pub description: Option<String>,
     pub search_text: String,
 }
 
@@ -186,32 +182,31 @@ impl PartnerInput {
                 acronym.as_deref(),
                 description.as_deref(),
             ]),
-            name,
-            acronym,
-            kind: self.kind,
-            country_code,
-            website,
-            email,
-            description,
+            fields: PartnerInput {
+                name,
+                acronym,
+                country_code,
+                website,
+                email,
+                description,
+                ..self
+            },
         }
     }
 }
 
-/// The fields partners can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PartnerSort {
-    Name,
-    Id,
-    CreatedAt,
-    UpdatedAt,
-}
+/// The orders of the partners list, by name first.
+pub struct PartnerSort;
 
-impl SortField for PartnerSort {
-    const FIELDS: &'static [(&'static str, Self)] = &[
-        ("name", Self::Name),
-        ("id", Self::Id),
-        ("created_at", Self::CreatedAt),
-        ("updated_at", Self::UpdatedAt),
+impl SortKeys for PartnerSort {
+    type Table = partners::table;
+    type Tie = partners::id;
+    const TIE: &'static str = "id";
+    const KEYS: &'static [SortKey<Self>] = &[
+        SortKey::by::<partners::name>("name"),
+        SortKey::tie("id"),
+        SortKey::by::<partners::created_at>("created_at"),
+        SortKey::by::<partners::updated_at>("updated_at"),
     ];
 }
 
@@ -271,10 +266,10 @@ mod tests {
         let mut v = Validator::new();
         let changes = input().check(&mut v);
         assert!(v.finish().is_ok());
-        assert_eq!(changes.name, "Astana Civil Service Hub");
+        assert_eq!(changes.fields.name, "Astana Civil Service Hub");
         assert_eq!(changes.name_key, "astana civil service hub");
-        assert_eq!(changes.country_code.as_deref(), Some("KZ"));
-        assert_eq!(changes.kind, PartnerKind::Multilateral);
+        assert_eq!(changes.fields.country_code.as_deref(), Some("KZ"));
+        assert_eq!(changes.fields.kind, PartnerKind::Multilateral);
     }
 
     #[test]

@@ -1,14 +1,11 @@
 //! Partner queries. Each takes the caller's connection, so the caller owns the transaction.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{Partner, PartnerChanges, PartnerFilter, PartnerSort};
+use super::model::{Partner, PartnerChanges, PartnerFilter};
 use crate::db::DbConnection;
-use crate::error::ApiError;
-use crate::pagination::{Cursor, Sort};
+use crate::pagination::Rows;
 use crate::schema::partners;
-use crate::sorted_page;
 use crate::validation::like_pattern;
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
@@ -33,55 +30,19 @@ pub fn name_owner(
         .optional()
 }
 
-/// The partners matching a `&PartnerFilter`, as a boxed query for the backend it runs on (a
-/// macro, expanded for each backend inside `on_backend!`; see there why).
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &PartnerFilter = $filter;
-        let mut query = partners::table.into_boxed();
-        if let Some(kind) = filter.kind {
-            query = query.filter(partners::kind.eq(kind.as_str()));
-        }
-        if let Some(country) = &filter.country {
-            query = query.filter(partners::country_code.eq(country.trim().to_ascii_uppercase()));
-        }
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
-        }
-        query
-    }};
-}
-
-/// One page of partners after `cursor`, `fetch` rows at most.
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &PartnerFilter,
-    sort: Sort<PartnerSort>,
-    cursor: Option<&Cursor>,
-    fetch: i64,
-) -> Result<Vec<Partner>, ApiError> {
-    let rows: Vec<Partner> = crate::on_backend!(conn, |c| {
-        sorted_page!(
-            c,
-            filtered!(filter),
-            sort,
-            cursor,
-            Partner::as_select(),
-            fetch,
-            tie: (partners::id, i64),
-            {
-                PartnerSort::Name => (partners::name, String),
-                PartnerSort::Id => (partners::id, i64) unique,
-                PartnerSort::CreatedAt => (partners::created_at, NaiveDateTime),
-                PartnerSort::UpdatedAt => (partners::updated_at, NaiveDateTime),
-            }
-        )
-    });
-    Ok(rows)
-}
-
-pub fn count(conn: &mut DbConnection, filter: &PartnerFilter) -> QueryResult<i64> {
-    crate::on_backend!(conn, |c| filtered!(filter).count().get_result(c))
+/// The partners `filter` selects.
+pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
+    let mut query = partners::table.into_boxed();
+    if let Some(kind) = filter.kind {
+        query = query.filter(partners::kind.eq(kind.as_str()));
+    }
+    if let Some(country) = &filter.country {
+        query = query.filter(partners::country_code.eq(country.trim().to_ascii_uppercase()));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    query
 }
 
 pub fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> QueryResult<Partner> {
