@@ -216,6 +216,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             telemetry::REQUEST_ID,
+            header::HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([
             header::ETAG,

@@ -110,6 +110,14 @@ pub enum ApiError {
     /// The request body did not arrive within the body-read timeout.
     #[error("the request body did not arrive in time")]
     RequestTimeout,
+    /// An `Idempotency-Key` sent again with another request (see `idempotency`).
+    #[error(
+        "this Idempotency-Key was sent before with another request body; a new request needs a new key"
+    )]
+    IdempotencyKeyReused,
+    /// An `Idempotency-Key` whose first request is still being processed.
+    #[error("the first request with this Idempotency-Key is still being processed; retry later")]
+    IdempotencyKeyInFlight,
     /// The database did not answer in time, or is down: try again later.
     #[error("{context}")]
     Unavailable {
@@ -206,6 +214,8 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal { .. } => "internal_error",
         }
@@ -261,6 +271,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -272,7 +284,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type(PROBLEM_JSON);
         match self {
-            Self::Unavailable { .. } => {
+            Self::Unavailable { .. } | Self::IdempotencyKeyInFlight => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::Unauthorized(_) => {
@@ -445,7 +457,8 @@ pub mod responses {
         "errors": [{"field": "limit", "message": "must be between 1 and 500"}]}))]
     pub struct BadRequest(pub ProblemDetails);
 
-    /// The body parsed but breaks field rules; `errors` lists every one.
+    /// The body parsed but breaks field rules; `errors` lists every one. (Or a POST's
+    /// `Idempotency-Key` came before with another body.)
     #[derive(ToResponse)]
     #[response(content_type = "application/problem+json", examples(
         ("partner" = (summary = "A partner body with two broken rules", value = json!({
@@ -461,6 +474,11 @@ pub mod responses {
             "type": "urn:coop-registry:problem:validation_failed", "title": "Unprocessable Content",
             "status": 422, "code": "validation_failed", "detail": "the request body breaks 1 rule(s)",
             "errors": [{"field": "alpha3", "message": "must be 3 letters A-Z"}]}))),
+        ("idempotency key reused" = (summary = "A POST whose Idempotency-Key came before with another body", value = json!({
+            "type": "urn:coop-registry:problem:idempotency_key_reused", "title": "Unprocessable Content",
+            "status": 422, "code": "idempotency_key_reused",
+            "detail": "this Idempotency-Key was sent before with another request body; a new request needs a new key",
+            "errors": []}))),
     ))]
     pub struct Unprocessable(pub ProblemDetails);
 
@@ -499,6 +517,7 @@ pub mod responses {
     pub struct NotFound(pub ProblemDetails);
 
     /// The change clashes with existing data: a duplicate key, or a resource still referenced.
+    /// (Or a POST's `Idempotency-Key` is held by its first request, still running.)
     #[derive(ToResponse)]
     #[response(content_type = "application/problem+json", examples(
         ("duplicate name" = (summary = "A partner's name is taken", value = json!({
@@ -514,6 +533,11 @@ pub mod responses {
         ("duplicate code" = (summary = "A country that exists already", value = json!({
             "type": "urn:coop-registry:problem:conflict", "title": "Conflict", "status": 409,
             "code": "conflict", "detail": "country KZ already exists", "errors": []}))),
+        ("idempotency key in flight" = (summary = "A POST repeated while the first with its Idempotency-Key runs", value = json!({
+            "type": "urn:coop-registry:problem:idempotency_key_in_flight", "title": "Conflict",
+            "status": 409, "code": "idempotency_key_in_flight",
+            "detail": "the first request with this Idempotency-Key is still being processed; retry later",
+            "errors": []}))),
     ))]
     pub struct Conflict(pub ProblemDetails);
 

@@ -59,7 +59,7 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         (name = "audit", description = "Every write, with who made it and the resource before and after (admins)"),
         (name = "operations", description = "Health checks for load balancers and orchestrators"),
     ),
-    modifiers(&BearerAuth, &ResourceOperations, &TextParametersRefuseNul)
+    modifiers(&BearerAuth, &ResourceOperations, &TextParametersRefuseNul, &IdempotencyKeys)
 )]
 pub struct ApiDoc;
 
@@ -72,6 +72,15 @@ impl Modify for ResourceOperations {
         crud::document::<partners::Partners>(openapi);
         crud::document::<agreements::Agreements>(openapi);
         crud::document::<events::Events>(openapi);
+    }
+}
+
+/// The `Idempotency-Key` header on every POST (see `idempotency`).
+struct IdempotencyKeys;
+
+impl Modify for IdempotencyKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        crate::idempotency::document(openapi);
     }
 }
 

@@ -28,6 +28,7 @@ use serde_json::Value;
 use crate::auth::{self, Access, AccessPolicy};
 use crate::error::ApiError;
 use crate::http::ParameterSchema;
+use crate::idempotency::{self, Keys};
 
 /// One registered route: what the router matches and what the gate requires.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,16 +63,28 @@ impl Routes {
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(Method::GET, path, access, handler)
+        self.route(Method::GET, path, access, handler, None)
     }
 
+    /// A POST route; its answers are kept under an `Idempotency-Key` (see `idempotency`).
     pub fn post<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
     where
         F: Handler<Args>,
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(Method::POST, path, access, handler)
+        self.route(Method::POST, path, access, handler, Some(Keys::Kept))
+    }
+
+    /// A POST route whose answer carries a secret: it refuses an `Idempotency-Key`, since
+    /// keeping the answer would store the secret.
+    pub fn post_with_secret<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::POST, path, access, handler, Some(Keys::Refused))
     }
 
     pub fn put<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
@@ -80,7 +93,7 @@ impl Routes {
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(Method::PUT, path, access, handler)
+        self.route(Method::PUT, path, access, handler, None)
     }
 
     pub fn patch<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
@@ -89,7 +102,7 @@ impl Routes {
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(Method::PATCH, path, access, handler)
+        self.route(Method::PATCH, path, access, handler, None)
     }
 
     pub fn delete<F, Args>(self, path: &'static str, access: Access, handler: F) -> Self
@@ -98,7 +111,7 @@ impl Routes {
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(Method::DELETE, path, access, handler)
+        self.route(Method::DELETE, path, access, handler, None)
     }
 
     /// Adds `method path` with its gate; routes of one path share one resource, so that a
@@ -109,6 +122,7 @@ impl Routes {
         path: &'static str,
         access: Access,
         handler: F,
+        keys: Option<Keys>,
     ) -> Self
     where
         F: Handler<Args>,
@@ -121,9 +135,14 @@ impl Routes {
             access,
         });
         self.table.push(RouteInfo::clone(&info));
-        let route = web::method(method)
-            .to(handler)
-            .wrap(from_fn(move |req, next| gate(Rc::clone(&info), req, next)));
+        let route = web::method(method).to(handler);
+        // Inside the gate: keys are scoped to the token the gate has admitted.
+        let route = match keys {
+            Some(Keys::Kept) => route.wrap(from_fn(idempotency::kept)),
+            Some(Keys::Refused) => route.wrap(from_fn(idempotency::refused)),
+            None => route,
+        };
+        let route = route.wrap(from_fn(move |req, next| gate(Rc::clone(&info), req, next)));
         match self.resources.iter_mut().find(|(known, _)| *known == path) {
             Some((_, resource)) => {
                 let taken = std::mem::replace(resource, web::resource(path));

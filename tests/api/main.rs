@@ -12,6 +12,7 @@ mod demo;
 mod error_log;
 mod events;
 mod hardening;
+mod idempotency;
 mod migrations;
 mod openapi;
 mod params;
