@@ -104,7 +104,7 @@ impl CalendarFilter {
     get, path = "/api/v1/calendar.ics", tag = "events", operation_id = "events_calendar",
     params(
         CalendarFilter,
-        ("If-None-Match" = Option<String>, Header,
+        ("If-None-Match" = Option<String>, Header, nullable = false,
          description = "The `ETag` of a calendar fetched before: 304 while it is unchanged"),
     ),
     responses(
