@@ -201,6 +201,7 @@ pub async fn activities(
          example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-organisations version=\"2.03\" generated-datetime=\"2026-11-30T08:00:00Z\">\n  <iati-organisation xml:lang=\"en\">\n    <organisation-identifier>XX-COOP-REGISTRY</organisation-identifier>\n    <name>\n      <narrative xml:lang=\"en\">Cooperation Registry</narrative>\n    </name>\n    <reporting-org ref=\"XX-COOP-REGISTRY\" type=\"40\">\n      <narrative xml:lang=\"en\">Cooperation Registry</narrative>\n    </reporting-org>\n  </iati-organisation>\n</iati-organisations>\n")),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),
+        (status = 503, response = responses::Unavailable),
     ),
     security((), ("bearer" = [])),
 )]
