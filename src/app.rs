@@ -67,7 +67,7 @@ impl Application {
         let rendered = web::Data::new(RenderedEvents::new(
             settings.rendered_cache_mib.saturating_mul(1 << 20),
         ));
-        let feed_settings = web::Data::new(settings.feeds.clone());
+        let feed_settings = web::Data::new(crate::config::FeedSettings::clone(&settings.feeds));
         let openapi_document = openapi::served();
         let query_rules = web::Data::new(routing::ParameterRules::from_document(
             &serde_json::to_value(openapi::document())?,

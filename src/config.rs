@@ -62,9 +62,10 @@ pub struct Settings {
     #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2)]
     pub rendered_cache_mib: u64,
 
-    /// The events calendar and the IATI files.
+    /// The events calendar and the IATI files. (Boxed: the command line's enum holds the
+    /// settings, and its variants should stay of a size.)
     #[command(flatten)]
-    pub feeds: FeedSettings,
+    pub feeds: Box<FeedSettings>,
 }
 
 /// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
@@ -92,7 +93,7 @@ impl Settings {
             cors_allowed_origins: Vec::new(),
             body_timeout_secs: 10,
             rendered_cache_mib: 2,
-            feeds: FeedSettings::default(),
+            feeds: Box::default(),
         }
     }
 }
