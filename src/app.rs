@@ -67,6 +67,7 @@ impl Application {
         let rendered = web::Data::new(RenderedEvents::new(
             settings.rendered_cache_mib.saturating_mul(1 << 20),
         ));
+        let feed_settings = web::Data::new(crate::config::FeedSettings::clone(&settings.feeds));
         let openapi_document = openapi::served();
         let query_rules = web::Data::new(routing::ParameterRules::from_document(
             &serde_json::to_value(openapi::document())?,
@@ -91,6 +92,7 @@ impl Application {
                 .wrap(Condition::new(access_log, telemetry::access_log()))
                 .app_data(db.clone())
                 .app_data(rendered.clone())
+                .app_data(feed_settings.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .app_data(query_rules.clone())
@@ -170,6 +172,8 @@ pub fn all_routes() -> Vec<routing::Routes> {
         agreements::routes(),
         events::routes(),
         audit::routes(),
+        crate::feeds::calendar::routes(),
+        crate::feeds::iati::routes(),
         health::routes(),
     ]
 }

@@ -61,6 +61,11 @@ pub struct Settings {
     /// records are unchanged (see `rendered.rs`); 0 turns this off.
     #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2)]
     pub rendered_cache_mib: u64,
+
+    /// The events calendar and the IATI files. (Boxed: the command line's enum holds the
+    /// settings, and its variants should stay of a size.)
+    #[command(flatten)]
+    pub feeds: Box<FeedSettings>,
 }
 
 /// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
@@ -88,6 +93,130 @@ impl Settings {
             cors_allowed_origins: Vec::new(),
             body_timeout_secs: 10,
             rendered_cache_mib: 2,
+            feeds: Box::default(),
         }
     }
+}
+
+/// The events calendar (`/api/v1/calendar.ics`) and the IATI files (`/api/v1/iati/…`): how they
+/// name the hub and their records (see `crate::feeds`).
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct FeedSettings {
+    /// The domain in each calendar event's UID (`event-7@DOMAIN`): keep it fixed, or calendar
+    /// programs take every event for a new one. The default is a reserved name that is nobody's.
+    #[arg(long, env = "CALENDAR_UID_DOMAIN", default_value = DEFAULT_CALENDAR_UID_DOMAIN,
+          value_parser = parse_uid_domain)]
+    pub calendar_uid_domain: String,
+
+    /// The most events one calendar holds (the earliest first); more are left out, and the
+    /// answer says so in `X-Calendar-Truncated`.
+    #[arg(long, env = "CALENDAR_MAX_EVENTS", default_value_t = DEFAULT_CALENDAR_MAX_EVENTS,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub calendar_max_events: u32,
+
+    /// The hub's IATI organisation identifier: the reporting organisation of the IATI files and
+    /// the prefix of every activity's identifier (`REF-<agreement id>`).
+    #[arg(long, env = "IATI_REPORTING_ORG_REF", default_value = DEFAULT_IATI_REPORTING_ORG_REF,
+          value_parser = parse_iati_ref)]
+    pub iati_reporting_org_ref: String,
+
+    /// The hub's name, as the IATI files write it.
+    #[arg(long, env = "IATI_REPORTING_ORG_NAME", default_value = DEFAULT_IATI_REPORTING_ORG_NAME,
+          value_parser = parse_org_name)]
+    pub iati_reporting_org_name: String,
+
+    /// The hub's IATI organisation type code (IATI's OrganisationType list: 10 government,
+    /// 40 multilateral, 90 other…).
+    #[arg(long, env = "IATI_REPORTING_ORG_TYPE", default_value = DEFAULT_IATI_REPORTING_ORG_TYPE,
+          value_parser = parse_iati_org_type)]
+    pub iati_reporting_org_type: String,
+
+    /// The language of the registry's texts (ISO 639-1), written as `xml:lang` in the IATI files.
+    #[arg(long, env = "IATI_LANGUAGE", default_value = DEFAULT_IATI_LANGUAGE,
+          value_parser = parse_language)]
+    pub iati_language: String,
+}
+
+/// `CALENDAR_UID_DOMAIN` when not set: `.invalid` is reserved (RFC 2606), so it is no one's.
+pub const DEFAULT_CALENDAR_UID_DOMAIN: &str = "coop-registry.invalid";
+/// `CALENDAR_MAX_EVENTS` when not set.
+pub const DEFAULT_CALENDAR_MAX_EVENTS: u32 = 10_000;
+/// `IATI_REPORTING_ORG_REF` when not set: a placeholder to replace before publishing.
+pub const DEFAULT_IATI_REPORTING_ORG_REF: &str = "XX-COOP-REGISTRY";
+/// `IATI_REPORTING_ORG_NAME` when not set.
+pub const DEFAULT_IATI_REPORTING_ORG_NAME: &str = "Cooperation Registry";
+/// `IATI_REPORTING_ORG_TYPE` when not set: 40, multilateral, as an intergovernmental hub is.
+pub const DEFAULT_IATI_REPORTING_ORG_TYPE: &str = "40";
+/// `IATI_LANGUAGE` when not set.
+pub const DEFAULT_IATI_LANGUAGE: &str = "en";
+
+/// The codes of IATI's OrganisationType list.
+pub const IATI_ORGANISATION_TYPES: &[&str] = &[
+    "10", "11", "15", "21", "22", "23", "24", "30", "40", "60", "70", "71", "72", "73", "80", "90",
+];
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            calendar_uid_domain: DEFAULT_CALENDAR_UID_DOMAIN.to_owned(),
+            calendar_max_events: DEFAULT_CALENDAR_MAX_EVENTS,
+            iati_reporting_org_ref: DEFAULT_IATI_REPORTING_ORG_REF.to_owned(),
+            iati_reporting_org_name: DEFAULT_IATI_REPORTING_ORG_NAME.to_owned(),
+            iati_reporting_org_type: DEFAULT_IATI_REPORTING_ORG_TYPE.to_owned(),
+            iati_language: DEFAULT_IATI_LANGUAGE.to_owned(),
+        }
+    }
+}
+
+/// A host name: letters, digits, `-` and `.`, as in the right-hand side of a UID.
+fn parse_uid_domain(text: &str) -> Result<String, String> {
+    let fine = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    fine.then(|| text.to_ascii_lowercase())
+        .ok_or_else(|| "must be a domain name: letters, digits, `-` and `.`".to_owned())
+}
+
+/// An IATI organisation identifier: an agency prefix and a number (`XM-DAC-41114`), without
+/// white space or the characters IATI forbids in identifiers (`/`, `&`, `|`, `?`).
+fn parse_iati_ref(text: &str) -> Result<String, String> {
+    let fine = !text.is_empty()
+        && text.len() <= 100
+        && text
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '&' | '|' | '?'));
+    fine.then(|| text.to_owned()).ok_or_else(|| {
+        "must be an IATI organisation identifier (printable ASCII without spaces, /, &, | or ?)"
+            .to_owned()
+    })
+}
+
+/// A name of one line, 1 to 200 characters.
+fn parse_org_name(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let fine =
+        !text.is_empty() && text.chars().count() <= 200 && !text.chars().any(char::is_control);
+    fine.then(|| text.to_owned())
+        .ok_or_else(|| "must be one line of 1 to 200 characters".to_owned())
+}
+
+fn parse_iati_org_type(text: &str) -> Result<String, String> {
+    IATI_ORGANISATION_TYPES
+        .contains(&text)
+        .then(|| text.to_owned())
+        .ok_or_else(|| {
+            format!(
+                "must be one of IATI's organisation types: {}",
+                IATI_ORGANISATION_TYPES.join(", ")
+            )
+        })
+}
+
+/// An ISO 639-1 code: two lower-case letters.
+fn parse_language(text: &str) -> Result<String, String> {
+    let fine = text.len() == 2 && text.bytes().all(|b| b.is_ascii_lowercase());
+    fine.then(|| text.to_owned())
+        .ok_or_else(|| "must be an ISO 639-1 language code: two lower-case letters".to_owned())
 }

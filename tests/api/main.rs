@@ -11,6 +11,7 @@ mod countries;
 mod demo;
 mod error_log;
 mod events;
+mod feeds;
 mod hardening;
 mod idempotency;
 mod migrations;
