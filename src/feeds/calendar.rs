@@ -25,10 +25,10 @@ use crate::auth::Access;
 use crate::config::FeedSettings;
 use crate::db::Db;
 use crate::error::{ApiError, responses};
-use crate::events::model::{Event, EventFilter, EventKind, EventSort};
+use crate::events::model::{Event, EventFilter, EventKind, EventSort, EventStub};
 use crate::events::queries;
 use crate::http::QueryParams;
-use crate::pagination::Sort;
+use crate::pagination::{Pages, Sort};
 use crate::routing::Routes;
 
 /// Where the calendar is served.
@@ -135,7 +135,8 @@ pub async fn calendar(
     let fetch = i64::try_from(max).unwrap_or(i64::MAX).saturating_add(1);
     let mut listed = db
         .read(move |conn| {
-            queries::list_stubs(conn, &filter, Sort::<EventSort>::default(), None, fetch)
+            let rows = || queries::matching(&filter);
+            <EventSort as Pages<EventStub>>::read(conn, &rows, Sort::default(), None, fetch)
         })
         .await?;
     let truncated = listed.len() > max;

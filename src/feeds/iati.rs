@@ -42,7 +42,7 @@ use crate::error::{ApiError, responses};
 use crate::http::QueryParams;
 use crate::pagination::{Cursor, Sort};
 use crate::partners::{Partner, PartnerKind, queries as partner_queries};
-use crate::resource::Listed;
+use crate::resource;
 use crate::routing::Routes;
 
 /// The version of the IATI Standard the files follow.
@@ -304,7 +304,8 @@ impl ActivityFile {
             .read(move |conn| {
                 let sort = Sort::<AgreementSort>::default();
                 let cursor = after.map(|id| Cursor::after(&sort, id, id));
-                let rows = Agreements::list(conn, &filter, sort, cursor.as_ref(), CHUNK)?;
+                let rows =
+                    resource::list_items::<Agreements>(conn, &filter, sort, cursor.as_ref(), CHUNK)?;
                 let partners = with_parties(conn, partners, &rows)?;
                 Ok((rows, partners))
             })
