@@ -61,6 +61,15 @@ pub struct Settings {
     /// records are unchanged (see `rendered.rs`); 0 turns this off.
     #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2)]
     pub rendered_cache_mib: u64,
+
+    /// The largest body an import (`POST /api/v1/…/import`) takes, in bytes; larger is 413.
+    #[arg(long, env = "IMPORT_MAX_BYTES", default_value_t = 10 << 20)]
+    pub import_max_bytes: usize,
+
+    /// The most rows one import takes; more is 413. An import is one transaction, and on
+    /// SQLite other writes wait for it.
+    #[arg(long, env = "IMPORT_MAX_ROWS", default_value_t = 10_000)]
+    pub import_max_rows: usize,
 }
 
 /// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
@@ -88,6 +97,8 @@ impl Settings {
             cors_allowed_origins: Vec::new(),
             body_timeout_secs: 10,
             rendered_cache_mib: 2,
+            import_max_bytes: 10 << 20,
+            import_max_rows: 10_000,
         }
     }
 }
