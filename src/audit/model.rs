@@ -77,7 +77,7 @@ pub struct AuditEntry {
     pub after: Option<Value>,
     /// The import that made this write: every write of one import carries its batch id.
     /// Null for a write of a single record.
-    #[schema(required = true, format = Uuid)]
+    #[schema(required = true, format = "uuid")]
     pub batch_id: Option<String>,
 }
 

@@ -72,7 +72,7 @@ pub async fn export<R: Described>(
     // The first chunk is read before answering, so that a database that cannot answer is a
     // 503 with its problem body rather than a broken stream.
     let first = read_chunk::<R>(pool.clone(), filter, sort, None).await?;
-    let mut encoder = match format {
+    let encoder = match format {
         ExportFormat::Csv => Encoder::Csv(Columns::of::<R::Item>().names),
         ExportFormat::Ndjson => Encoder::Ndjson,
     };
@@ -90,6 +90,7 @@ pub async fn export<R: Described>(
         head: Some(head),
         ready: Some(first),
         pending: None,
+        sent: 0,
     };
     let body = futures_util::stream::unfold(state, |mut state| async move {
         let chunk = state.next().await.transpose()?;
@@ -184,6 +185,22 @@ struct Export<R: Listed> {
     ready: Option<(R::Filter, Vec<R::Item>)>,
     /// The chunk being read.
     pending: Option<Reading<R::Filter, R::Item>>,
+    /// Records written out so far.
+    sent: usize,
+}
+
+/// Dropped with chunks left to send: the client went away (actix drops a body it can no longer
+/// send), and the reading stops with it.
+impl<R: Listed> Drop for Export<R> {
+    fn drop(&mut self) {
+        if self.sent > 0 && (self.pending.is_some() || self.ready.is_some()) {
+            log::info!(
+                "an export of {} records stopped after {}: the client went away",
+                <R::Item as utoipa::ToSchema>::name(),
+                self.sent
+            );
+        }
+    }
 }
 
 impl<R: Listed> Export<R> {
@@ -211,6 +228,7 @@ impl<R: Listed> Export<R> {
             ));
         }
         let mut out = self.head.take().unwrap_or_default();
+        self.sent += rows.len();
         for row in &rows {
             self.encoder.row(&mut out, row)?;
         }

@@ -66,7 +66,7 @@ pub struct ImportReport {
     /// Whether nothing was written because it was asked for (`dry_run=true`).
     pub dry_run: bool,
     /// The batch id every audit entry of this import carries; null when nothing was written.
-    #[schema(required = true, format = Uuid)]
+    #[schema(required = true, format = "uuid")]
     pub batch_id: Option<String>,
     /// The records in the file.
     #[schema(minimum = 0)]
@@ -120,7 +120,7 @@ pub async fn import<R: Described>(
 ) -> Result<HttpResponse, ApiError> {
     let limits = req
         .app_data::<web::Data<ImportLimits>>()
-        .map(|l| **l)
+        .map(|l| *l.get_ref())
         .unwrap_or_default();
     let format = body_format(&req)?;
     let body = read_body(&req, payload, limits.max_bytes).await?;
@@ -280,14 +280,20 @@ fn parse<R: Described>(format: Format, body: &[u8], max_rows: usize) -> Result<V
                 }
             };
             let names = header_names::<R>(&header, &columns)?;
+            // The line a record starts on, counted from its byte offset.
+            let mut lines = LineCounter::default();
+            let mut line_at = |byte: Option<u64>| lines.line_at(body, byte.unwrap_or(0) as usize);
             for record in records {
                 if rows.len() >= max_rows {
                     return Err(too_many());
                 }
                 rows.push(match record {
-                    Ok(record) => csv_row(&record, &names, &columns),
+                    Ok(record) => {
+                        let line = line_at(record.position().map(|p| p.byte()));
+                        csv_row(line, &record, &names, &columns)
+                    }
                     Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
+                        let line = line_at(e.position().map(|p| p.byte()));
                         Row {
                             line,
                             fields: Err(vec![row_error(
@@ -303,6 +309,31 @@ fn parse<R: Described>(format: Format, body: &[u8], max_rows: usize) -> Result<V
         }
     }
     Ok(rows)
+}
+
+/// Counts line feeds up to a byte offset, going on from where it last counted (records come in
+/// order).
+#[derive(Default)]
+struct LineCounter {
+    byte: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, body: &[u8], byte: usize) -> u64 {
+        // A record's position may be that of the line break before it (the `\n` of a CRLF).
+        let mut byte = byte.min(body.len());
+        while byte < body.len() && matches!(body[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        if byte < self.byte {
+            *self = Self::default();
+        }
+        let feeds = body[self.byte..byte].iter().filter(|b| **b == b'\n').count();
+        self.line += feeds as u64;
+        self.byte = byte;
+        self.line + 1
+    }
 }
 
 /// The columns a header names, checked: each a field of the record, once, and every field a
@@ -355,8 +386,7 @@ fn header_names<R: Described>(
 
 /// A CSV record as the JSON object it stands for: each cell read as its column's JSON type, an
 /// empty cell as a field left out (null, or the field's default).
-fn csv_row(record: &csv::ByteRecord, names: &[String], columns: &Columns) -> Row {
-    let line = record.position().map_or(0, |p| p.line());
+fn csv_row(line: u64, record: &csv::ByteRecord, names: &[String], columns: &Columns) -> Row {
     if record.len() != names.len() {
         let message = format!(
             "has {} fields; the header has {}",

@@ -464,3 +464,39 @@ async fn import_bodies_and_access_are_checked(app: TestApp) {
     let with_bom = format!("\u{feff}{}", PARTNERS.replace("First", "Third").replace("Second", "Fourth"));
     json(import(&app, "partners", "text/csv", &with_bom, "").await, 200).await;
 }
+
+/// A client that goes away stops the export: the service says so, well before the last row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_stops_the_export() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("registry.db").display().to_string();
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_coop-registry"))
+        .args(["--database-url", &path, "seed-bench", "--partners", "20", "--agreements", "20"])
+        .args(["--events", "20000"])
+        .output()
+        .expect("seed-bench runs");
+    assert!(seeded.status.success());
+    let service = crate::helpers::ServiceProcess::start(&path).await;
+    let address = service.address.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    socket
+        .write_all(b"GET /api/v1/events/export?format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sent");
+    let mut start = vec![0; 4096];
+    let read = socket.read(&mut start).await.expect("the first bytes");
+    assert!(String::from_utf8_lossy(&start[..read]).starts_with("HTTP/1.1 200"));
+    drop(socket);
+    let line = service
+        .logged_line(&["an export of Event records stopped after", "the client went away"])
+        .await
+        .expect("the export stopped");
+    let sent: usize = line
+        .split("stopped after ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a count");
+    assert!(sent < 20_000, "{line}");
+}
