@@ -49,6 +49,19 @@ fn rendered(encoder: &Encoder, items: &[Value]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// An example record as an NDJSON line, its fields in the order the record writes them (a JSON
+/// value keeps them by name).
+fn ndjson_line(item: &Value, columns: &[String]) -> String {
+    let fields: Vec<String> = columns
+        .iter()
+        .filter_map(|name| {
+            let value = item.get(name)?;
+            Some(format!("{}:{value}", Value::String(name.clone())))
+        })
+        .collect();
+    format!("{{{}}}\n", fields.join(","))
+}
+
 /// The example a schema gives (`example`, or the first of `examples`).
 fn example_of<T: PartialSchema>() -> Value {
     let schema = serde_json::to_value(T::schema()).unwrap_or_default();
@@ -78,17 +91,13 @@ fn export_operation<R: Described>() -> utoipa::openapi::path::Operation {
     let mut parameters = ExportParams::into_params(|| Some(ParameterIn::Query));
     parameters.extend(R::Filter::into_params(|| Some(ParameterIn::Query)));
     let example = example_of::<R::Item>();
-    let csv = rendered(
-        &Encoder::Csv(Columns::of::<R::Item>().names),
-        std::slice::from_ref(&example),
-    );
-    let ndjson = rendered(&Encoder::Ndjson, std::slice::from_ref(&example));
+    let columns = Columns::of::<R::Item>().names;
+    let ndjson = ndjson_line(&example, &columns);
+    let csv = rendered(&Encoder::Csv(columns), std::slice::from_ref(&example));
     let file = |extension: &str| {
-        ContentBuilder::new()
-            .schema(Some(text_schema().description(Some(format!(
-                "The file `{}`",
-                file_name::<R>(extension)
-            )))))
+        ContentBuilder::new().schema(Some(
+            text_schema().description(Some(format!("The file `{}`", file_name::<R>(extension)))),
+        ))
     };
     let ok = ResponseBuilder::new()
         .description(format!(
@@ -158,8 +167,8 @@ fn import_operation<R: Described>() -> utoipa::openapi::path::Operation {
         .into_iter()
         .filter(|name| example.get(name).is_some())
         .collect();
+    let ndjson = ndjson_line(&example, &columns);
     let csv = rendered(&Encoder::Csv(columns), std::slice::from_ref(&example));
-    let ndjson = rendered(&Encoder::Ndjson, std::slice::from_ref(&example));
     let body = RequestBodyBuilder::new()
         .description(Some(
             "Records as an export writes them; `id`, `created_at`, `updated_at` and `version` \

@@ -380,7 +380,10 @@ mod tests {
     #[test]
     fn accept_chooses_the_format_by_quality_then_order() {
         assert_eq!(accept("text/csv").ok(), Some(ExportFormat::Csv));
-        assert_eq!(accept("application/x-ndjson").ok(), Some(ExportFormat::Ndjson));
+        assert_eq!(
+            accept("application/x-ndjson").ok(),
+            Some(ExportFormat::Ndjson)
+        );
         assert_eq!(
             accept("text/csv;q=0.5, application/x-ndjson").ok(),
             Some(ExportFormat::Ndjson)
@@ -393,7 +396,10 @@ mod tests {
             accept("application/json"),
             Err(ApiError::NotAcceptable(_))
         ));
-        assert!(matches!(accept("text/csv;q=0"), Err(ApiError::NotAcceptable(_))));
+        assert!(matches!(
+            accept("text/csv;q=0"),
+            Err(ApiError::NotAcceptable(_))
+        ));
         let plain = TestRequest::get().to_http_request();
         assert_eq!(negotiate(&plain, None).ok(), Some(ExportFormat::Csv));
         let req = TestRequest::get()

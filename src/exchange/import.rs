@@ -270,7 +270,10 @@ fn parse<R: Described>(format: Format, body: &[u8], max_rows: usize) -> Result<V
             let header = match records.next() {
                 Some(Ok(header)) => header,
                 Some(Err(e)) => {
-                    return Err(ApiError::bad_field("header", format!("cannot be read: {e}")));
+                    return Err(ApiError::bad_field(
+                        "header",
+                        format!("cannot be read: {e}"),
+                    ));
                 }
                 None => {
                     return Err(ApiError::bad_field(
@@ -329,7 +332,10 @@ impl LineCounter {
         if byte < self.byte {
             *self = Self::default();
         }
-        let feeds = body[self.byte..byte].iter().filter(|b| **b == b'\n').count();
+        let feeds = body[self.byte..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
         self.line += feeds as u64;
         self.byte = byte;
         self.line + 1
@@ -405,7 +411,12 @@ fn csv_row(line: u64, record: &csv::ByteRecord, names: &[String], columns: &Colu
             continue;
         }
         let Ok(text) = std::str::from_utf8(cell) else {
-            errors.push(row_error(line, Some(name), "bad_request", "is not UTF-8 text"));
+            errors.push(row_error(
+                line,
+                Some(name),
+                "bad_request",
+                "is not UTF-8 text",
+            ));
             continue;
         };
         let value = match columns.kind(name).unwrap_or(Kind::Text) {
@@ -790,7 +801,9 @@ fn same_input<R: Resource>(current: &R::Item, input: &R::Input) -> bool {
 fn row_errors(line: u64, error: ApiError) -> Result<Vec<RowError>, ApiError> {
     let code = error.code();
     Ok(match error {
-        ApiError::Validation(errors) | ApiError::BadRequest { errors, .. } if !errors.is_empty() => {
+        ApiError::Validation(errors) | ApiError::BadRequest { errors, .. }
+            if !errors.is_empty() =>
+        {
             errors
                 .into_iter()
                 .map(|e| row_error(line, Some(&e.field), code, e.message))
@@ -895,11 +908,12 @@ impl Ids {
                 (highest, None)
             }
             DbConnection::Postgres(c) => {
-                let sequence = diesel::sql_query("SELECT pg_get_serial_sequence($1, 'id') AS value")
-                    .bind::<Text, _>(table)
-                    .get_result::<Name>(c)?
-                    .value
-                    .ok_or_else(|| ApiError::bug(format!("{table} has no id sequence")))?;
+                let sequence =
+                    diesel::sql_query("SELECT pg_get_serial_sequence($1, 'id') AS value")
+                        .bind::<Text, _>(table)
+                        .get_result::<Name>(c)?
+                        .value
+                        .ok_or_else(|| ApiError::bug(format!("{table} has no id sequence")))?;
                 let highest = diesel::sql_query(format!(
                     "SELECT GREATEST(pg_sequence_last_value(CAST($1 AS regclass)), \
                      (SELECT MAX(id) FROM {table})) AS value"

@@ -69,7 +69,10 @@ impl Columns {
             .into_iter()
             .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or_default()))
             .collect();
-        let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let mut names: Vec<String> = schema["required"]
             .as_array()
             .into_iter()
@@ -123,7 +126,9 @@ fn collect_types(
     }
     match &schema["type"] {
         Value::String(kind) => types.push(kind.clone()),
-        Value::Array(kinds) => types.extend(kinds.iter().filter_map(Value::as_str).map(str::to_owned)),
+        Value::Array(kinds) => {
+            types.extend(kinds.iter().filter_map(Value::as_str).map(str::to_owned))
+        }
         _ => {}
     }
     if let Some(target) = schema["$ref"]
