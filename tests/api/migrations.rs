@@ -54,7 +54,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     };
     let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
     // Back to before that migration: the ones after it go first.
-    for version in ["20261129000007", "20261129000006", "20261124000005"] {
+    for version in ["20261130000012", "20261129000007", "20261129000006", "20261124000005"] {
         let reverted = conn
             .revert_last_migration(chain.clone())
             .expect("the last migration reverts");
