@@ -14,6 +14,7 @@ pub mod enums;
 pub mod error;
 pub mod events;
 pub mod feeds;
+pub mod exchange;
 pub mod health;
 pub mod http;
 pub mod idempotency;

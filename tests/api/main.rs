@@ -12,6 +12,7 @@ mod demo;
 mod error_log;
 mod events;
 mod feeds;
+mod exchange;
 mod hardening;
 mod idempotency;
 mod migrations;
