@@ -304,8 +304,13 @@ impl ActivityFile {
             .read(move |conn| {
                 let sort = Sort::<AgreementSort>::default();
                 let cursor = after.map(|id| Cursor::after(&sort, id, id));
-                let rows =
-                    resource::list_items::<Agreements>(conn, &filter, sort, cursor.as_ref(), CHUNK)?;
+                let rows = resource::list_items::<Agreements>(
+                    conn,
+                    &filter,
+                    sort,
+                    cursor.as_ref(),
+                    CHUNK,
+                )?;
                 let partners = with_parties(conn, partners, &rows)?;
                 Ok((rows, partners))
             })

@@ -251,9 +251,10 @@ impl ServiceProcess {
         self.log.lock().expect("the log lock").clone()
     }
 
-    /// Waits up to five seconds for a logged line that contains every one of `parts`.
+    /// Waits up to thirty seconds (a busy machine is slow to log) for a logged line that
+    /// contains every one of `parts`.
     pub async fn logged_line(&self, parts: &[&str]) -> Option<String> {
-        for _ in 0..100 {
+        for _ in 0..600 {
             let found = self
                 .log()
                 .into_iter()
