@@ -124,7 +124,6 @@ diesel::table! {
         resource_id -> Text,
         before_state -> Nullable<Text>,
         after_state -> Nullable<Text>,
-        batch_id -> Nullable<Text>,
     }
 }
 

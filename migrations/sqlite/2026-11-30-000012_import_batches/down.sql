@@ -1,2 +1,0 @@
-DROP INDEX audit_log_batch;
-ALTER TABLE audit_log DROP COLUMN batch_id;
