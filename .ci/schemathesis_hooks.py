@@ -1,0 +1,25 @@
+"""Schemathesis hooks for .ci/schemathesis (loaded by `hooks` in .ci/schemathesis.toml).
+
+Hypothesis draws short header values and draws the same ones again ("0", "A"), so two
+creations with the same body often share an `Idempotency-Key`. The second is then, as
+documented, a replay of the first answer, and if a stateful scenario deleted that record in
+between, its check that a "just created" record exists fails on a correct service. Each
+well-formed key is therefore made unique per call; a malformed key (a negative case) is sent
+as drawn, so the service's refusal of it is still tested.
+"""
+
+import re
+import uuid
+
+import schemathesis
+
+# The documented pattern of the header (openapi.json, parameter `Idempotency-Key`).
+KEY = re.compile(r'^(?:[!#-~]{1,255}|"(?:[ !#-\[\]-~]|\\[\\"]){1,255}")$')
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key" and isinstance(headers[name], str) and KEY.match(headers[name]):
+            headers[name] = str(uuid.uuid4())
