@@ -1,6 +1,6 @@
 """Schemathesis hooks for .ci/schemathesis (loaded by `hooks` in .ci/schemathesis.toml).
 
-Hypothesis draws short header values and draws the same ones again ("0", "A"), so two
+Fresh idempotency keys: Hypothesis draws short header values and draws the same ones again ("0", "A"), so two
 creations with the same body often share an `Idempotency-Key`. The second is then, as
 documented, a replay of the first answer, and if a stateful scenario deleted that record in
 between, its check that a "just created" record exists fails on a correct service. Each
@@ -23,3 +23,7 @@ def before_call(context, case, kwargs):
     for name in list(headers):
         if name.lower() == "idempotency-key" and isinstance(headers[name], str) and KEY.match(headers[name]):
             headers[name] = str(uuid.uuid4())
+
+
+# An NDJSON import body is text (its schema is a string); send it as text/plain bodies are.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")

@@ -72,6 +72,10 @@ impl Application {
         let query_rules = web::Data::new(routing::ParameterRules::from_document(
             &serde_json::to_value(openapi::document())?,
         )?);
+        let import_limits = web::Data::new(crate::exchange::ImportLimits {
+            max_bytes: settings.import_max_bytes,
+            max_rows: settings.import_max_rows,
+        });
         let body_timeout = web::Data::new(routing::BodyTimeout(Duration::from_secs(
             settings.body_timeout_secs,
         )));
@@ -97,6 +101,7 @@ impl Application {
                 .app_data(policy.clone())
                 .app_data(query_rules.clone())
                 .app_data(body_timeout.clone())
+                .app_data(import_limits.clone())
                 .app_data(json_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error));
             // The API first: routes are tried in order, and it gets nearly all requests.

@@ -66,6 +66,14 @@ pub struct Settings {
     /// settings, and its variants should stay of a size.)
     #[command(flatten)]
     pub feeds: Box<FeedSettings>,
+    /// The largest body an import (`POST /api/v1/…/import`) takes, in bytes; larger is 413.
+    #[arg(long, env = "IMPORT_MAX_BYTES", default_value_t = 10 << 20)]
+    pub import_max_bytes: usize,
+
+    /// The most rows one import takes; more is 413. An import is one transaction, and on
+    /// SQLite other writes wait for it.
+    #[arg(long, env = "IMPORT_MAX_ROWS", default_value_t = 10_000)]
+    pub import_max_rows: usize,
 }
 
 /// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
@@ -94,6 +102,8 @@ impl Settings {
             body_timeout_secs: 10,
             rendered_cache_mib: 2,
             feeds: Box::default(),
+            import_max_bytes: 10 << 20,
+            import_max_rows: 10_000,
         }
     }
 }

@@ -71,9 +71,11 @@ pub trait Described: Resource<Filter: IntoParams + DeserializeOwned> {
 pub fn routes<R: Described>() -> Routes {
     let write = Access::Role(R::WRITER);
     let one = key_path::<R>();
-    Routes::new(R::COLLECTION)
+    let collection = Routes::new(R::COLLECTION)
         .get("", Access::Read, list::<R>)
-        .post("", write, create::<R>)
+        .post("", write, create::<R>);
+    // Export and import come before one record's routes, which would take `export` for a key.
+    crate::exchange::routes::<R>(collection)
         .get(one, Access::Read, get::<R>)
         .put(one, write, replace::<R>)
         .patch(one, write, update::<R>)
@@ -193,6 +195,7 @@ pub fn document<R: Described>(document: &mut OpenApi) {
     R::Patch::schemas(&mut schemas);
     R::Page::schemas(&mut schemas);
     components.schemas.extend(schemas);
+    crate::exchange::document::<R>(document);
 }
 
 fn set_operation(item: &mut PathItem, method: HttpMethod, operation: Operation) {

@@ -105,6 +105,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the request body is larger than {} bytes", MAX_BODY_BYTES)]
     PayloadTooLarge,
+    /// A body beyond a limit of its own operation (an import's bytes or rows).
+    #[error("{0}")]
+    TooLarge(String),
+    /// No media type the client accepts (`Accept`) can be served.
+    #[error("{0}")]
+    NotAcceptable(String),
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
     /// The request body did not arrive within the body-read timeout.
@@ -211,7 +217,8 @@ impl ApiError {
             Self::Conflict(_) | Self::BrokenReference(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
+            Self::PayloadTooLarge | Self::TooLarge(_) => "payload_too_large",
+            Self::NotAcceptable(_) => "not_acceptable",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -268,7 +275,8 @@ impl ResponseError for ApiError {
             Self::Conflict(_) | Self::BrokenReference(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,

@@ -13,6 +13,7 @@ pub mod db;
 pub mod enums;
 pub mod error;
 pub mod events;
+pub mod exchange;
 pub mod feeds;
 pub mod health;
 pub mod http;

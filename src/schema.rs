@@ -124,6 +124,7 @@ diesel::table! {
         resource_id -> Text,
         before_state -> Nullable<Text>,
         after_state -> Nullable<Text>,
+        batch_id -> Nullable<Text>,
     }
 }
 

@@ -45,6 +45,7 @@ pub struct AuditRow {
     pub resource_id: String,
     pub before_state: Option<String>,
     pub after_state: Option<String>,
+    pub batch_id: Option<String>,
 }
 
 /// One write: when, by which token, what, and the resource before and after.
@@ -54,7 +55,7 @@ pub struct AuditRow {
     "id": 12, "at": "2024-06-24T09:00:00.000000Z", "actor": "admin", "action": "update",
     "resource_type": "country", "resource_id": "KZ",
     "before": {"code": "KZ", "participant": false, "version": 1},
-    "after": {"code": "KZ", "participant": true, "version": 2}
+    "after": {"code": "KZ", "participant": true, "version": 2}, "batch_id": null
 }))]
 pub struct AuditEntry {
     pub id: i64,
@@ -81,6 +82,10 @@ pub struct AuditEntry {
     #[schema(required = true)]
     #[diesel(column_name = after_state, deserialize_as = StoredJson)]
     pub after: Option<Value>,
+    /// The import that made this write: every write of one import carries its batch id.
+    /// Null for a write of a single record.
+    #[schema(required = true, format = "uuid")]
+    pub batch_id: Option<String>,
 }
 
 impl From<AuditRow> for AuditEntry {
@@ -95,6 +100,7 @@ impl From<AuditRow> for AuditEntry {
             resource_id: row.resource_id,
             before: parse(row.before_state),
             after: parse(row.after_state),
+            batch_id: row.batch_id,
         }
     }
 }
@@ -136,6 +142,9 @@ pub struct AuditFilter {
     /// The token name that made the writes.
     pub actor: Option<String>,
     pub action: Option<AuditAction>,
+    /// Only the writes of this import (its report's `batch_id`).
+    #[param(max_length = 36)]
+    pub batch_id: Option<String>,
     /// Only entries at or after this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<DateTime<Utc>>,

@@ -20,6 +20,40 @@ pub fn record<T: Serialize>(
     before: Option<&T>,
     after: Option<&T>,
 ) -> Result<(), ApiError> {
+    let write = Write {
+        actor,
+        action,
+        resource_type,
+        resource_id,
+        batch: None,
+    };
+    record_write(conn, &write, before, after)
+}
+
+/// Who made a write, what it was, and the import it belongs to, if any.
+pub struct Write<'a> {
+    pub actor: &'a str,
+    pub action: AuditAction,
+    pub resource_type: ResourceType,
+    pub resource_id: &'a str,
+    /// The batch id of the import that made it.
+    pub batch: Option<&'a str>,
+}
+
+/// Records one write, as [`record`] does, with the import it belongs to.
+pub fn record_write<T: Serialize>(
+    conn: &mut DbConnection,
+    write: &Write<'_>,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<(), ApiError> {
+    let Write {
+        actor,
+        action,
+        resource_type,
+        resource_id,
+        batch,
+    } = *write;
     let json = |state: Option<&T>| {
         state
             .map(serde_json::to_string)
@@ -36,6 +70,7 @@ pub fn record<T: Serialize>(
             audit_log::resource_id.eq(resource_id),
             audit_log::before_state.eq(&before),
             audit_log::after_state.eq(&after),
+            audit_log::batch_id.eq(batch),
         ))
         .execute(c))?;
     Ok(())
@@ -55,6 +90,9 @@ pub fn matching(filter: &AuditFilter) -> Rows<audit_log::table> {
     }
     if let Some(action) = filter.action {
         query = query.filter(audit_log::action.eq(action.as_str()));
+    }
+    if let Some(batch) = &filter.batch_id {
+        query = query.filter(audit_log::batch_id.eq(batch.clone()));
     }
     if let Some(from) = filter.from {
         query = query.filter(audit_log::at.ge(from.naive_utc()));

@@ -155,7 +155,9 @@ fn path_variants(path: &str) -> Vec<String> {
 }
 
 /// Every registered route × every caller × every spelling of its path: the answer is the
-/// canonical path's, or 404; never a success the caller's role does not allow. The routes come
+/// canonical path's, or a refusal before any handler: 404, or 400 or 405 when the spelling is
+/// another route's key (`/partners/Export` is the `{id}` route's, and not an id; that route may
+/// not take the method). Never a success the caller's role does not allow. The routes come
 /// from the service's own route table, so routes added later are covered too.
 async fn no_spelling_of_a_path_gets_past_its_route_access(app: TestApp) {
     let closed = spawn_app_with(backend_of(&app), |s| s.read_requires_token = true).await;
@@ -197,7 +199,7 @@ async fn no_spelling_of_a_path_gets_past_its_route_access(app: TestApp) {
                     let (status, answer) =
                         raw(app, &matrix_request(route.method.as_str(), &variant, token)).await;
                     assert!(
-                        status == canonical || status == 404,
+                        status == canonical || matches!(status, 400 | 404 | 405),
                         "{} {variant} as {name}: {status}, but {path} answers {canonical}\n{answer}",
                         route.method
                     );

@@ -11,6 +11,7 @@ mod countries;
 mod demo;
 mod error_log;
 mod events;
+mod exchange;
 mod feeds;
 mod hardening;
 mod idempotency;

@@ -56,6 +56,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     // Back to before that migration: the ones after it go first.
     for version in [
         "20261130000013",
+        "20261130000012",
         "20261129000007",
         "20261129000006",
         "20261124000005",
