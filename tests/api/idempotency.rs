@@ -421,17 +421,17 @@ async fn postgres_a_repeat_while_the_first_waits_on_a_lock_is_a_409() {
             answer(response).await
         })
     };
-    // Until the first request has claimed its key, a repeat would claim it itself.
-    let mut busy = None;
-    for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let repeat = post_keyed(&app, "/api/v1/events", "held", &body).await;
-        if repeat.status() == 409 {
-            busy = Some(repeat);
-            break;
-        }
+    // Until the first request has claimed its key, a repeat would claim it itself (and wait on
+    // the lock too), so the repeat is sent once the claim is in the table.
+    let claimed = "SELECT COUNT(*) AS n FROM idempotency_keys \
+                   WHERE idempotency_key = 'held' AND claim IS NOT NULL";
+    let mut waited = 0;
+    while count(&app, claimed) == 0 {
+        assert!(waited < 600, "the first request claimed its key within a minute");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
     }
-    let busy = busy.expect("a repeat found the key in flight");
+    let busy = post_keyed(&app, "/api/v1/events", "held", &body).await;
     assert_eq!(
         problem(busy, 409).await["code"],
         "idempotency_key_in_flight"
