@@ -1,11 +1,11 @@
 """Schemathesis hooks for .ci/schemathesis (loaded by `hooks` in .ci/schemathesis.toml).
 
-Fresh idempotency keys: Hypothesis draws short header values and draws the same ones again ("0", "A"), so two
-creations with the same body often share an `Idempotency-Key`. The second is then, as
+Fresh idempotency keys: Hypothesis draws short header values and draws the same ones again
+("0", "A"), so two creations with the same body often share an `Idempotency-Key`. The second is then, as
 documented, a replay of the first answer, and if a stateful scenario deleted that record in
 between, its check that a "just created" record exists fails on a correct service. Each
-well-formed key is therefore made unique per call; a malformed key (a negative case) is sent
-as drawn, so the service's refusal of it is still tested.
+well-formed key of a positive case is therefore made unique per call; negative cases are sent
+as drawn, so the service's refusals are still tested.
 """
 
 import re
@@ -19,6 +19,10 @@ KEY = re.compile(r'^(?:[!#-~]{1,255}|"(?:[ !#-\[\]-~]|\\[\\"]){1,255}")$')
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    # A negative case is left alone: an edit makes schemathesis revalidate it as positive, and
+    # it would then send the header the case is about (say, a missing Authorization).
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return
     headers = case.headers or {}
     for name in list(headers):
         if name.lower() == "idempotency-key" and isinstance(headers[name], str) and KEY.match(headers[name]):
