@@ -427,7 +427,10 @@ async fn postgres_a_repeat_while_the_first_waits_on_a_lock_is_a_409() {
                    WHERE idempotency_key = 'held' AND claim IS NOT NULL";
     let mut waited = 0;
     while count(&app, claimed) == 0 {
-        assert!(waited < 600, "the first request claimed its key within a minute");
+        assert!(
+            waited < 600,
+            "the first request claimed its key within a minute"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         waited += 1;
     }
