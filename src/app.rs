@@ -63,6 +63,7 @@ impl Application {
         let access_log =
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let backend = db.kind();
+        crate::changes::spawn_pruning(db.clone(), settings.changes_retention_days);
         let db = web::Data::new(db);
         let rendered = web::Data::new(RenderedEvents::new(
             settings.rendered_cache_mib.saturating_mul(1 << 20),
@@ -177,6 +178,7 @@ pub fn all_routes() -> Vec<routing::Routes> {
         agreements::routes(),
         events::routes(),
         audit::routes(),
+        crate::changes::routes(),
         crate::feeds::calendar::routes(),
         crate::feeds::iati::routes(),
         health::routes(),

@@ -125,6 +125,15 @@ diesel::table! {
         before_state -> Nullable<Text>,
         after_state -> Nullable<Text>,
         batch_id -> Nullable<Text>,
+        txid -> BigInt,
+    }
+}
+
+diesel::table! {
+    changes_pruned (id) {
+        id -> Integer,
+        txid -> BigInt,
+        seq -> BigInt,
     }
 }
 
@@ -167,4 +176,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_participants,
     api_tokens,
     audit_log,
+    changes_pruned,
 );

@@ -1,0 +1,2 @@
+DROP TABLE changes_pruned;
+ALTER TABLE audit_log DROP COLUMN txid;
