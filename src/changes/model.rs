@@ -232,8 +232,9 @@ pub struct ChangePage {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"cursor": "eyJ0eCI6MCwic2VxIjoxM30"}))]
 pub struct ChangesHead {
-    /// A position after every change committed so far: pass as `after` to get only the changes
-    /// made from now on.
+    /// The end of the feed now: pass as `after` to get the changes made from now on. (On
+    /// PostgreSQL changes committed a moment before that the feed did not show yet come after
+    /// it too: apply changes by `version`.)
     #[schema(pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: String,
 }
