@@ -63,11 +63,13 @@ impl Application {
         let access_log =
             log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let backend = db.kind();
-        crate::changes::spawn_pruning(db.clone(), settings.changes_retention_days);
         let db = web::Data::new(db);
         let rendered = web::Data::new(RenderedEvents::new(
             settings.rendered_cache_mib.saturating_mul(1 << 20),
         ));
+        let retention = web::Data::new(crate::changes::Retention {
+            days: settings.changes_retention_days,
+        });
         let feed_settings = web::Data::new(crate::config::FeedSettings::clone(&settings.feeds));
         let openapi_document = openapi::served();
         let query_rules = web::Data::new(routing::ParameterRules::from_document(
@@ -98,6 +100,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(rendered.clone())
                 .app_data(feed_settings.clone())
+                .app_data(retention.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .app_data(query_rules.clone())

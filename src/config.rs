@@ -75,9 +75,9 @@ pub struct Settings {
     #[arg(long, env = "IMPORT_MAX_ROWS", default_value_t = 10_000)]
     pub import_max_rows: usize,
 
-    /// Days the change feed (`/api/v1/changes`) keeps its entries. The feed is the audit log,
-    /// so older audit entries are deleted too (each instance checks hourly); a feed position
-    /// from before what was deleted is answered 410. 0 keeps every entry.
+    /// Days the change feed (`/api/v1/changes`) reaches back: it serves only entries of the
+    /// last this many days, and a feed position whose next entry is older is answered 410.
+    /// Nothing is deleted: the audit log (`/api/v1/audit`) keeps every entry. 0: no horizon.
     #[arg(long, env = "CHANGES_RETENTION_DAYS", default_value_t = DEFAULT_CHANGES_RETENTION_DAYS,
           value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub changes_retention_days: u32,

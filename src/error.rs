@@ -82,8 +82,8 @@ pub enum ApiError {
     /// An `after` position the change feed did not make.
     #[error("after: {0}")]
     InvalidFeedCursor(String),
-    /// A change-feed position from before entries that have since been pruned
-    /// (`CHANGES_RETENTION_DAYS`): the client missed changes and must read everything again.
+    /// A change-feed position whose next entry is older than the feed reaches
+    /// (`CHANGES_RETENTION_DAYS`): the client fell behind and must read everything again.
     #[error("{0}")]
     CursorExpired(String),
     /// A query parameter the operation does not take (a typo would otherwise be ignored).
@@ -593,13 +593,13 @@ pub mod responses {
         "detail": "no database connection: timed out waiting for connection", "errors": []}))]
     pub struct Unavailable(pub ProblemDetails);
 
-    /// The change-feed position is from before entries that were pruned: start again with a
-    /// full read.
+    /// The change-feed position is further back than the feed reaches (the next change after it
+    /// is older than `CHANGES_RETENTION_DAYS`): start again with a full read.
     #[derive(ToResponse)]
     #[response(content_type = "application/problem+json", example = json!({
         "type": "urn:coop-registry:problem:cursor_expired", "title": "Gone", "status": 410,
         "code": "cursor_expired",
-        "detail": "this position is older than the change feed keeps (90 days), so changes after it are gone; resynchronise: take GET /api/v1/changes/head, read every list in full, then follow the feed from that head",
+        "detail": "this position is further back than the change feed reaches (CHANGES_RETENTION_DAYS), so the changes after it are no longer in the feed; resynchronise: take GET /api/v1/changes/head, read every list in full, then follow the feed from that head",
         "errors": []}))]
     pub struct Gone(pub ProblemDetails);
 }

@@ -130,14 +130,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    changes_pruned (id) {
-        id -> Integer,
-        txid -> BigInt,
-        seq -> BigInt,
-    }
-}
-
-diesel::table! {
     idempotency_keys (id) {
         id -> BigInt,
         token_hash -> Text,
@@ -176,5 +168,4 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_participants,
     api_tokens,
     audit_log,
-    changes_pruned,
 );

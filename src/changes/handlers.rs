@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
+use super::Retention;
 use super::model::{Change, ChangePage, ChangesHead, ChangesParams};
 use super::queries::{self, FeedFilter};
 use crate::auth::{Actor, Role};
@@ -17,10 +18,11 @@ use crate::http::QueryParams;
 /// with the `next_cursor` of the previous page as `after`: it is always present, also on an
 /// empty page. No change is ever skipped, however many writers commit at once; on PostgreSQL a
 /// change shows once every write transaction that began before it has ended (the feed can lag
-/// behind the longest open write transaction). `actor` is shown to admins only. Entries are
-/// kept `CHANGES_RETENTION_DAYS` (90 days unless set otherwise); an `after` from before
-/// entries that are gone is answered 410: resynchronise (take the head, read every list in
-/// full, then follow the feed from that head).
+/// behind the longest open write transaction). `actor` is shown to admins only. The feed
+/// reaches back `CHANGES_RETENTION_DAYS` (90 days unless set otherwise; the audit log keeps
+/// everything): without `after` it starts there, and an `after` whose next change is older
+/// than that is answered 410: resynchronise (take the head, read every list in full, then
+/// follow the feed from that head).
 #[utoipa::path(
     get, path = "/api/v1/changes", tag = "changes", operation_id = "list_changes",
     params(ChangesParams),
@@ -35,6 +37,7 @@ use crate::http::QueryParams;
 )]
 pub async fn list_changes(
     db: web::Data<Db>,
+    retention: web::Data<Retention>,
     req: HttpRequest,
     QueryParams(params): QueryParams<ChangesParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -44,12 +47,13 @@ pub async fn list_changes(
         resource_type: params.resource_type,
         action: params.action,
     };
+    let cutoff = retention.cutoff();
     let with_actor = req
         .extensions()
         .get::<Actor>()
         .is_some_and(|actor| actor.role.covers(Role::Admin));
     let (rows, next) = db
-        .read(move |conn| queries::read_page(conn, after, filter, limit))
+        .read(move |conn| queries::read_page(conn, after, filter, limit, cutoff))
         .await?;
     let items = rows
         .into_iter()

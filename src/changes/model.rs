@@ -72,7 +72,7 @@ impl Position {
 #[into_params(parameter_in = Query)]
 pub struct ChangesParams {
     /// Where to continue: the `next_cursor` of the previous page, or the `cursor` of
-    /// `/api/v1/changes/head`. Without it the feed starts at its oldest kept entry.
+    /// `/api/v1/changes/head`. Without it the feed starts `CHANGES_RETENTION_DAYS` back.
     #[param(
         max_length = 128,
         pattern = r"^[A-Za-z0-9_-]*$",
@@ -100,7 +100,7 @@ impl ChangesParams {
         }
     }
 
-    /// The position to continue after; `None` to start at the beginning.
+    /// The position to continue after; `None` to start at the horizon.
     pub fn after(&self) -> Result<Option<Position>, ApiError> {
         self.after
             .as_deref()

@@ -1,4 +1,4 @@
-//! Reading the change feed out of the audit log, and pruning it.
+//! Reading the change feed out of the audit log.
 //!
 //! Every committed create, update and delete already has its audit entry, written in the same
 //! transaction; the feed is those entries in commit order. On SQLite one writer commits at a
@@ -10,7 +10,12 @@
 //! (`pg_snapshot_xmin(pg_current_snapshot())`): those have all ended, and every transaction
 //! that starts later gets a larger id. The price is lag: an entry shows once every transaction
 //! that began before its own has ended (anywhere on the PostgreSQL server).
+//!
+//! Nothing is ever deleted from the audit log (it is the record of who changed what). The feed
+//! only reaches back `CHANGES_RETENTION_DAYS`: it serves the entries written at or after the
+//! cutoff (now − those days), and a cursor whose next entry is older than that is a 410.
 
+use chrono::NaiveDateTime;
 use diesel::dsl::{max, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -20,8 +25,9 @@ use crate::audit::{AuditAction, ResourceType};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::pagination::Rows;
-use crate::schema::{audit_log, changes_pruned};
+use crate::schema::audit_log;
 use crate::sql::RowAfter;
+use crate::time::StoredTimestamp;
 
 /// How far the feed can be read now: every entry at or before this position is committed and
 /// visible to any later statement, and no entry will ever be written at or before it.
@@ -49,16 +55,6 @@ pub fn readable_to(conn: &mut DbConnection) -> QueryResult<Position> {
     }
 }
 
-/// The position of the last entry pruned (`START` if none was).
-pub fn pruned_to(conn: &mut DbConnection) -> QueryResult<Position> {
-    let found: Option<(i64, i64)> = changes_pruned::table
-        .find(1)
-        .select((changes_pruned::txid, changes_pruned::seq))
-        .first(conn)
-        .optional()?;
-    Ok(found.map_or(Position::START, |(txid, seq)| Position { txid, seq }))
-}
-
 /// Which entries a page holds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FeedFilter {
@@ -67,26 +63,45 @@ pub struct FeedFilter {
 }
 
 /// One page of the feed after `after`, `limit` entries at most, and where the next page starts.
+/// Only entries written at or after `cutoff` (if any) are served: without `after` the page
+/// starts at that horizon, and an `after` whose next readable entry (whatever the filter) is
+/// older than `cutoff` is a 410: the client fell more than the retention behind.
 ///
 /// A full page continues after its last entry. A page that is not full holds every entry up
 /// to what is readable now, so the next one continues from there (also when `filter` let
-/// nothing through): a poll never scans the same entries twice. A cursor from before entries
-/// that were pruned is a 410: the client has missed them.
+/// nothing through): a poll never scans the same entries twice.
 pub fn read_page(
     conn: &mut DbConnection,
     after: Option<Position>,
     filter: FeedFilter,
     limit: u32,
+    cutoff: Option<NaiveDateTime>,
 ) -> Result<(Vec<ChangeRow>, Position), ApiError> {
     let sqlite = matches!(conn, DbConnection::Sqlite(_));
-    let start = after.unwrap_or(Position::START);
-    if sqlite && start.txid != 0 {
+    if sqlite && after.is_some_and(|after| after.txid != 0) {
         return Err(ApiError::InvalidFeedCursor(
             "not a position of this change feed; use a `next_cursor` or a head's `cursor`"
                 .to_owned(),
         ));
     }
     let to = readable_to(conn)?;
+    let start = match (after, cutoff) {
+        (Some(after), Some(cutoff)) => {
+            if next_entry_at(conn, after, to)?.is_some_and(|at| at < cutoff) {
+                return Err(ApiError::CursorExpired(
+                    "this position is further back than the change feed reaches \
+                     (CHANGES_RETENTION_DAYS), so the changes after it are no longer in the \
+                     feed; resynchronise: take GET /api/v1/changes/head, read every list in \
+                     full, then follow the feed from that head"
+                        .to_owned(),
+                ));
+            }
+            after
+        }
+        (Some(after), None) => after,
+        (None, Some(cutoff)) => horizon(conn, cutoff, to)?,
+        (None, None) => Position::START,
+    };
     let mut rows: Rows<audit_log::table> = audit_log::table.into_boxed();
     rows = if sqlite {
         rows.filter(audit_log::id.gt(start.seq))
@@ -103,6 +118,9 @@ pub fn read_page(
             ))
             .order((audit_log::txid.asc(), audit_log::id.asc()))
     };
+    if let Some(cutoff) = cutoff {
+        rows = rows.filter(audit_log::at.ge(cutoff));
+    }
     if let Some(kind) = filter.resource_type {
         rows = rows.filter(audit_log::resource_type.eq(kind.as_str()));
     }
@@ -113,69 +131,62 @@ pub fn read_page(
         .select(ChangeRow::as_select())
         .limit(i64::from(limit) + 1)
         .load(conn)?;
-    // Read after the page: a prune that ran before the page was read is seen here, so entries
-    // the page lacks because they were pruned are never taken for entries that do not exist.
-    let pruned = pruned_to(conn)?;
-    if after.is_some_and(|after| after < pruned) {
-        return Err(ApiError::CursorExpired(
-            "this position is from before changes the feed no longer keeps \
-             (CHANGES_RETENTION_DAYS), so some changes after it are gone; resynchronise: take \
-             GET /api/v1/changes/head, read every list in full, then follow the feed from that \
-             head"
-                .to_owned(),
-        ));
-    }
     let full = found.len() > limit as usize;
     found.truncate(limit as usize);
     let next = match found.last() {
         Some(last) if full => last.position(),
-        _ => start.max(to).max(pruned),
+        _ => start.max(to),
     };
     Ok((found, next))
 }
 
-/// The feed's current end: after every entry committed so far.
-pub fn head(conn: &mut DbConnection) -> QueryResult<Position> {
-    let to = readable_to(conn)?;
-    Ok(to.max(pruned_to(conn)?))
+/// When the first readable entry after `after` in feed order was written, if there is one.
+/// One index lookup (EXPLAINed): audit_log_feed_idx (txid, id) on PostgreSQL, the rowid on SQLite.
+fn next_entry_at(
+    conn: &mut DbConnection,
+    after: Position,
+    to: Position,
+) -> QueryResult<Option<NaiveDateTime>> {
+    let rows: Rows<audit_log::table> = match conn {
+        DbConnection::Sqlite(_) => audit_log::table
+            .into_boxed()
+            .filter(audit_log::id.gt(after.seq))
+            .filter(audit_log::id.le(to.seq))
+            .order(audit_log::id.asc()),
+        DbConnection::Postgres(_) => audit_log::table
+            .into_boxed()
+            .filter(audit_log::txid.le(to.txid))
+            .filter(RowAfter::new(
+                (audit_log::txid, audit_log::id),
+                (
+                    after.txid.into_sql::<BigInt>(),
+                    after.seq.into_sql::<BigInt>(),
+                ),
+            ))
+            .order((audit_log::txid.asc(), audit_log::id.asc())),
+    };
+    let at: Option<StoredTimestamp> = rows.select(audit_log::at).first(conn).optional()?;
+    Ok(at.map(NaiveDateTime::from))
 }
 
-/// How many entries one prune statement deletes; each batch is a write transaction of its own.
-const PRUNE_BATCH: i64 = 1000;
-
-/// Deletes up to a batch of entries written before `cutoff` (only readable ones, so that the
-/// feed never loses an entry it has not shown yet), and moves the pruned mark past them.
-/// Returns how many it deleted.
-pub fn prune_batch(
-    conn: &mut DbConnection,
-    cutoff: chrono::NaiveDateTime,
-) -> Result<usize, ApiError> {
-    let to = readable_to(conn)?;
-    let old: Vec<(i64, i64)> = audit_log::table
-        .filter(audit_log::at.lt(cutoff))
-        .filter(audit_log::txid.le(to.txid))
+/// Where a read without a cursor starts: just before the oldest entry written at or after
+/// `cutoff` (found on audit_log_at_idx), or at the readable end if there is none. An entry of a
+/// transaction that began before that one's but wrote later (PostgreSQL, seconds at most at
+/// the horizon's edge) is left out, as if it were older.
+fn horizon(conn: &mut DbConnection, cutoff: NaiveDateTime, to: Position) -> QueryResult<Position> {
+    let first: Option<(i64, i64)> = audit_log::table
+        .filter(audit_log::at.ge(cutoff))
         .order((audit_log::at.asc(), audit_log::id.asc()))
         .select((audit_log::txid, audit_log::id))
-        .limit(PRUNE_BATCH)
-        .load(conn)?;
-    let Some(last) = old.iter().map(|&(txid, seq)| Position { txid, seq }).max() else {
-        return Ok(0);
-    };
-    let ids: Vec<i64> = old.iter().map(|&(_, id)| id).collect();
-    let deleted =
-        diesel::delete(audit_log::table.filter(audit_log::id.eq_any(&ids))).execute(conn)?;
-    // Only forward: another instance may have pruned further meanwhile.
-    diesel::update(
-        changes_pruned::table.find(1).filter(
-            changes_pruned::txid.lt(last.txid).or(changes_pruned::txid
-                .eq(last.txid)
-                .and(changes_pruned::seq.lt(last.seq))),
-        ),
-    )
-    .set((
-        changes_pruned::txid.eq(last.txid),
-        changes_pruned::seq.eq(last.seq),
-    ))
-    .execute(conn)?;
-    Ok(deleted)
+        .first(conn)
+        .optional()?;
+    Ok(match first {
+        Some((txid, seq)) => Position { txid, seq: seq - 1 },
+        None => to,
+    })
+}
+
+/// The feed's current end: after every entry committed so far.
+pub fn head(conn: &mut DbConnection) -> QueryResult<Position> {
+    readable_to(conn)
 }

@@ -25,7 +25,8 @@ backend_tests!(
     the_feed_filters_by_resource_type_and_action_and_pages_by_limit,
     an_empty_page_keeps_a_cursor_and_the_head_is_the_end,
     cursors_the_feed_did_not_make_are_400,
-    a_cursor_from_before_pruned_entries_is_gone,
+    a_cursor_further_back_than_the_feed_reaches_is_gone,
+    old_audit_entries_stay_in_the_audit_log_after_leaving_the_feed,
     the_feed_never_skips_an_entry_under_concurrent_writers,
     every_list_takes_updated_after,
 );
@@ -454,19 +455,42 @@ async fn cursors_the_feed_did_not_make_are_400(app: TestApp) {
     }
 }
 
-/// Old entries are pruned when an instance starts (and hourly); a cursor from before them is
-/// 410 `cursor_expired`, while a cursor after them, and the head, go on working.
-async fn a_cursor_from_before_pruned_entries_is_gone(app: TestApp) {
+/// Backdates every audit entry of partner `id` to `at`, as if it had been written then.
+fn backdate_partner(app: &TestApp, id: i64, at: &str) {
+    connect(app)
+        .batch_execute(&format!(
+            "UPDATE audit_log SET at = '{at}' WHERE resource_type = 'partner' AND resource_id = '{id}'"
+        ))
+        .expect("backdated");
+}
+
+/// The feed reaches back CHANGES_RETENTION_DAYS (90 here): a cursor whose next entry is older
+/// is 410 `cursor_expired`, whatever the filters; a cursor after the old entries, a read
+/// without a cursor (from the horizon) and the head go on working.
+async fn a_cursor_further_back_than_the_feed_reaches_is_gone(app: TestApp) {
     let before = head(&app).await;
-    let mut conn = connect(&app);
-    conn.batch_execute(
-        "INSERT INTO audit_log (at, actor, action, resource_type, resource_id, before_state, after_state)
-         VALUES ('2000-01-01 00:00:00', 'someone', 'create', 'partner', '999', NULL, '{\"id\":999,\"version\":1}'),
-                ('2000-01-02 00:00:00', 'someone', 'update', 'partner', '999', '{\"id\":999,\"version\":1}', '{\"id\":999,\"version\":2}')",
+    let old = json(
+        app.post_json(
+            "/api/v1/partners",
+            &json!({"name": "Long Ago", "kind": "national_ngo"}),
+        )
+        .await,
+        201,
     )
-    .expect("old entries");
-    let (old, after_old) = page_of(&app, &before, "", 2).await;
-    assert_eq!(old.len(), 2, "not pruned yet: {old:?}");
+    .await;
+    let old_id = old["id"].as_i64().expect("id");
+    json(
+        app.patch_json(
+            &format!("/api/v1/partners/{old_id}"),
+            &json!({"acronym": "LA"}),
+            Some("\"1\""),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let (old_entries, after_old) = page_of(&app, &before, "", 2).await;
+    assert_eq!(old_entries.len(), 2, "{old_entries:?}");
     let kept = json(
         app.post_json(
             "/api/v1/partners",
@@ -476,42 +500,74 @@ async fn a_cursor_from_before_pruned_entries_is_gone(app: TestApp) {
         201,
     )
     .await;
-
-    // Another instance starts and prunes what is older than 90 days.
-    let _second = spawn_second_instance(&app).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let gone = loop {
-        let response = app.get(&format!("/api/v1/changes?after={before}")).await;
-        if response.status() == 410 || Instant::now() > deadline {
-            break response;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let body = problem(gone, 410).await;
-    assert_eq!(body["code"], "cursor_expired");
-    assert!(
-        body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("resynchronise"))
-    );
-    // After the pruned entries all is well; from the start, only what is kept.
     let (rest, _) = page_of(&app, &after_old, "", 1).await;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["record"], kept);
-    let (from_start, _) = drain(&app, "", "").await;
-    assert_eq!(from_start, rest);
+
+    backdate_partner(&app, old_id, "2000-01-01 00:00:00");
+    for query in ["", "&resource_type=agreement", "&action=delete&limit=1"] {
+        let gone = app
+            .get(&format!("/api/v1/changes?after={before}{query}"))
+            .await;
+        let body = problem(gone, 410).await;
+        assert_eq!(body["code"], "cursor_expired", "{query}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("resynchronise")),
+            "{body}"
+        );
+    }
+    // After the old entries all is well; without a cursor, only what the feed still reaches.
+    let (again, _) = page(&app, &after_old, "").await;
+    assert_eq!(again, rest);
+    let (from_horizon, _) = drain(&app, "", "").await;
+    assert_eq!(from_horizon, rest);
     let (none, _) = page(&app, &head(&app).await, "").await;
     assert!(none.is_empty());
-    // The audit log is the feed: its old entries went too.
+}
+
+/// Entries the feed no longer reaches stay in the audit log, as they were: it is the record of
+/// who changed what, and nothing deletes from it.
+async fn old_audit_entries_stay_in_the_audit_log_after_leaving_the_feed(app: TestApp) {
+    let partner = json(
+        app.post_json(
+            "/api/v1/partners",
+            &json!({"name": "Archived Alliance", "kind": "academic"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = partner["id"].as_i64().expect("id");
+    let key = json!(id.to_string());
+    let (all, _) = page_of(&app, "", "", 1).await;
+    assert!(all.iter().any(|c| c["resource_id"] == key));
+
+    backdate_partner(&app, id, "2001-02-03 04:05:06");
+    let (all, _) = drain(&app, "", "").await;
+    assert!(
+        !all.iter().any(|c| c["resource_id"] == key),
+        "left the feed: {all:?}"
+    );
+    // A second instance starts (an instance once pruned at start): the entry is still there.
+    let _second = spawn_second_instance(&app).await;
     let audit = json(
-        app.as_admin(Method::GET, "/api/v1/audit?actor=someone")
-            .send()
-            .await
-            .expect("answered"),
+        app.as_admin(
+            Method::GET,
+            &format!("/api/v1/audit?resource_type=partner&resource_id={id}"),
+        )
+        .send()
+        .await
+        .expect("answered"),
         200,
     )
     .await;
-    assert_eq!(audit["items"], json!([]));
+    let items = audit["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{audit}");
+    assert_eq!(items[0]["action"], "create");
+    assert_eq!(items[0]["at"], "2001-02-03T04:05:06.000000Z");
+    assert_eq!(items[0]["after"], partner);
 }
 
 /// Writes a change straight into the database in a transaction that stays open for a while
@@ -816,22 +872,21 @@ async fn sqlite_the_feed_needs_a_token_when_reads_do() {
     }
 }
 
-/// With CHANGES_RETENTION_DAYS=0 nothing is pruned, however old.
+/// With CHANGES_RETENTION_DAYS=0 the feed has no horizon: it serves every entry, however old,
+/// and no cursor is too old.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_retention_zero_keeps_every_entry() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.changes_retention_days = 0).await;
+    let before = head(&app).await;
     connect(&app)
         .batch_execute(
             "INSERT INTO audit_log (at, actor, action, resource_type, resource_id, before_state, after_state)
              VALUES ('2000-01-01 00:00:00', 'someone', 'create', 'partner', '999', NULL, '{\"id\":999,\"version\":1}')",
         )
         .expect("an old entry");
-    let _second = crate::helpers::spawn_second_instance_with(&app, |s| {
-        s.changes_retention_days = 0;
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let (all, _) = drain(&app, "", "").await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["changed_at"], "2000-01-01T00:00:00.000000Z");
+    let (after_before, _) = drain(&app, &before, "").await;
+    assert_eq!(after_before, all);
 }

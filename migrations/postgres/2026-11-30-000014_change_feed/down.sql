@@ -1,3 +1,2 @@
-DROP TABLE changes_pruned;
 DROP INDEX audit_log_feed_idx;
 ALTER TABLE audit_log DROP COLUMN txid;

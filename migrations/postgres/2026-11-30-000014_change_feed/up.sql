@@ -7,12 +7,3 @@
 ALTER TABLE audit_log ADD COLUMN txid BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE audit_log ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint);
 CREATE INDEX audit_log_feed_idx ON audit_log (txid, id);
-
--- Where the feed has been pruned to: the position (txid, id) of the last entry deleted for
--- being older than CHANGES_RETENTION_DAYS. A feed cursor before it has missed entries (410).
-CREATE TABLE changes_pruned (
-    id   INTEGER PRIMARY KEY CHECK (id = 1),
-    txid BIGINT NOT NULL,
-    seq  BIGINT NOT NULL
-);
-INSERT INTO changes_pruned (id, txid, seq) VALUES (1, 0, 0);

@@ -1,2 +1,1 @@
-DROP TABLE changes_pruned;
 ALTER TABLE audit_log DROP COLUMN txid;
