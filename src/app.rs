@@ -67,6 +67,9 @@ impl Application {
         let rendered = web::Data::new(RenderedEvents::new(
             settings.rendered_cache_mib.saturating_mul(1 << 20),
         ));
+        let retention = web::Data::new(crate::changes::Retention {
+            days: settings.changes_retention_days,
+        });
         let feed_settings = web::Data::new(crate::config::FeedSettings::clone(&settings.feeds));
         let openapi_document = openapi::served();
         let query_rules = web::Data::new(routing::ParameterRules::from_document(
@@ -97,6 +100,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(rendered.clone())
                 .app_data(feed_settings.clone())
+                .app_data(retention.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .app_data(query_rules.clone())
@@ -177,6 +181,7 @@ pub fn all_routes() -> Vec<routing::Routes> {
         agreements::routes(),
         events::routes(),
         audit::routes(),
+        crate::changes::routes(),
         crate::feeds::calendar::routes(),
         crate::feeds::iati::routes(),
         health::routes(),

@@ -74,7 +74,17 @@ pub struct Settings {
     /// SQLite other writes wait for it.
     #[arg(long, env = "IMPORT_MAX_ROWS", default_value_t = 10_000)]
     pub import_max_rows: usize,
+
+    /// Days the change feed (`/api/v1/changes`) reaches back: it serves only entries of the
+    /// last this many days, and a feed position whose next entry is older is answered 410.
+    /// Nothing is deleted: the audit log (`/api/v1/audit`) keeps every entry. 0: no horizon.
+    #[arg(long, env = "CHANGES_RETENTION_DAYS", default_value_t = DEFAULT_CHANGES_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub changes_retention_days: u32,
 }
+
+/// `CHANGES_RETENTION_DAYS` when not set.
+pub const DEFAULT_CHANGES_RETENTION_DAYS: u32 = 90;
 
 /// Twice the CPU cores. Measured on 2 cores with 32 clients: 4 PostgreSQL connections served
 /// as many requests as 8 (GETs, lists, creates) with half the p99 latency, as more busy
@@ -104,6 +114,7 @@ impl Settings {
             feeds: Box::default(),
             import_max_bytes: 10 << 20,
             import_max_rows: 10_000,
+            changes_retention_days: DEFAULT_CHANGES_RETENTION_DAYS,
         }
     }
 }

@@ -79,6 +79,13 @@ pub enum ApiError {
     /// A `cursor` this list did not make, or one whose position is not a valid key.
     #[error("cursor: {0}")]
     InvalidCursor(String),
+    /// An `after` position the change feed did not make.
+    #[error("after: {0}")]
+    InvalidFeedCursor(String),
+    /// A change-feed position whose next entry is older than the feed reaches
+    /// (`CHANGES_RETENTION_DAYS`): the client fell behind and must read everything again.
+    #[error("{0}")]
+    CursorExpired(String),
     /// A query parameter the operation does not take (a typo would otherwise be ignored).
     #[error("unknown query parameter `{name}`; this operation takes {}", accepted_list(.accepted))]
     UnknownParameter { name: String, accepted: Vec<String> },
@@ -208,7 +215,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad_request",
-            Self::InvalidCursor(_) => "invalid_cursor",
+            Self::InvalidCursor(_) | Self::InvalidFeedCursor(_) => "invalid_cursor",
+            Self::CursorExpired(_) => "cursor_expired",
             Self::UnknownParameter { .. } => "unknown_parameter",
             Self::Validation(_) => "validation_failed",
             Self::Unauthorized(_) => "unauthorized",
@@ -245,6 +253,7 @@ impl ApiError {
         let errors = match self {
             Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
             Self::InvalidCursor(message) => vec![FieldError::new("cursor", message.clone())],
+            Self::InvalidFeedCursor(message) => vec![FieldError::new("after", message.clone())],
             Self::UnknownParameter { name, accepted } => vec![FieldError::new(
                 name.clone(),
                 format!("unknown parameter; use {}", accepted_list(accepted)),
@@ -265,9 +274,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } | Self::InvalidCursor(_) | Self::UnknownParameter { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BadRequest { .. }
+            | Self::InvalidCursor(_)
+            | Self::InvalidFeedCursor(_)
+            | Self::UnknownParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::CursorExpired(_) => StatusCode::GONE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -581,6 +592,16 @@ pub mod responses {
         "status": 503, "code": "service_unavailable",
         "detail": "no database connection: timed out waiting for connection", "errors": []}))]
     pub struct Unavailable(pub ProblemDetails);
+
+    /// The change-feed position is further back than the feed reaches (the next change after it
+    /// is older than `CHANGES_RETENTION_DAYS`): start again with a full read.
+    #[derive(ToResponse)]
+    #[response(content_type = "application/problem+json", example = json!({
+        "type": "urn:coop-registry:problem:cursor_expired", "title": "Gone", "status": 410,
+        "code": "cursor_expired",
+        "detail": "this position is further back than the change feed reaches (CHANGES_RETENTION_DAYS), so the changes after it are no longer in the feed; resynchronise: take GET /api/v1/changes/head, read every list in full, then follow the feed from that head",
+        "errors": []}))]
+    pub struct Gone(pub ProblemDetails);
 }
 
 /// The error responses of each kind of operation, listed once and named in every

@@ -125,6 +125,7 @@ diesel::table! {
         before_state -> Nullable<Text>,
         after_state -> Nullable<Text>,
         batch_id -> Nullable<Text>,
+        txid -> BigInt,
     }
 }
 

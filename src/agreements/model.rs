@@ -318,6 +318,8 @@ pub struct AgreementFilter {
     /// Sort by `id` (default), `title`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]
     pub sort: Option<AgreementOrder>,
+    #[param(inline)]
+    pub updated_after: Option<crate::changes::UpdatedAfter>,
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(agreements::search_text.like(like_pattern(q)).escape('\\'));
     }
-    query
+    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, agreements::updated_at)
 }
 
 /// Stores a new agreement with its relations.

@@ -276,6 +276,8 @@ pub struct CountryFilter {
     /// `-` in front for descending.
     #[param(inline)]
     pub sort: Option<CountryOrder>,
+    #[param(inline)]
+    pub updated_after: Option<crate::changes::UpdatedAfter>,
 }
 
 #[cfg(test)]

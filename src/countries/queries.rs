@@ -70,7 +70,7 @@ pub fn matching(filter: &CountryFilter) -> Rows<countries::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
     }
-    query
+    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, countries::updated_at)
 }
 
 pub fn insert(

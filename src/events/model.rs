@@ -315,6 +315,8 @@ pub struct EventFilter {
     /// for descending.
     #[param(inline)]
     pub sort: Option<EventOrder>,
+    #[param(inline)]
+    pub updated_after: Option<crate::changes::UpdatedAfter>,
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(events::search_text.like(like_pattern(q)).escape('\\'));
     }
-    query
+    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, events::updated_at)
 }
 
 /// The events with these ids, in no particular order; ids that do not exist are left out.

@@ -86,6 +86,7 @@ impl CalendarFilter {
             to: self.to,
             q: self.q,
             sort: None,
+            updated_after: None,
         }
     }
 }

@@ -94,6 +94,7 @@ impl From<ActivityFilter> for AgreementFilter {
             active_on: filter.active_on,
             q: filter.q,
             sort: None,
+            updated_after: None,
         }
     }
 }

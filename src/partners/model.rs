@@ -243,6 +243,8 @@ pub struct PartnerFilter {
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]
     pub sort: Option<PartnerOrder>,
+    #[param(inline)]
+    pub updated_after: Option<crate::changes::UpdatedAfter>,
 }
 
 #[cfg(test)]

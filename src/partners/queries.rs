@@ -42,7 +42,7 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
     }
-    query
+    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, partners::updated_at)
 }
 
 pub fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> QueryResult<Partner> {

@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod agreements;
 mod bodies;
+mod changes;
 mod cli;
 mod countries;
 mod demo;
