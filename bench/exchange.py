@@ -1,6 +1,6 @@
 """Export and import figures on SQLite (and PostgreSQL with --postgres URL): export rate, the
-time to the first byte, the service's peak RSS growth during a large export, and the import
-rate of 10 000 events. Standard library only; talks to the service on 127.0.0.1.
+time to the first byte, the service's peak RSS growth during a large export, the import rate
+of 10 000 events, and the rate of reading the change feed that the import filled. Standard library only; talks to the service on 127.0.0.1.
 
     cargo build --release --bin coop-registry
     python3 bench/exchange.py --events 1000000          # seeds, then measures
@@ -108,6 +108,25 @@ def events_csv(count, partners):
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def read_feed(service, label, token):
+    """Reads the whole change feed (the import's entries among them) in pages of 500."""
+    headers = {"Authorization": f"Bearer {token}"}
+    entries, pages, after = 0, 0, ""
+    started = time.monotonic()
+    while True:
+        status, answer = service.request("GET", f"/api/v1/changes?limit=500&after={after}", None, headers)
+        if status != 200:
+            raise SystemExit(f"changes: {status} {answer[:300]!r}")
+        page = json.loads(answer)
+        entries += len(page["items"])
+        pages += 1
+        after = page["next_cursor"]
+        if len(page["items"]) < 500:
+            break
+    took = time.monotonic() - started
+    print(f"{label} change feed: {entries} entries in {pages} pages, {took:.2f} s = {entries / took:,.0f} entries/s")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", default="target/release")
@@ -156,6 +175,7 @@ def main():
                 report = json.loads(answer)
                 print(f"{label} import{query or ''} of {args.import_rows} events ({len(body) / 1e6:.1f} MB CSV): "
                       f"{took:.2f} s = {args.import_rows / took:,.0f} rows/s; created {report['created']}")
+            read_feed(service, label, token)
         finally:
             service.stop()
 

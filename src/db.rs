@@ -378,24 +378,34 @@ impl Db {
         T: Send + 'static,
     {
         if let Some(queue) = &self.writes {
-            let (reply, answer) = oneshot::channel();
-            let job = Box::new(BatchedWrite {
-                work: Some(f),
-                result: None,
-                reply,
-            });
-            queue
-                .send(job)
-                .map_err(|_| ApiError::retry_later("the SQLite writer has stopped"))?;
-            return answer
-                .await
-                .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?;
+            return queued(queue, f, false).await;
         }
         let pool = self.writer.clone();
         web::block(move || {
             let mut pooled = pool.get()?;
             let conn: &mut DbConnection = &mut pooled;
             conn.transaction(f)
+        })
+        .await?
+    }
+
+    /// Runs `f` on the writing connection with no transaction open: `f` opens its own, and it
+    /// is the outermost one. For a long write made of many savepoints (an import): inside the
+    /// batch's transaction and a savepoint of its own, every release of an inner savepoint
+    /// made SQLite walk a sub-journal that grew with each row, and 10 000 rows took minutes.
+    /// On SQLite the writer thread runs it between batches, alone.
+    pub async fn write_alone<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(queue) = &self.writes {
+            return queued(queue, f, true).await;
+        }
+        let pool = self.writer.clone();
+        web::block(move || {
+            let mut pooled = pool.get()?;
+            f(&mut pooled)
         })
         .await?
     }
@@ -437,17 +447,46 @@ impl Db {
 /// The most writes one SQLite commit takes.
 const MAX_BATCH: usize = 64;
 
+/// Hands `f` to the SQLite writer thread and waits for its answer.
+async fn queued<T, F>(
+    queue: &mpsc::Sender<Box<dyn WriteJob>>,
+    f: F,
+    alone: bool,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job = Box::new(BatchedWrite {
+        work: Some(f),
+        alone,
+        result: None,
+        reply,
+    });
+    queue
+        .send(job)
+        .map_err(|_| ApiError::retry_later("the SQLite writer has stopped"))?;
+    answer
+        .await
+        .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?
+}
+
 /// A write waiting for the SQLite writer thread.
 trait WriteJob: Send {
     /// Runs the write inside the batch's transaction, in a savepoint of its own, so that a
-    /// write that fails leaves the others of its batch alone.
+    /// write that fails leaves the others of its batch alone; a write run alone opens its own
+    /// transaction.
     fn run(&mut self, conn: &mut DbConnection);
+    /// Whether the write runs alone, outside any batch ([`Db::write_alone`]).
+    fn alone(&self) -> bool;
     /// Answers the request once the batch is committed (`Ok`) or has failed.
     fn finish(self: Box<Self>, batch: Result<(), ApiError>);
 }
 
 struct BatchedWrite<T, F> {
     work: Option<F>,
+    alone: bool,
     result: Option<Result<T, ApiError>>,
     reply: oneshot::Sender<Result<T, ApiError>>,
 }
@@ -459,8 +498,15 @@ where
 {
     fn run(&mut self, conn: &mut DbConnection) {
         if let Some(work) = self.work.take() {
-            self.result = Some(conn.transaction(work));
+            self.result = Some(match self.alone {
+                true => work(conn),
+                false => conn.transaction(work),
+            });
         }
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
     }
 
     fn finish(self: Box<Self>, batch: Result<(), ApiError>) {
@@ -487,9 +533,27 @@ fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
     let spawned = std::thread::Builder::new()
         .name("sqlite-writer".to_owned())
         .spawn(move || {
-            while let Ok(first) = waiting.recv() {
+            // A write to run alone that arrived while a batch was being gathered.
+            let mut held: Option<Box<dyn WriteJob>> = None;
+            while let Some(mut first) = held.take().or_else(|| waiting.recv().ok()) {
+                if first.alone() {
+                    let outcome = pool.get().map_err(ApiError::from).map(|mut pooled| {
+                        first.run(&mut pooled);
+                    });
+                    first.finish(outcome);
+                    continue;
+                }
                 let mut batch = vec![first];
-                batch.extend(waiting.try_iter().take(MAX_BATCH - 1));
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(job) if job.alone() => {
+                            held = Some(job);
+                            break;
+                        }
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
                 let outcome = commit_batch(&pool, &mut batch);
                 for job in batch {
                     job.finish(outcome.clone());
@@ -585,6 +649,41 @@ mod tests {
             .get_result::<TempStore>(&mut conn)
             .expect("the pragma answers")
             .temp_store
+    }
+
+    /// Whether a transaction is open on `conn`: SQLite refuses a BEGIN inside one.
+    fn in_transaction(conn: &mut DbConnection) -> bool {
+        let DbConnection::Sqlite(lite) = conn else {
+            panic!("an SQLite connection");
+        };
+        match lite.batch_execute("BEGIN; ROLLBACK;") {
+            Ok(()) => false,
+            Err(error) => {
+                assert!(
+                    error.to_string().contains("within a transaction"),
+                    "{error}"
+                );
+                true
+            }
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_write_runs_in_the_batch_and_a_write_alone_outside_any_transaction() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("writes.db").display().to_string();
+        let db = Db::new(&crate::config::Settings::with_database(path)).expect("a database");
+        assert!(
+            db.writes.is_some(),
+            "SQLite writes go through the writer thread"
+        );
+        let batched = db.write(|conn| Ok(in_transaction(conn))).await;
+        let alone = db.write_alone(|conn| Ok(in_transaction(conn))).await;
+        let after = db.write(|conn| Ok(in_transaction(conn))).await;
+        assert_eq!(
+            (batched.ok(), alone.ok(), after.ok()),
+            (Some(true), Some(false), Some(true))
+        );
     }
 
     #[test]

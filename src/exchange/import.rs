@@ -131,7 +131,7 @@ pub async fn import<R: Described>(
     let dry_run = params.dry_run.unwrap_or(false);
     let batch = uuid::Uuid::new_v4().to_string();
     let report = db
-        .write(move |conn| run::<R>(conn, rows, dry_run, &actor.name, &batch))
+        .write_alone(move |conn| run::<R>(conn, rows, dry_run, &actor.name, &batch))
         .await?;
     Ok(respond(report))
 }
