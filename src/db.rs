@@ -3,7 +3,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, oneshot};
 
 use actix_web::web;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
@@ -263,6 +265,9 @@ pub struct Db {
     kind: BackendKind,
     /// On SQLite, the queue of the writer thread that commits writes in batches.
     writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
+    /// Woken after a commit that wrote webhook deliveries, so that the delivery worker sends
+    /// them at once (see `webhooks::delivery`).
+    deliveries: Arc<Notify>,
 }
 
 /// An error while preparing the database at start.
@@ -301,10 +306,11 @@ impl Db {
                 .build_unchecked(factory)
         };
         let readers = build(settings.pool_size, factory.clone());
+        let deliveries = Arc::new(Notify::new());
         let (writer, writes) = match kind {
             BackendKind::Sqlite => {
                 let writer = build(1, factory.for_writes());
-                let writes = spawn_batch_writer(writer.clone());
+                let writes = spawn_batch_writer(writer.clone(), deliveries.clone());
                 (writer, writes)
             }
             BackendKind::Postgres => (readers.clone(), None),
@@ -314,11 +320,18 @@ impl Db {
             writer,
             kind,
             writes,
+            deliveries,
         })
     }
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// What wakes the webhook delivery worker: notified after each commit that wrote
+    /// deliveries (and by whoever makes one due at once).
+    pub fn deliveries_written(&self) -> Arc<Notify> {
+        self.deliveries.clone()
     }
 
     /// The reading pool, for the metrics that report on it.
@@ -392,10 +405,16 @@ impl Db {
                 .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?;
         }
         let pool = self.writer.clone();
+        let deliveries = self.deliveries.clone();
         web::block(move || {
             let mut pooled = pool.get()?;
             let conn: &mut DbConnection = &mut pooled;
-            conn.transaction(f)
+            crate::webhooks::queries::take_written();
+            let result = conn.transaction(f);
+            if crate::webhooks::queries::take_written() && result.is_ok() {
+                deliveries.notify_one();
+            }
+            result
         })
         .await?
     }
@@ -482,7 +501,10 @@ where
 /// writes that are waiting (up to `MAX_BATCH`), runs each in its own savepoint inside one
 /// `BEGIN IMMEDIATE` transaction, commits once, and only then answers them: a request is told
 /// of success only when its write is durable, and a batch that cannot commit fails whole.
-fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
+fn spawn_batch_writer(
+    pool: Pool,
+    deliveries: Arc<Notify>,
+) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
     let (queue, waiting) = mpsc::channel::<Box<dyn WriteJob>>();
     let spawned = std::thread::Builder::new()
         .name("sqlite-writer".to_owned())
@@ -490,7 +512,12 @@ fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
             while let Ok(first) = waiting.recv() {
                 let mut batch = vec![first];
                 batch.extend(waiting.try_iter().take(MAX_BATCH - 1));
+                crate::webhooks::queries::take_written();
                 let outcome = commit_batch(&pool, &mut batch);
+                // Deliveries committed: the worker sends them now rather than at its next poll.
+                if crate::webhooks::queries::take_written() && outcome.is_ok() {
+                    deliveries.notify_one();
+                }
                 for job in batch {
                     job.finish(outcome.clone());
                 }
