@@ -50,7 +50,7 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         webhooks::handlers::retry_delivery,
     ),
     components(
-        schemas(ProblemDetails, FieldError, webhooks::model::WebhookPayload),
+        schemas(ProblemDetails, FieldError),
         responses(
             responses::BadRequest,
             responses::Unprocessable,

@@ -300,6 +300,7 @@ pub struct DeliveryRow {
     pub webhook_id: i64,
     pub audit_id: i64,
     pub event_type: String,
+    pub payload: String,
     #[diesel(deserialize_as = String)]
     pub status: DeliveryStatus,
     pub attempts: i32,
@@ -327,7 +328,14 @@ pub fn message_id(delivery_id: i64) -> String {
     "status": "pending", "attempts": 2, "next_attempt_at": "2024-06-24T09:00:35.000000Z",
     "last_attempt_at": "2024-06-24T09:00:05.000000Z", "last_status_code": 503,
     "last_error": "the receiver answered 503",
-    "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:05.000000Z"
+    "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:05.000000Z",
+    "payload": {
+        "type": "partner.updated", "timestamp": "2024-06-24T09:00:00.000000Z",
+        "data": {"seq": 12, "resource_type": "partner", "resource_id": "7", "action": "update",
+                 "version": 2, "changed_at": "2024-06-24T09:00:00.000000Z",
+                 "record": {"id": 7, "name": "Ministry of Internal Affairs", "kind": "government",
+                            "country_code": "KZ", "version": 2}}
+    }
 }))]
 pub struct Delivery {
     pub id: i64,
@@ -359,11 +367,17 @@ pub struct Delivery {
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: NaiveDateTime,
+    /// The body every attempt sends (what the receiver gets, byte for byte).
+    #[schema(value_type = WebhookPayload)]
+    pub payload: Box<serde_json::value::RawValue>,
 }
 
 impl From<DeliveryRow> for Delivery {
     fn from(row: DeliveryRow) -> Self {
+        let payload = serde_json::value::RawValue::from_string(row.payload)
+            .unwrap_or_else(|_| Box::<serde_json::value::RawValue>::default());
         Delivery {
+            payload,
             id: row.id,
             webhook_id: row.webhook_id,
             message_id: message_id(row.id),
@@ -483,7 +497,15 @@ pub struct WebhookPage {
         "event_type": "partner.updated", "status": "delivered", "attempts": 1,
         "next_attempt_at": null, "last_attempt_at": "2024-06-24T09:00:00.000000Z",
         "last_status_code": 204, "last_error": null,
-        "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z"
+        "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z",
+        "payload": {
+            "type": "partner.updated", "timestamp": "2024-06-24T09:00:00.000000Z",
+            "data": {"seq": 12, "resource_type": "partner", "resource_id": "7",
+                     "action": "update", "version": 2,
+                     "changed_at": "2024-06-24T09:00:00.000000Z",
+                     "record": {"id": 7, "name": "Ministry of Internal Affairs",
+                                "kind": "government", "country_code": "KZ", "version": 2}}
+        }
     }],
     "next_cursor": "eyJoIjo0Mn0"
 }))]

@@ -2,7 +2,8 @@
 //! by the test, signed (checked with the `standardwebhooks` crate, an independent
 //! implementation), retried in order, and durable across a SIGKILL of the service.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     Backend, ServiceProcess, TestApp, TestDatabase, error_fields, header_of, json, make_token,
-    problem, spawn_app, spawn_app_with,
+    problem, spawn_app, spawn_app_with, spawn_second_instance_with,
 };
 
 /// Runs each test once per backend, handing it the backend.
@@ -47,6 +48,7 @@ per_backend!(
     a_failing_delivery_is_retried_with_the_same_id_and_holds_back_later_ones,
     retry_after_is_honoured_410_disables_and_the_retry_endpoint_sends_again,
     no_delivery_is_lost_when_the_service_is_killed,
+    two_instances_share_a_webhook_sending_one_at_a_time_and_never_twice,
 );
 
 /// One request the receiver got.
@@ -80,6 +82,11 @@ struct Inbox {
     received: Mutex<Vec<Received>>,
     /// The answers to give, in turn (status, Retry-After); 200 once they run out.
     script: Mutex<VecDeque<(u16, Option<String>)>>,
+    /// How long each answer takes, in milliseconds.
+    delay_ms: AtomicU64,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    most_at_once: AtomicUsize,
 }
 
 /// A real HTTP server that records what it is sent.
@@ -90,6 +97,13 @@ struct Receiver {
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, inbox: web::Data<Inbox>) -> HttpResponse {
+    let now = inbox.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    inbox.most_at_once.fetch_max(now, Ordering::SeqCst);
+    let delay = inbox.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    inbox.in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut headers = http::HeaderMap::new();
     for (name, value) in req.headers() {
         if let (Ok(name), Ok(value)) = (
@@ -584,6 +598,7 @@ async fn deliveries_are_signed_as_standard_webhooks_and_rotation_changes_the_key
     assert_eq!(items[1]["attempts"], 1);
     assert_eq!(items[1]["last_status_code"], 200);
     assert_eq!(items[1]["next_attempt_at"], Value::Null);
+    assert_eq!(items[1]["payload"], body, "the body sent, as listed");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 2, "the event was not sent");
 }
@@ -745,6 +760,53 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Two instances on one database: each sends its own writes' deliveries at once (nudged), the
+/// other polls; the lease lets one of them send to the webhook at a time, so the receiver gets
+/// every change once, in order, never two requests at once.
+async fn two_instances_share_a_webhook_sending_one_at_a_time_and_never_twice(backend: Backend) {
+    let app = hooked_app(backend, vec![1, 1, 1]).await;
+    let second = spawn_second_instance_with(&app, |s| {
+        s.webhooks.webhook_allow_private_targets = true;
+        s.webhooks.webhook_retry_schedule = RetrySchedule(vec![1, 1, 1]);
+    })
+    .await;
+    let receiver = Receiver::start();
+    receiver.inbox.delay_ms.store(20, Ordering::SeqCst);
+    let (webhook, _) = register(&app, &receiver.url(), json!(["partner.created"])).await;
+    let mut expected = Vec::new();
+    for i in 0..20 {
+        let instance = if i % 2 == 0 { &app } else { &second };
+        expected.push(
+            create_partner(instance, &format!("Shared partner {i}"))
+                .await
+                .to_string(),
+        );
+    }
+    receiver.wait_for(20).await;
+    deliveries_when(&app, webhook, 20, |d| d["status"] == "delivered").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received = receiver.received();
+    let ids: Vec<String> = received.iter().map(Received::id).collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 20, "each delivery sent once: {ids:?}");
+    assert_eq!(ids.len(), 20, "each delivery sent once: {ids:?}");
+    let order: Vec<String> = received
+        .iter()
+        .map(|r| {
+            r.json()["data"]["resource_id"]
+                .as_str()
+                .expect("an id")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(order, expected, "in feed order");
+    assert_eq!(
+        receiver.inbox.most_at_once.load(Ordering::SeqCst),
+        1,
+        "one at a time"
+    );
+}
+
 async fn no_delivery_is_lost_when_the_service_is_killed(backend: Backend) {
     let database = TestDatabase::create(backend);
     let environment = [
@@ -765,7 +827,10 @@ async fn no_delivery_is_lost_when_the_service_is_killed(backend: Backend) {
         .send()
         .await
         .expect("answered");
-    let webhook = json(created, 201).await["id"].as_i64().expect("an id");
+    let created = json(created, 201).await;
+    let webhook = created["id"].as_i64().expect("an id");
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+    let key = secret.trim_start_matches("whsec_").to_owned();
     let mut partners = Vec::new();
     for i in 0..5 {
         let created = client
@@ -800,6 +865,12 @@ async fn no_delivery_is_lost_when_the_service_is_killed(backend: Backend) {
         assert!(Instant::now() < deadline, "{items:#?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The secret is never logged.
+    assert!(
+        !service.log().iter().any(|line| line.contains(&key)),
+        "{:#?}",
+        service.log()
+    );
     service.signal("KILL");
     drop(service);
 
