@@ -362,9 +362,10 @@ pub async fn list_deliveries(
 /// Send a delivery again
 ///
 /// Sends the delivery again at once, whatever its state (delivered, failed or waiting for its
-/// next attempt), with the same `webhook-id` and a fresh timestamp and signature. It goes out
-/// in feed order: a webhook's earlier pending deliveries go first. A webhook made inactive
-/// (by a 410, or by an admin) must be made active first: 409. Needs an `admin` token.
+/// next attempt), with the same `webhook-id` and a fresh timestamp and signature. It keeps
+/// feed order: the webhook's earlier pending deliveries are made due now as well and go just
+/// before it. A webhook made inactive (by a 410, or by an admin) must be made active first:
+/// 409. Needs an `admin` token.
 #[utoipa::path(
     post, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
     operation_id = "retry_webhook_delivery",
@@ -407,7 +408,7 @@ pub async fn retry_delivery(
                     "webhook {webhook} is inactive: make it active first (PATCH active: true)"
                 )));
             }
-            queries::retry_now(conn, delivery)?;
+            queries::retry_now(conn, webhook, delivery)?;
             queries::find_delivery(conn, webhook, delivery)?
                 .ok_or_else(|| ApiError::bug("a delivery vanished"))
         })

@@ -248,9 +248,28 @@ pub fn find_delivery(
         .optional()
 }
 
-/// Makes a delivery pending and due now, whatever its state.
-pub fn retry_now(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+/// Makes a delivery pending and due now, whatever its state; and so that it goes at once
+/// without leaving feed order, the webhook's pending deliveries before it are due now too.
+pub fn retry_now(conn: &mut DbConnection, webhook: i64, id: i64) -> QueryResult<usize> {
     let now = crate::time::now();
+    let txid: i64 = webhook_deliveries::table
+        .find(id)
+        .select(webhook_deliveries::txid)
+        .first(conn)?;
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq(webhook))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(
+                webhook_deliveries::txid
+                    .lt(txid)
+                    .or(webhook_deliveries::txid
+                        .eq(txid)
+                        .and(webhook_deliveries::id.lt(id))),
+            ),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(Some(now)))
+    .execute(conn)?;
     diesel::update(webhook_deliveries::table.find(id))
         .set((
             webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),

@@ -738,6 +738,40 @@ async fn retry_after_is_honoured_410_disables_and_the_retry_endpoint_sends_again
     );
     let received = receiver.wait_for(5).await;
     assert_eq!(received[4].id(), format!("msg_{done}"));
+
+    // A delivery held back behind a failing one (next attempt in half a minute): retrying it
+    // sends both at once, in feed order.
+    receiver.answer(503, None);
+    create_partner(&app, "Held partner").await;
+    receiver.wait_for(6).await;
+    create_partner(&app, "Behind it").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let behind = loop {
+        let items = deliveries(&app, webhook).await;
+        if items.len() == 4 && items[1]["attempts"] == 1 {
+            assert_eq!(items[0]["status"], "pending");
+            assert_eq!(items[0]["attempts"], 0, "held back");
+            break items[0]["id"].as_i64().expect("an id");
+        }
+        assert!(Instant::now() < deadline, "{items:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let asked = Instant::now();
+    assert_eq!(
+        app.as_admin(
+            Method::POST,
+            &format!("/api/v1/webhooks/{webhook}/deliveries/{behind}/retry")
+        )
+        .send()
+        .await
+        .expect("answered")
+        .status(),
+        202
+    );
+    let received = receiver.wait_for(8).await;
+    assert_eq!(received[6].id(), received[5].id(), "the held one first");
+    assert_eq!(received[7].id(), format!("msg_{behind}"));
+    assert!(received[7].at - asked < Duration::from_secs(15));
     problem(
         app.as_admin(
             Method::POST,
