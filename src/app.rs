@@ -39,6 +39,8 @@ const OPENAPI_PATH: &str = "/api-docs/openapi.json";
 pub struct Application {
     server: Server,
     port: u16,
+    /// The webhook delivery worker, started with the server.
+    sender: std::sync::Arc<crate::webhooks::delivery::Sender>,
 }
 
 impl Application {
@@ -71,6 +73,12 @@ impl Application {
             days: settings.changes_retention_days,
         });
         let feed_settings = web::Data::new(crate::config::FeedSettings::clone(&settings.feeds));
+        let webhook_settings =
+            web::Data::new(crate::config::WebhookSettings::clone(&settings.webhooks));
+        let sender = std::sync::Arc::new(
+            crate::webhooks::delivery::Sender::new(Db::clone(&db), &settings.webhooks)
+                .map_err(|e| format!("cannot build the webhook sender: {e}"))?,
+        );
         let openapi_document = openapi::served();
         let query_rules = web::Data::new(routing::ParameterRules::from_document(
             &serde_json::to_value(openapi::document())?,
@@ -100,6 +108,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(rendered.clone())
                 .app_data(feed_settings.clone())
+                .app_data(webhook_settings.clone())
                 .app_data(retention.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
@@ -147,6 +156,7 @@ impl Application {
         Ok(Self {
             server: server.run(),
             port,
+            sender,
         })
     }
 
@@ -157,7 +167,10 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM; requests in flight finish first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = tokio::spawn(self.sender.run());
+        let served = self.server.await;
+        worker.abort();
+        served
     }
 }
 
@@ -182,6 +195,7 @@ pub fn all_routes() -> Vec<routing::Routes> {
         events::routes(),
         audit::routes(),
         crate::changes::routes(),
+        crate::webhooks::routes(),
         crate::feeds::calendar::routes(),
         crate::feeds::iati::routes(),
         health::routes(),

@@ -81,6 +81,10 @@ pub struct Settings {
     #[arg(long, env = "CHANGES_RETENTION_DAYS", default_value_t = DEFAULT_CHANGES_RETENTION_DAYS,
           value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub changes_retention_days: u32,
+
+    /// Webhook delivery: which targets are allowed, and the retry schedule. (Boxed, as `feeds`.)
+    #[command(flatten)]
+    pub webhooks: Box<WebhookSettings>,
 }
 
 /// `CHANGES_RETENTION_DAYS` when not set.
@@ -115,8 +119,59 @@ impl Settings {
             import_max_bytes: 10 << 20,
             import_max_rows: 10_000,
             changes_retention_days: DEFAULT_CHANGES_RETENTION_DAYS,
+            webhooks: Box::default(),
         }
     }
+}
+
+/// Webhooks (`/api/v1/webhooks`): where they may point, and how failed deliveries are retried.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Allow webhook targets on loopback, private, link-local, carrier-grade NAT, unique-local
+    /// and other non-public addresses (refused by default, at registration and at each send,
+    /// against SSRF). For tests and closed networks only.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub webhook_allow_private_targets: bool,
+
+    /// The waits before each retry of a failed webhook delivery, in seconds, comma-separated:
+    /// a delivery is tried once, then once after each wait, then marked failed. Each wait
+    /// varies by ±20% (jitter); a receiver's `Retry-After` replaces it, up to the longest.
+    #[arg(long, env = "WEBHOOK_RETRY_SCHEDULE", default_value = DEFAULT_WEBHOOK_RETRY_SCHEDULE,
+          value_parser = parse_retry_schedule)]
+    pub webhook_retry_schedule: RetrySchedule,
+}
+
+/// `WEBHOOK_RETRY_SCHEDULE` when not set: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h,
+/// 8 h; eleven attempts over about 24 hours.
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &str = "5,30,120,600,1800,3600,7200,14400,28800,28800";
+
+/// The waits between the attempts of a webhook delivery, in seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<u64>);
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            webhook_allow_private_targets: false,
+            webhook_retry_schedule: parse_retry_schedule(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+                .unwrap_or(RetrySchedule(vec![5])),
+        }
+    }
+}
+
+/// Whole seconds, comma-separated, 1 to 30 of them, each at most a day.
+fn parse_retry_schedule(text: &str) -> Result<RetrySchedule, String> {
+    const RULE: &str = "must be 1 to 30 waits in whole seconds (each 0 to 86400), comma-separated";
+    let waits = text
+        .split(',')
+        .map(|wait| wait.trim().parse::<u64>().ok().filter(|s| *s <= 86_400))
+        .collect::<Option<Vec<u64>>>()
+        .ok_or_else(|| RULE.to_owned())?;
+    if waits.is_empty() || waits.len() > 30 {
+        return Err(RULE.to_owned());
+    }
+    Ok(RetrySchedule(waits))
 }
 
 /// The events calendar (`/api/v1/calendar.ics`) and the IATI files (`/api/v1/iati/…`): how they

@@ -3,7 +3,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, oneshot};
 
 use actix_web::web;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
@@ -263,6 +265,9 @@ pub struct Db {
     kind: BackendKind,
     /// On SQLite, the queue of the writer thread that commits writes in batches.
     writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
+    /// Woken after a commit that wrote webhook deliveries, so that the delivery worker sends
+    /// them at once (see `webhooks::delivery`).
+    deliveries: Arc<Notify>,
 }
 
 /// An error while preparing the database at start.
@@ -301,10 +306,11 @@ impl Db {
                 .build_unchecked(factory)
         };
         let readers = build(settings.pool_size, factory.clone());
+        let deliveries = Arc::new(Notify::new());
         let (writer, writes) = match kind {
             BackendKind::Sqlite => {
                 let writer = build(1, factory.for_writes());
-                let writes = spawn_batch_writer(writer.clone());
+                let writes = spawn_batch_writer(writer.clone(), deliveries.clone());
                 (writer, writes)
             }
             BackendKind::Postgres => (readers.clone(), None),
@@ -314,11 +320,18 @@ impl Db {
             writer,
             kind,
             writes,
+            deliveries,
         })
     }
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// What wakes the webhook delivery worker: notified after each commit that wrote
+    /// deliveries (and by whoever makes one due at once).
+    pub fn deliveries_written(&self) -> Arc<Notify> {
+        self.deliveries.clone()
     }
 
     /// The reading pool, for the metrics that report on it.
@@ -381,10 +394,16 @@ impl Db {
             return queued(queue, f, false).await;
         }
         let pool = self.writer.clone();
+        let deliveries = self.deliveries.clone();
         web::block(move || {
             let mut pooled = pool.get()?;
             let conn: &mut DbConnection = &mut pooled;
-            conn.transaction(f)
+            take_wake();
+            let result = conn.transaction(f);
+            if take_wake() && result.is_ok() {
+                deliveries.notify_one();
+            }
+            result
         })
         .await?
     }
@@ -403,9 +422,15 @@ impl Db {
             return queued(queue, f, true).await;
         }
         let pool = self.writer.clone();
+        let deliveries = self.deliveries.clone();
         web::block(move || {
             let mut pooled = pool.get()?;
-            f(&mut pooled)
+            take_wake();
+            let result = f(&mut pooled);
+            if take_wake() && result.is_ok() {
+                deliveries.notify_one();
+            }
+            result
         })
         .await?
     }
@@ -442,6 +467,23 @@ impl Db {
         let mut conn = self.writer.get()?;
         migrate(&mut conn, load_reference_data)
     }
+}
+
+thread_local! {
+    /// Whether the write running on this thread made work for a background worker (webhook
+    /// deliveries): the writer wakes that worker once the write is committed.
+    static WAKE_AFTER_COMMIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the write running on this thread as one whose commit wakes the background worker
+/// (`Db::deliveries_written`), so that it starts now rather than at its next poll.
+pub fn wake_after_commit() {
+    WAKE_AFTER_COMMIT.with(|wake| wake.set(true));
+}
+
+/// Whether the writes on this thread since the last call asked to wake the worker; clears it.
+fn take_wake() -> bool {
+    WAKE_AFTER_COMMIT.with(|wake| wake.replace(false))
 }
 
 /// The most writes one SQLite commit takes.
@@ -528,7 +570,10 @@ where
 /// writes that are waiting (up to `MAX_BATCH`), runs each in its own savepoint inside one
 /// `BEGIN IMMEDIATE` transaction, commits once, and only then answers them: a request is told
 /// of success only when its write is durable, and a batch that cannot commit fails whole.
-fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
+fn spawn_batch_writer(
+    pool: Pool,
+    deliveries: Arc<Notify>,
+) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
     let (queue, waiting) = mpsc::channel::<Box<dyn WriteJob>>();
     let spawned = std::thread::Builder::new()
         .name("sqlite-writer".to_owned())
@@ -537,9 +582,13 @@ fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
             let mut held: Option<Box<dyn WriteJob>> = None;
             while let Some(mut first) = held.take().or_else(|| waiting.recv().ok()) {
                 if first.alone() {
+                    take_wake();
                     let outcome = pool.get().map_err(ApiError::from).map(|mut pooled| {
                         first.run(&mut pooled);
                     });
+                    if take_wake() && outcome.is_ok() {
+                        deliveries.notify_one();
+                    }
                     first.finish(outcome);
                     continue;
                 }
@@ -554,7 +603,12 @@ fn spawn_batch_writer(pool: Pool) -> Option<mpsc::Sender<Box<dyn WriteJob>>> {
                         Err(_) => break,
                     }
                 }
+                take_wake();
                 let outcome = commit_batch(&pool, &mut batch);
+                // Deliveries committed: the worker sends them now rather than at its next poll.
+                if take_wake() && outcome.is_ok() {
+                    deliveries.notify_one();
+                }
                 for job in batch {
                     job.finish(outcome.clone());
                 }

@@ -31,5 +31,6 @@ pub mod sql;
 pub mod telemetry;
 pub mod time;
 pub mod validation;
+pub mod webhooks;
 
 pub use app::{Application, all_routes, route_table};

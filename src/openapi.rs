@@ -9,7 +9,7 @@ use crate::error::{FieldError, ProblemDetails, responses};
 use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use crate::{agreements, audit, countries, crud, events, health, partners, telemetry};
+use crate::{agreements, audit, countries, crud, events, health, partners, telemetry, webhooks};
 
 /// The whole API description; `/api-docs/openapi.json` serves it and `openapi/openapi.json`
 /// holds a copy (`cargo run -- openapi > openapi/openapi.json` regenerates it).
@@ -40,6 +40,14 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         health::healthz,
         health::readyz,
         telemetry::serve_metrics,
+        webhooks::handlers::list_webhooks,
+        webhooks::handlers::create_webhook,
+        webhooks::handlers::get_webhook,
+        webhooks::handlers::update_webhook,
+        webhooks::handlers::delete_webhook,
+        webhooks::handlers::rotate_secret,
+        webhooks::handlers::list_deliveries,
+        webhooks::handlers::retry_delivery,
     ),
     components(
         schemas(ProblemDetails, FieldError),
@@ -64,9 +72,10 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         (name = "events", description = "Forums, seminars, study visits, signing ceremonies, with their participants"),
         (name = "audit", description = "Every write, with who made it and the resource before and after (admins)"),
         (name = "changes", description = "Every committed change in commit order, for systems that keep a copy in sync: the change feed"),
+        (name = "webhooks", description = "Targets POSTed every change they ask for, signed (Standard Webhooks 1.0), at least once and in feed order per webhook; their deliveries (admins)"),
         (name = "operations", description = "Health checks for load balancers and orchestrators"),
     ),
-    modifiers(&BearerAuth, &ResourceOperations, &TextParametersRefuseNul, &IdempotencyKeys)
+    modifiers(&BearerAuth, &ResourceOperations, &TextParametersRefuseNul, &WebhookSecrets, &IdempotencyKeys)
 )]
 pub struct ApiDoc;
 
@@ -79,6 +88,15 @@ impl Modify for ResourceOperations {
         crud::document::<partners::Partners>(openapi);
         crud::document::<agreements::Agreements>(openapi);
         crud::document::<events::Events>(openapi);
+    }
+}
+
+/// Create and rotate-secret refuse the `Idempotency-Key` header (see `webhooks`).
+struct WebhookSecrets;
+
+impl Modify for WebhookSecrets {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        webhooks::document(openapi);
     }
 }
 

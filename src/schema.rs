@@ -148,6 +148,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        event_types -> Text,
+        active -> Bool,
+        description -> Nullable<Text>,
+        secret -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        audit_id -> BigInt,
+        txid -> BigInt,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(partners -> countries (country_code));
 diesel::joinable!(agreement_parties -> agreements (agreement_id));
 diesel::joinable!(agreement_parties -> partners (partner_id));
@@ -157,6 +192,7 @@ diesel::joinable!(events -> agreements (agreement_id));
 diesel::joinable!(events -> countries (country_code));
 diesel::joinable!(event_participants -> events (event_id));
 diesel::joinable!(event_participants -> partners (partner_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     countries,
@@ -168,4 +204,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_participants,
     api_tokens,
     audit_log,
+    webhooks,
+    webhook_deliveries,
 );

@@ -97,6 +97,22 @@ pub mod optional_date {
     }
 }
 
+/// Serde helper: an optional UTC `NaiveDateTime` as [`rfc3339`] writes it, or `null`.
+pub mod optional_rfc3339 {
+    use chrono::NaiveDateTime;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<NaiveDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::rfc3339::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
 /// A date as the database gave it. diesel's SQLite conversion runs chrono's format-string
 /// parser (and for timestamps tries several formats in turn): 15% of a list page's
 /// instructions. The service stores one format, read here by position; anything else falls

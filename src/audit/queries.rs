@@ -1,5 +1,6 @@
 //! Audit queries. `record` runs inside the caller's write transaction, so an entry exists
-//! exactly when the write it describes was committed.
+//! exactly when the write it describes was committed; so do the webhook deliveries of that
+//! write (the outbox, see `webhooks::queries::enqueue`).
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -61,19 +62,44 @@ pub fn record_write<T: Serialize>(
             .map_err(|e| ApiError::internal("audit state", e))
     };
     let (before, after) = (json(before)?, json(after)?);
-    crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::at.eq(crate::time::now()),
-            audit_log::actor.eq(actor),
-            audit_log::action.eq(action.as_str()),
-            audit_log::resource_type.eq(resource_type.as_str()),
-            audit_log::resource_id.eq(resource_id),
-            audit_log::before_state.eq(&before),
-            audit_log::after_state.eq(&after),
-            audit_log::batch_id.eq(batch),
-        ))
-        .execute(c))?;
-    Ok(())
+    let at = crate::time::now();
+    // The outbox: one delivery per active webhook that wants this event, in this transaction.
+    let event = crate::webhooks::queries::event_of(resource_type, action);
+    let hooks = crate::webhooks::queries::subscribers(conn, &event)?;
+    let row = (
+        audit_log::at.eq(at),
+        audit_log::actor.eq(actor),
+        audit_log::action.eq(action.as_str()),
+        audit_log::resource_type.eq(resource_type.as_str()),
+        audit_log::resource_id.eq(resource_id),
+        audit_log::before_state.eq(&before),
+        audit_log::after_state.eq(&after),
+        audit_log::batch_id.eq(batch),
+    );
+    if hooks.is_empty() {
+        crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
+            .values(row)
+            .execute(c))?;
+        return Ok(());
+    }
+    let audit_id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
+        .values(row)
+        .returning(audit_log::id)
+        .get_result(c))?;
+    crate::webhooks::queries::enqueue(
+        conn,
+        &hooks,
+        &event,
+        crate::webhooks::queries::Recorded {
+            audit_id,
+            at,
+            action,
+            resource_type,
+            resource_id,
+            before,
+            after,
+        },
+    )
 }
 
 /// The audit entries `filter` selects.

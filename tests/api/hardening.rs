@@ -248,7 +248,19 @@ async fn seed_one_of_each(app: &TestApp) -> BTreeMap<&'static str, String> {
         201,
     )
     .await;
+    // Inactive, on a public address: nothing is sent anywhere.
+    let webhook = json(
+        app.post_json(
+            "/api/v1/webhooks",
+            &json!({"url": "https://93.184.215.14/matrix", "active": false}),
+        )
+        .await,
+        201,
+    )
+    .await;
     BTreeMap::from([
+        ("webhooks", webhook["id"].to_string()),
+        ("deliveries", "1".to_owned()),
         ("partners", partner["id"].to_string()),
         ("agreements", agreement["id"].to_string()),
         ("events", event["id"].to_string()),
@@ -257,16 +269,23 @@ async fn seed_one_of_each(app: &TestApp) -> BTreeMap<&'static str, String> {
 }
 
 /// The route's pattern with its key filled in from the record of its resource.
+/// Each `{key}` is the key of the collection named just before it (`/webhooks/{id}`,
+/// `/deliveries/{delivery_id}`).
 fn fill(pattern: &str, keys: &BTreeMap<&'static str, String>) -> String {
-    if !pattern.contains('{') {
-        return pattern.to_owned();
+    let mut filled = Vec::new();
+    let mut previous = "";
+    for segment in pattern.split('/') {
+        if segment.starts_with('{') {
+            let key = keys
+                .get(previous)
+                .unwrap_or_else(|| panic!("no record to fill {pattern}"));
+            filled.push(key.clone());
+        } else {
+            filled.push(segment.to_owned());
+        }
+        previous = segment;
     }
-    let (collection, _) = pattern.rsplit_once('/').expect("a pattern with a key");
-    let resource = collection.rsplit('/').next().expect("a collection");
-    let key = keys
-        .get(resource)
-        .unwrap_or_else(|| panic!("no record to fill {pattern}"));
-    format!("{collection}/{key}")
+    filled.join("/")
 }
 
 /// A cursor whose position the database cannot compare is a 400 `invalid_cursor`, never a 500.

@@ -186,6 +186,14 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Starts the binary on `database_url` and waits until it answers `/readyz`.
     pub async fn start(database_url: &str) -> ServiceProcess {
+        Self::start_with_env(database_url, &[]).await
+    }
+
+    /// Like `start`, with these environment variables set (settings, say).
+    pub async fn start_with_env(
+        database_url: &str,
+        environment: &[(&str, &str)],
+    ) -> ServiceProcess {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coop-registry"))
             .args([
@@ -198,6 +206,7 @@ impl ServiceProcess {
                 "serve",
             ])
             .env("RUST_LOG", "info")
+            .envs(environment.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -23,3 +23,4 @@ mod partners;
 mod readme;
 mod resilience;
 mod service;
+mod webhooks;
