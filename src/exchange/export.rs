@@ -208,10 +208,16 @@ impl<R: Listed> Export<R> {
     async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
         let (filter, rows) = match self.ready.take() {
             Some(ready) => ready,
-            None => match self.pending.take() {
-                Some(reading) => reading.await.inspect_err(|e| {
-                    log::warn!("an export stopped: {}", crate::error::cause_chain(e));
-                })?,
+            // Awaited in place: dropped during the read (the client went away), the export
+            // still holds it, and says so.
+            None => match self.pending.as_mut() {
+                Some(reading) => {
+                    let read = reading.await;
+                    self.pending = None;
+                    read.inspect_err(|e| {
+                        log::warn!("an export stopped: {}", crate::error::cause_chain(e));
+                    })?
+                }
                 None => return Ok(None),
             },
         };

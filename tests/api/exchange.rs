@@ -725,7 +725,7 @@ async fn a_client_that_goes_away_stops_the_export() {
             "the client went away",
         ])
         .await
-        .expect("the export stopped");
+        .unwrap_or_else(|| panic!("the export stopped; the log: {:#?}", service.log()));
     let sent: usize = line
         .split("stopped after ")
         .nth(1)
