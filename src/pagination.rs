@@ -701,13 +701,25 @@ impl<S: SortKeys> PageBuilder<S> {
     /// Cuts items fetched with `limit + 1` down to the page, and gives the next page's cursor
     /// when the extra item showed that more follow.
     pub fn cut(&self, items: &mut Vec<RenderedItem>) -> Option<String> {
-        if items.len() <= self.limit {
-            return None;
-        }
-        items.truncate(self.limit);
-        let (key, tie) = items.last()?.position.as_ref()?;
-        Some(Cursor::after(&self.sort, key, tie).encode())
+        cut_page(items, self.limit, |last| {
+            let (key, tie) = last.position.as_ref()?;
+            Some(Cursor::after(&self.sort, key, tie).encode())
+        })
     }
+}
+
+/// Cuts rows fetched with `limit + 1` down to `limit`; when the extra row showed that more
+/// follow, the next page's cursor is the one `cursor_after` gives for the page's last row.
+pub fn cut_page<T>(
+    rows: &mut Vec<T>,
+    limit: usize,
+    cursor_after: impl FnOnce(&T) -> Option<String>,
+) -> Option<String> {
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last().and_then(cursor_after)
 }
 
 /// One item of a page, already rendered as JSON, with its place in the sort order when it is
@@ -801,6 +813,16 @@ fn next_link(req: &HttpRequest, cursor: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_cut_to_its_limit_and_continues_after_its_last_row_only_when_more_follow() {
+        let mut rows = vec![1, 2, 3, 4];
+        let next = cut_page(&mut rows, 3, |last| Some(format!("after {last}")));
+        assert_eq!((rows, next.as_deref()), (vec![1, 2, 3], Some("after 3")));
+        let mut rows = vec![1, 2, 3];
+        let next = cut_page(&mut rows, 3, |last| Some(format!("after {last}")));
+        assert_eq!((rows, next), (vec![1, 2, 3], None));
+    }
 
     use crate::schema::partners;
 

@@ -17,6 +17,7 @@ use crate::http::{
     JsonBody, MergePatch, Precondition, QueryParams, apply_patch, respond_with_etag,
     respond_written,
 };
+use crate::pagination::cut_page;
 
 const COLLECTION: &str = "/api/v1/webhooks";
 
@@ -67,11 +68,9 @@ pub async fn list_webhooks(
     let mut rows = db
         .read(move |conn| Ok(queries::list(conn, after, i64::from(limit) + 1)?))
         .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|r| cursor_after(r.id)))
-        .flatten();
+    let next_cursor = cut_page(&mut rows, limit as usize, |last| {
+        Some(cursor_after(last.id))
+    });
     let page = WebhookPage {
         items: rows.into_iter().map(Webhook::from).collect(),
         next_cursor,
@@ -347,11 +346,9 @@ pub async fn list_deliveries(
             )?)
         })
         .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|r| cursor_after(r.id)))
-        .flatten();
+    let next_cursor = cut_page(&mut rows, limit as usize, |last| {
+        Some(cursor_after(last.id))
+    });
     let page = DeliveryPage {
         items: rows.into_iter().map(Delivery::from).collect(),
         next_cursor,
