@@ -59,16 +59,22 @@ pub struct PageParams {
     pub with_total: Option<bool>,
 }
 
+/// A page size as a client sent it (`DEFAULT_LIMIT` when left out), checked against its bounds:
+/// the one rule of every list, the change feed and the webhook lists.
+pub fn checked_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        limit @ 1..=MAX_LIMIT => Ok(limit),
+        _ => Err(ApiError::bad_field(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        )),
+    }
+}
+
 impl PageParams {
     /// The page size, checked against its bounds.
     pub fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit.unwrap_or(DEFAULT_LIMIT) {
-            limit @ 1..=MAX_LIMIT => Ok(limit),
-            _ => Err(ApiError::bad_field(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            )),
-        }
+        checked_limit(self.limit)
     }
 
     pub fn with_total(&self) -> bool {

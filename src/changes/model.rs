@@ -16,7 +16,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::audit::{AuditAction, ResourceType};
 use crate::error::ApiError;
-use crate::pagination::{DEFAULT_LIMIT, ListTable, MAX_LIMIT, Rows, SortColumn};
+use crate::pagination::{ListTable, Rows, SortColumn, checked_limit};
 use crate::schema::audit_log;
 
 /// A place in the feed: after the entry whose (transaction id, seq) this is, in feed order.
@@ -91,13 +91,7 @@ pub struct ChangesParams {
 impl ChangesParams {
     /// The page size, checked against its bounds (the same as every list's).
     pub fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit.unwrap_or(DEFAULT_LIMIT) {
-            limit @ 1..=MAX_LIMIT => Ok(limit),
-            _ => Err(ApiError::bad_field(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            )),
-        }
+        checked_limit(self.limit)
     }
 
     /// The position to continue after; `None` to start at the horizon.

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::{AuditAction, ResourceType};
 use crate::changes::Change;
 use crate::error::ApiError;
-use crate::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::pagination::checked_limit;
 use crate::schema::{webhook_deliveries, webhooks};
 use crate::text_enum;
 
@@ -440,13 +440,7 @@ pub struct DeliveryFilter {
 
 impl HookPageParams {
     pub fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit.unwrap_or(DEFAULT_LIMIT) {
-            limit @ 1..=MAX_LIMIT => Ok(limit),
-            _ => Err(ApiError::bad_field(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            )),
-        }
+        checked_limit(self.limit)
     }
 
     /// The id to continue after (webhooks: ascending; deliveries: descending).
