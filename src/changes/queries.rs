@@ -174,6 +174,16 @@ fn next_entry_at(
 /// transaction that began before that one's but wrote later (PostgreSQL, seconds at most at
 /// the horizon's edge) is left out, as if it were older.
 fn horizon(conn: &mut DbConnection, cutoff: NaiveDateTime, to: Position) -> QueryResult<Position> {
+    // Nothing older than the cutoff: the feed starts at its start (entries are ordered by
+    // transaction, not by time, so the oldest entry by time need not come first).
+    let older: Option<i64> = audit_log::table
+        .filter(audit_log::at.lt(cutoff))
+        .select(audit_log::id)
+        .first(conn)
+        .optional()?;
+    if older.is_none() {
+        return Ok(Position::START);
+    }
     let first: Option<(i64, i64)> = audit_log::table
         .filter(audit_log::at.ge(cutoff))
         .order((audit_log::at.asc(), audit_log::id.asc()))
