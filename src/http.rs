@@ -107,6 +107,11 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
             let error = ApiError::bad_field(name.into_owned(), "must not contain NUL characters");
             return std::future::ready(Err(error.into()));
         }
+        let joined = join_repeated(pairs);
+        let pairs = match &joined {
+            Some(query) => form_urlencoded::parse(query.as_bytes()),
+            None => pairs,
+        };
         let result = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs))
             .map(QueryParams)
             .map_err(|error| {
@@ -120,6 +125,29 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
             });
         std::future::ready(result)
     }
+}
+
+/// The query with a repeated parameter's values joined by commas (`kind=a&kind=b` read as
+/// `kind=a,b`, see [`crate::filter::AnyOf`]), or `None` when no parameter repeats. Only a
+/// parameter that takes several values gets here repeated: `routing` refuses the others.
+fn join_repeated(pairs: form_urlencoded::Parse<'_>) -> Option<String> {
+    let mut joined: Vec<(String, String)> = Vec::new();
+    let mut repeated = false;
+    for (name, value) in pairs {
+        match joined.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, values)) => {
+                repeated = true;
+                values.push(',');
+                values.push_str(&value);
+            }
+            None => joined.push((name.into_owned(), value.into_owned())),
+        }
+    }
+    repeated.then(|| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(joined)
+            .finish()
+    })
 }
 
 /// Checks a JSON body against `T`'s schema, then reads it into `T`.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod feeds;
+pub mod filter;
 pub mod health;
 pub mod http;
 pub mod idempotency;

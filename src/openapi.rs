@@ -6,6 +6,7 @@ use bytes::Bytes;
 use utoipa::OpenApi;
 
 use crate::error::{FieldError, ProblemDetails, responses};
+use crate::filter::CountryCode;
 use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
@@ -50,7 +51,7 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
         webhooks::handlers::retry_delivery,
     ),
     components(
-        schemas(ProblemDetails, FieldError),
+        schemas(ProblemDetails, FieldError, CountryCode),
         responses(
             responses::BadRequest,
             responses::Unprocessable,

@@ -363,7 +363,15 @@ impl ParameterRules {
                     "is given more than once; it takes one value",
                 ));
             }
-            let canonical = taken.value(&name, &value)?;
+            let canonical = if taken.repeatable.contains(name.as_ref()) {
+                // Several values, comma-separated or repeated (see `filter::AnyOf`).
+                for item in value.split(',') {
+                    taken.value(&name, item.trim())?;
+                }
+                None
+            } else {
+                taken.value(&name, &value)?
+            };
             query_changed |= canonical.is_some();
             pairs.push((name, canonical.map_or(value, Into::into)));
         }
@@ -614,6 +622,7 @@ mod tests {
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "kind", "in": "query", "schema": {"type": "array"}},
                 {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/State"}},
+                {"name": "states", "in": "query", "schema": {"type": "array", "items": {"$ref": "#/components/schemas/State"}}},
                 {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
             ]},
             "post": {}
@@ -640,10 +649,11 @@ mod tests {
         let create = route(Method::POST, "/api/v1/things");
         assert!(query(&rules, &list, "").is_ok());
         assert!(query(&rules, &list, "limit=3&kind=a&kind=b").is_ok());
+        assert!(query(&rules, &list, "limit=3&kind=a,b").is_ok());
         let unknown = query(&rules, &list, "limit=3&partner_id=9");
         assert!(
             matches!(&unknown, Err(ApiError::UnknownParameter { name, accepted })
-                if name == "partner_id" && accepted == &["limit", "kind", "state"])
+                if name == "partner_id" && accepted == &["limit", "kind", "state", "states"])
         );
         // A header parameter is not a query parameter.
         assert!(query(&rules, &list, "If-None-Match=x").is_err());
@@ -668,6 +678,10 @@ mod tests {
         assert!(refused("limit=many"));
         assert!(refused("limit=1.5"));
         assert!(refused("state=dim"));
+        // Each of several values is checked, comma-separated or repeated.
+        assert!(query(&rules, &list, "states=on,off&states=on").is_ok());
+        assert!(refused("states=on,dim"));
+        assert!(refused("states=on&states=dim"));
         assert_eq!(
             query(&rules, &list, "state=on&limit=2").ok(),
             Some(Rewritten::default())

@@ -8,10 +8,11 @@ use std::marker::PhantomData;
 use diesel::Queryable;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
+use diesel::dsl::AsExprOf;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -99,6 +100,23 @@ impl<ST, V, GB> ValidGrouping<GB> for Dialects<ST, V> {
 impl<ST, V, QS> AppearsOnTable<QS> for Dialects<ST, V> where Self: Expression {}
 
 impl<ST, V, QS> SelectableExpression<QS> for Dialects<ST, V> where Self: AppearsOnTable<QS> {}
+
+/// The expression [`database_now`] gives.
+pub type DatabaseNow = Dialects<Timestamp, AsExprOf<chrono::NaiveDateTime, Timestamp>>;
+
+/// The time a write stamps a record with (`created_at`, `updated_at`): the database's clock,
+/// so that every service instance behind a load balancer stamps by one clock. On PostgreSQL
+/// that is the writing transaction's start (`now()`), in UTC; SQLite runs inside this process,
+/// so its clock is this process's clock, bound as a value. Take it once per write and use the
+/// copy for both columns, so that a new record's two stamps are equal.
+pub fn database_now() -> DatabaseNow {
+    use diesel::IntoSql;
+    dialects_with(
+        "{}",
+        "(now() AT TIME ZONE 'UTC')",
+        crate::time::now().into_sql::<Timestamp>(),
+    )
+}
 
 /// Whether a connection's database seeks a `(column, id) > (key, id)` range to its very start
 /// in a `(column, id)` index: PostgreSQL does; SQLite seeks to `key` only, as `id` is the rowid

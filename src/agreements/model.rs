@@ -8,8 +8,10 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::filter::{AnyOf, CountryCodes};
 use crate::http::merge_patch_schema;
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
+use crate::partners::model::PartnerKinds;
 use crate::schema::agreements;
 use crate::sql::JsonList;
 use crate::text_enum;
@@ -294,16 +296,32 @@ impl PageItem for Agreement {
     }
 }
 
+/// Several `AgreementStatus` values for a filter, any of which may match (an alias, so that the
+/// OpenAPI derive sees one plain type).
+pub type AgreementStatuses = AnyOf<AgreementStatus>;
+
+/// Several `AgreementKind` values for a filter, any of which may match (an alias, so that the
+/// OpenAPI derive sees one plain type).
+pub type AgreementKinds = AnyOf<AgreementKind>;
+
 /// Filters and order for the agreement list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AgreementFilter {
-    pub status: Option<AgreementStatus>,
-    pub kind: Option<AgreementKind>,
+    /// Only agreements in one of these statuses.
+    #[param(inline)]
+    pub status: Option<AgreementStatuses>,
+    /// Only agreements of one of these kinds.
+    #[param(inline)]
+    pub kind: Option<AgreementKinds>,
     /// Only agreements this partner is party to (its id).
     pub partner: Option<i64>,
-    /// Only agreements covering this country (code, any case).
-    pub country: Option<String>,
+    /// Only agreements with a party of one of these partner kinds.
+    #[param(inline)]
+    pub partner_kind: Option<PartnerKinds>,
+    /// Only agreements covering one of these countries (codes, any case).
+    #[param(inline)]
+    pub country: Option<CountryCodes>,
     /// Only agreements signed on or after this date.
     #[param(format = Date)]
     pub signed_from: Option<NaiveDate>,
@@ -319,7 +337,9 @@ pub struct AgreementFilter {
     #[param(inline)]
     pub sort: Option<AgreementOrder>,
     #[param(inline)]
-    pub updated_after: Option<crate::changes::UpdatedAfter>,
+    pub updated_after: Option<crate::filter::UpdatedAfter>,
+    #[param(inline)]
+    pub updated_before: Option<crate::filter::UpdatedBefore>,
 }
 
 #[cfg(test)]

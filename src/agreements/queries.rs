@@ -8,7 +8,7 @@ use super::model::{Agreement, AgreementChanges, AgreementFilter, Party, PartyRol
 use crate::db::DbConnection;
 use crate::pagination::Rows;
 use crate::relation::{self, Relation};
-use crate::schema::{agreement_countries, agreement_parties, agreements};
+use crate::schema::{agreement_countries, agreement_parties, agreements, partners};
 use crate::sql::JsonList;
 use crate::validation::like_pattern;
 
@@ -50,11 +50,11 @@ pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i
 /// The agreements `filter` selects.
 pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
     let mut query = agreements::table.into_boxed();
-    if let Some(status) = filter.status {
-        query = query.filter(agreements::status.eq(status.as_str()));
+    if let Some(status) = &filter.status {
+        query = query.filter(agreements::status.eq_any(status.to_vec()));
     }
-    if let Some(kind) = filter.kind {
-        query = query.filter(agreements::kind.eq(kind.as_str()));
+    if let Some(kind) = &filter.kind {
+        query = query.filter(agreements::kind.eq_any(kind.to_vec()));
     }
     if let Some(partner) = filter.partner {
         query = query.filter(
@@ -69,10 +69,23 @@ pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
         query = query.filter(
             agreements::id.eq_any(
                 agreement_countries::table
-                    .filter(
-                        agreement_countries::country_code.eq(country.trim().to_ascii_uppercase()),
-                    )
+                    .filter(agreement_countries::country_code.eq_any(country.country_codes()))
                     .select(agreement_countries::agreement_id),
+            ),
+        );
+    }
+    if let Some(kind) = &filter.partner_kind {
+        query = query.filter(
+            agreements::id.eq_any(
+                agreement_parties::table
+                    .filter(
+                        agreement_parties::partner_id.eq_any(
+                            partners::table
+                                .filter(partners::kind.eq_any(kind.to_vec()))
+                                .select(partners::id),
+                        ),
+                    )
+                    .select(agreement_parties::agreement_id),
             ),
         );
     }
@@ -94,12 +107,17 @@ pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(agreements::search_text.like(like_pattern(q)).escape('\\'));
     }
-    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, agreements::updated_at)
+    crate::filter::updated_between(
+        filter.updated_after,
+        filter.updated_before,
+        query,
+        agreements::updated_at,
+    )
 }
 
 /// Stores a new agreement with its relations.
 pub fn insert(conn: &mut DbConnection, mut draft: AgreementChanges) -> QueryResult<Agreement> {
-    let now = crate::time::now();
+    let now = crate::sql::database_now();
     let party_list = std::mem::take(&mut draft.fields.parties);
     let code_list = std::mem::take(&mut draft.fields.country_codes);
     let (parties, country_codes) = (JsonList::text(&party_list)?, JsonList::text(&code_list)?);
@@ -126,7 +144,7 @@ pub fn update(
     current: &Agreement,
     mut draft: AgreementChanges,
 ) -> QueryResult<Option<Agreement>> {
-    let (id, now) = (current.id, crate::time::now());
+    let (id, now) = (current.id, crate::sql::database_now());
     let party_list = std::mem::take(&mut draft.fields.parties);
     let code_list = std::mem::take(&mut draft.fields.country_codes);
     let (parties, country_codes) = (JsonList::text(&party_list)?, JsonList::text(&code_list)?);

@@ -62,12 +62,11 @@ pub fn record_write<T: Serialize>(
             .map_err(|e| ApiError::internal("audit state", e))
     };
     let (before, after) = (json(before)?, json(after)?);
-    let at = crate::time::now();
     // The outbox: one delivery per active webhook that wants this event, in this transaction.
     let event = crate::webhooks::queries::event_of(resource_type, action);
     let hooks = crate::webhooks::queries::subscribers(conn, &event)?;
     let row = (
-        audit_log::at.eq(at),
+        audit_log::at.eq(crate::sql::database_now()),
         audit_log::actor.eq(actor),
         audit_log::action.eq(action.as_str()),
         audit_log::resource_type.eq(resource_type.as_str()),
@@ -82,10 +81,11 @@ pub fn record_write<T: Serialize>(
             .execute(c))?;
         return Ok(());
     }
-    let audit_id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
-        .values(row)
-        .returning(audit_log::id)
-        .get_result(c))?;
+    let (audit_id, at): (i64, chrono::NaiveDateTime) =
+        crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
+            .values(row)
+            .returning((audit_log::id, audit_log::at))
+            .get_result(c))?;
     crate::webhooks::queries::enqueue(
         conn,
         &hooks,

@@ -1,5 +1,5 @@
 //! The change feed (`/api/v1/changes`): every committed change, in commit order, for systems
-//! that keep a copy of the registry in sync; and `updated_after`, which every list takes.
+//! that keep a copy of the registry in sync.
 //! The feed is the audit log read in order (see `queries`); it reaches back
 //! `CHANGES_RETENTION_DAYS` ([`Retention`]), while the audit log itself keeps every entry.
 
@@ -10,7 +10,7 @@ pub mod queries;
 use crate::auth::Access;
 use crate::routing::Routes;
 
-pub use model::{Change, ChangePage, ChangesHead, Position, UpdatedAfter};
+pub use model::{Change, ChangePage, ChangesHead, Position};
 
 /// The feed's routes: reads, open like every read (a token when READ_REQUIRES_TOKEN).
 pub fn routes() -> Routes {

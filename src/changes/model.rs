@@ -1,22 +1,17 @@
 //! The change feed's positions, entries and pages, and the `updated_after` filter every list
 //! takes.
 
-use std::borrow::Cow;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{AuditAction, ResourceType};
 use crate::error::ApiError;
-use crate::pagination::{ListTable, Rows, SortColumn, checked_limit};
+use crate::pagination::checked_limit;
 use crate::schema::audit_log;
 
 /// A place in the feed: after the entry whose (transaction id, seq) this is, in feed order.
@@ -233,46 +228,6 @@ pub struct ChangesHead {
     pub cursor: String,
 }
 
-/// `updated_after=<RFC 3339>`, which every list takes: only records changed strictly after that
-/// instant (their `updated_at`, written when they were last changed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct UpdatedAfter(pub DateTime<Utc>);
-
-impl UpdatedAfter {
-    /// `rows` narrowed to those whose `column` (their `updated_at`) is after `after`, if given.
-    pub fn narrow<Tab, C>(after: Option<Self>, rows: Rows<Tab>, column: C) -> Rows<Tab>
-    where
-        Tab: ListTable,
-        C: SortColumn<Tab, Key = NaiveDateTime>,
-    {
-        match after {
-            Some(UpdatedAfter(at)) => rows.filter(column.beyond(at.naive_utc(), false)),
-            None => rows,
-        }
-    }
-}
-
-impl PartialSchema for UpdatedAfter {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-            .description(Some(
-                "Only records changed strictly after this instant (RFC 3339, e.g. \
-                 `2024-06-24T09:00:00Z`), by their `updated_at`.",
-            ))
-            .examples([Value::from("2024-06-24T09:00:00Z")])
-            .into()
-    }
-}
-
-impl ToSchema for UpdatedAfter {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("UpdatedAfter")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,7 +338,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(&delete).expect("JSON")["record"],
-            Value::Null
+            serde_json::Value::Null
         );
     }
 }

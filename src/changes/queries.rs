@@ -63,9 +63,11 @@ pub struct FeedFilter {
 }
 
 /// One page of the feed after `after`, `limit` entries at most, and where the next page starts.
-/// Only entries written at or after `cutoff` (if any) are served: without `after` the page
-/// starts at that horizon, and an `after` whose next readable entry (whatever the filter) is
-/// older than `cutoff` is a 410: the client fell more than the retention behind.
+/// The feed reaches back to `cutoff` (if any): without `after` the page starts at that horizon,
+/// and an `after` whose next readable entry (whatever the filter) is older than `cutoff` is a
+/// 410: the client fell more than the retention behind. Past that check every later entry is
+/// served, whatever its time: feed order is commit order, not time order, so an entry after the
+/// cursor may be a little older than the one before it, and filtering by time would skip it.
 ///
 /// A full page continues after its last entry. A page that is not full holds every entry up
 /// to what is readable now, so the next one continues from there (also when `filter` let
@@ -118,9 +120,6 @@ pub fn read_page(
             ))
             .order((audit_log::txid.asc(), audit_log::id.asc()))
     };
-    if let Some(cutoff) = cutoff {
-        rows = rows.filter(audit_log::at.ge(cutoff));
-    }
     if let Some(kind) = filter.resource_type {
         rows = rows.filter(audit_log::resource_type.eq(kind.as_str()));
     }

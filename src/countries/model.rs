@@ -277,7 +277,9 @@ pub struct CountryFilter {
     #[param(inline)]
     pub sort: Option<CountryOrder>,
     #[param(inline)]
-    pub updated_after: Option<crate::changes::UpdatedAfter>,
+    pub updated_after: Option<crate::filter::UpdatedAfter>,
+    #[param(inline)]
+    pub updated_before: Option<crate::filter::UpdatedBefore>,
 }
 
 #[cfg(test)]

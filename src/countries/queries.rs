@@ -1,36 +1,50 @@
 //! Country queries. Each takes the caller's connection, so the caller owns the transaction.
 
-use chrono::NaiveDateTime;
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 
 use super::model::{Country, CountryChanges, CountryFilter, CountryInput};
 use crate::db::DbConnection;
 use crate::pagination::Rows;
 use crate::schema::countries;
+use crate::sql::DatabaseNow;
 use crate::validation::{Validator, like_pattern};
 
-/// A new country row: the key, the checked fields and the bookkeeping columns.
+/// A new country row: the key, the checked fields and its version; the time stamps are the
+/// database's ([`stamped`]).
 #[derive(Insertable)]
 #[diesel(table_name = countries)]
 struct NewCountry {
     code: String,
     #[diesel(embed)]
     changes: CountryChanges,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
     version: i64,
 }
 
 impl NewCountry {
-    fn new(code: String, changes: CountryChanges, now: NaiveDateTime) -> Self {
+    fn new(code: String, changes: CountryChanges) -> Self {
         NewCountry {
             code,
             changes,
-            created_at: now,
-            updated_at: now,
             version: 1,
         }
     }
+}
+
+/// `row` with both time stamps set to the database's clock at the write.
+fn stamped(
+    row: NewCountry,
+) -> (
+    NewCountry,
+    Eq<countries::created_at, DatabaseNow>,
+    Eq<countries::updated_at, DatabaseNow>,
+) {
+    let now = crate::sql::database_now();
+    (
+        row,
+        countries::created_at.eq(now),
+        countries::updated_at.eq(now),
+    )
 }
 
 pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>> {
@@ -70,7 +84,12 @@ pub fn matching(filter: &CountryFilter) -> Rows<countries::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(countries::search_text.like(like_pattern(q)).escape('\\'));
     }
-    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, countries::updated_at)
+    crate::filter::updated_between(
+        filter.updated_after,
+        filter.updated_before,
+        query,
+        countries::updated_at,
+    )
 }
 
 pub fn insert(
@@ -79,7 +98,7 @@ pub fn insert(
     changes: CountryChanges,
 ) -> QueryResult<Country> {
     diesel::insert_into(countries::table)
-        .values(NewCountry::new(code.clone(), changes, crate::time::now()))
+        .values(stamped(NewCountry::new(code.clone(), changes)))
         .execute(conn)?;
     countries::table
         .find(code)
@@ -101,7 +120,7 @@ pub fn update(
     )
     .set((
         changes,
-        countries::updated_at.eq(crate::time::now()),
+        countries::updated_at.eq(crate::sql::database_now()),
         countries::version.eq(version + 1),
     ))
     .execute(conn)?;
@@ -124,7 +143,6 @@ pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
         if existing > 0 {
             return Ok(0);
         }
-        let now = crate::time::now();
         let rows = keshvar::CountryIterator::new().map(|country| {
             let input = CountryInput {
                 code: Some(country.alpha2().to_string()),
@@ -139,14 +157,14 @@ pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
             };
             // The ISO data keeps every rule; checking it stores it as the API would.
             let (code, changes) = input.check(&mut Validator::new(), None);
-            NewCountry::new(code, changes, now)
+            NewCountry::new(code, changes)
         });
         // One statement per row: the multi-backend connection has no batch insert. In one
         // transaction this takes milliseconds, once per database.
         let mut loaded = 0;
         for row in rows {
             loaded += diesel::insert_into(countries::table)
-                .values(row)
+                .values(stamped(row))
                 .execute(conn)?;
         }
         Ok(loaded)

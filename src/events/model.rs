@@ -8,6 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::filter::{AnyOf, CountryCodes};
 use crate::http::merge_patch_schema;
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::events;
@@ -292,17 +293,26 @@ impl PageItem for Event {
     }
 }
 
+/// Several `EventKind` values for a filter, any of which may match (an alias, so that the
+/// OpenAPI derive sees one plain type).
+pub type EventKinds = AnyOf<EventKind>;
+
 /// Filters and order for the event list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventFilter {
-    pub kind: Option<EventKind>,
-    /// Only events taking place in this country (code, any case).
-    pub country: Option<String>,
+    /// Only events of one of these kinds.
+    #[param(inline)]
+    pub kind: Option<EventKinds>,
+    /// Only events taking place in one of these countries (codes, any case).
+    #[param(inline)]
+    pub country: Option<CountryCodes>,
     /// Only events this partner takes part in (its id).
     pub partner: Option<i64>,
     /// Only events held under this agreement (its id).
     pub agreement: Option<i64>,
+    /// Only events held under an agreement (`true`) or under none (`false`).
+    pub has_agreement: Option<bool>,
     /// Only events still going on at or after this date (their date range overlaps `from..to`).
     #[param(format = Date)]
     pub from: Option<NaiveDate>,
@@ -316,7 +326,9 @@ pub struct EventFilter {
     #[param(inline)]
     pub sort: Option<EventOrder>,
     #[param(inline)]
-    pub updated_after: Option<crate::changes::UpdatedAfter>,
+    pub updated_after: Option<crate::filter::UpdatedAfter>,
+    #[param(inline)]
+    pub updated_before: Option<crate::filter::UpdatedBefore>,
 }
 
 #[cfg(test)]

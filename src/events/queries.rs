@@ -62,11 +62,11 @@ fn earliest_start(from: NaiveDate) -> Dialects<Date, AsExprOf<NaiveDate, Date>> 
 /// The events `filter` selects.
 pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     let mut query = events::table.into_boxed();
-    if let Some(kind) = filter.kind {
-        query = query.filter(events::kind.eq(kind.as_str()));
+    if let Some(kind) = &filter.kind {
+        query = query.filter(events::kind.eq_any(kind.to_vec()));
     }
     if let Some(country) = &filter.country {
-        query = query.filter(events::country_code.eq(country.trim().to_ascii_uppercase()));
+        query = query.filter(events::country_code.eq_any(country.country_codes()));
     }
     if let Some(partner) = filter.partner {
         query = query.filter(
@@ -79,6 +79,11 @@ pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     }
     if let Some(agreement) = filter.agreement {
         query = query.filter(events::agreement_id.eq(agreement));
+    }
+    match filter.has_agreement {
+        Some(true) => query = query.filter(events::agreement_id.is_not_null()),
+        Some(false) => query = query.filter(events::agreement_id.is_null()),
+        None => {}
     }
     if let Some(from) = filter.from {
         // The event's last day: `ends_on`, or `starts_on` for a one-day event.
@@ -97,7 +102,12 @@ pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(events::search_text.like(like_pattern(q)).escape('\\'));
     }
-    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, events::updated_at)
+    crate::filter::updated_between(
+        filter.updated_after,
+        filter.updated_before,
+        query,
+        events::updated_at,
+    )
 }
 
 /// The events with these ids, in no particular order; ids that do not exist are left out.
@@ -110,7 +120,7 @@ pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Event>
 
 /// Stores a new event with its participants.
 pub fn insert(conn: &mut DbConnection, mut draft: EventChanges) -> QueryResult<Event> {
-    let now = crate::time::now();
+    let now = crate::sql::database_now();
     let list = std::mem::take(&mut draft.fields.participants);
     let participants = JsonList::text(&list)?;
     let event: Event = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
@@ -144,7 +154,7 @@ pub fn update(
     .set((
         draft,
         events::participants.eq(&participants),
-        events::updated_at.eq(crate::time::now()),
+        events::updated_at.eq(crate::sql::database_now()),
         events::version.eq(current.version + 1),
     ))
     .returning(Event::as_returning())

@@ -25,8 +25,9 @@ use crate::auth::Access;
 use crate::config::FeedSettings;
 use crate::db::Db;
 use crate::error::{ApiError, responses};
-use crate::events::model::{Event, EventFilter, EventKind, EventSort, EventStub};
+use crate::events::model::{Event, EventFilter, EventKinds, EventSort, EventStub};
 use crate::events::queries;
+use crate::filter::CountryCodes;
 use crate::http::QueryParams;
 use crate::pagination::{Pages, Sort};
 use crate::routing::Routes;
@@ -53,13 +54,18 @@ pub fn routes() -> Routes {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CalendarFilter {
-    pub kind: Option<EventKind>,
-    /// Only events taking place in this country (code, any case).
-    pub country: Option<String>,
+    /// Only events of one of these kinds.
+    #[param(inline)]
+    pub kind: Option<EventKinds>,
+    /// Only events taking place in one of these countries (codes, any case).
+    #[param(inline)]
+    pub country: Option<CountryCodes>,
     /// Only events this partner takes part in (its id).
     pub partner: Option<i64>,
     /// Only events held under this agreement (its id).
     pub agreement: Option<i64>,
+    /// Only events held under an agreement (`true`) or under none (`false`).
+    pub has_agreement: Option<bool>,
     /// Only events still going on at or after this date; when not given, one year before
     /// today (UTC).
     #[param(format = Date)]
@@ -82,11 +88,13 @@ impl CalendarFilter {
             country: self.country,
             partner: self.partner,
             agreement: self.agreement,
+            has_agreement: self.has_agreement,
             from,
             to: self.to,
             q: self.q,
             sort: None,
             updated_after: None,
+            updated_before: None,
         }
     }
 }
@@ -307,7 +315,7 @@ mod tests {
         Event {
             id: 7,
             title: "Forum; with, specials".into(),
-            kind: EventKind::Forum,
+            kind: crate::events::model::EventKind::Forum,
             starts_on: NaiveDate::from_ymd_opt(2024, 6, 24).expect("a date"),
             ends_on: NaiveDate::from_ymd_opt(2024, 6, 26),
             city: Some("Incheon".into()),

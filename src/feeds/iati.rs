@@ -33,14 +33,17 @@ use utoipa::IntoParams;
 
 use crate::agreements::Agreements;
 use crate::agreements::model::{
-    Agreement, AgreementFilter, AgreementKind, AgreementSort, AgreementStatus, PartyRole,
+    Agreement, AgreementFilter, AgreementKind, AgreementSort, AgreementStatus, AgreementStatuses,
+    PartyRole,
 };
 use crate::auth::Access;
 use crate::config::FeedSettings;
 use crate::db::Db;
 use crate::error::{ApiError, responses};
+use crate::filter::{AnyOf, CountryCodes};
 use crate::http::QueryParams;
 use crate::pagination::{Cursor, Sort};
+use crate::partners::model::PartnerKinds;
 use crate::partners::{Partner, PartnerKind, queries as partner_queries};
 use crate::resource;
 use crate::routing::Routes;
@@ -63,12 +66,17 @@ pub fn routes() -> Routes {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ActivityFilter {
-    /// Only agreements in this status (`draft` is never published).
-    pub status: Option<AgreementStatus>,
+    /// Only agreements in one of these statuses (`draft` is never published).
+    #[param(inline)]
+    pub status: Option<AgreementStatuses>,
     /// Only agreements this partner is party to (its id).
     pub partner: Option<i64>,
-    /// Only agreements covering this country (code, any case).
-    pub country: Option<String>,
+    /// Only agreements with a party of one of these partner kinds.
+    #[param(inline)]
+    pub partner_kind: Option<PartnerKinds>,
+    /// Only agreements covering one of these countries (codes, any case).
+    #[param(inline)]
+    pub country: Option<CountryCodes>,
     /// Only agreements signed on or after this date.
     #[param(format = Date)]
     pub signed_from: Option<NaiveDate>,
@@ -86,8 +94,9 @@ impl From<ActivityFilter> for AgreementFilter {
     fn from(filter: ActivityFilter) -> Self {
         AgreementFilter {
             status: filter.status,
-            kind: Some(AgreementKind::JointProject),
+            kind: Some(AnyOf(vec![AgreementKind::JointProject])),
             partner: filter.partner,
+            partner_kind: filter.partner_kind,
             country: filter.country,
             signed_from: filter.signed_from,
             signed_to: filter.signed_to,
@@ -95,6 +104,7 @@ impl From<ActivityFilter> for AgreementFilter {
             q: filter.q,
             sort: None,
             updated_after: None,
+            updated_before: None,
         }
     }
 }

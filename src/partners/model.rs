@@ -8,6 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::filter::{AnyOf, CountryCodes};
 use crate::http::merge_patch_schema;
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::partners;
@@ -230,21 +231,29 @@ impl PageItem for Partner {
     }
 }
 
+/// Several `PartnerKind` values for a filter, any of which may match (an alias, so that the
+/// OpenAPI derive sees one plain type).
+pub type PartnerKinds = AnyOf<PartnerKind>;
+
 /// Filters and order for the partner list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PartnerFilter {
-    /// Only partners of this kind.
-    pub kind: Option<PartnerKind>,
-    /// Only partners headquartered in this country (code, any case).
-    pub country: Option<String>,
+    /// Only partners of one of these kinds.
+    #[param(inline)]
+    pub kind: Option<PartnerKinds>,
+    /// Only partners headquartered in one of these countries (codes, any case).
+    #[param(inline)]
+    pub country: Option<CountryCodes>,
     /// Case-insensitive search in names, acronyms and descriptions.
     pub q: Option<String>,
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]
     pub sort: Option<PartnerOrder>,
     #[param(inline)]
-    pub updated_after: Option<crate::changes::UpdatedAfter>,
+    pub updated_after: Option<crate::filter::UpdatedAfter>,
+    #[param(inline)]
+    pub updated_before: Option<crate::filter::UpdatedBefore>,
 }
 
 #[cfg(test)]

@@ -33,20 +33,25 @@ pub fn name_owner(
 /// The partners `filter` selects.
 pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     let mut query = partners::table.into_boxed();
-    if let Some(kind) = filter.kind {
-        query = query.filter(partners::kind.eq(kind.as_str()));
+    if let Some(kind) = &filter.kind {
+        query = query.filter(partners::kind.eq_any(kind.to_vec()));
     }
     if let Some(country) = &filter.country {
-        query = query.filter(partners::country_code.eq(country.trim().to_ascii_uppercase()));
+        query = query.filter(partners::country_code.eq_any(country.country_codes()));
     }
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
     }
-    crate::changes::UpdatedAfter::narrow(filter.updated_after, query, partners::updated_at)
+    crate::filter::updated_between(
+        filter.updated_after,
+        filter.updated_before,
+        query,
+        partners::updated_at,
+    )
 }
 
 pub fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> QueryResult<Partner> {
-    let now = crate::time::now();
+    let now = crate::sql::database_now();
     let id: i64 = diesel::insert_into(partners::table)
         .values((
             changes,
@@ -76,7 +81,7 @@ pub fn update(
     )
     .set((
         changes,
-        partners::updated_at.eq(crate::time::now()),
+        partners::updated_at.eq(crate::sql::database_now()),
         partners::version.eq(version + 1),
     ))
     .execute(conn)?;

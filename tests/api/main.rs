@@ -14,6 +14,7 @@ mod error_log;
 mod events;
 mod exchange;
 mod feeds;
+mod filters;
 mod hardening;
 mod idempotency;
 mod migrations;
