@@ -330,7 +330,7 @@ where
     Sel: Expression,
     Rows<S::Table>: SelectDsl<Sel>,
     dsl::Select<Rows<S::Table>, Sel>: LimitDsl,
-    dsl::Limit<dsl::Select<Rows<S::Table>, Sel>>: LoadQuery<'static, DbConnection, Row>,
+    sql::Once<dsl::Limit<dsl::Select<Rows<S::Table>, Sel>>>: LoadQuery<'static, DbConnection, Row>,
 {
     let key = sort.key();
     let statement = |seek: Option<Predicate<S::Table>>, fetch: i64| {
@@ -339,7 +339,7 @@ where
             None => rows(),
         };
         let ordered = (key.order)(rows, sort.direction);
-        LimitDsl::limit(SelectDsl::select(ordered, select()), fetch)
+        sql::rendered_once(LimitDsl::limit(SelectDsl::select(ordered, select()), fetch))
     };
     let Some(cursor) = cursor else {
         return Ok(statement(None, fetch).load(conn)?);
@@ -383,9 +383,9 @@ where
     dsl::AsSelect<Row, MultiBackend>: Expression,
     Rows<S::Table>: SelectDsl<dsl::AsSelect<Row, MultiBackend>> + SelectDsl<dsl::CountStar>,
     dsl::Select<Rows<S::Table>, dsl::AsSelect<Row, MultiBackend>>: LimitDsl,
-    dsl::Limit<dsl::Select<Rows<S::Table>, dsl::AsSelect<Row, MultiBackend>>>:
+    sql::Once<dsl::Limit<dsl::Select<Rows<S::Table>, dsl::AsSelect<Row, MultiBackend>>>>:
         LoadQuery<'static, DbConnection, Row>,
-    dsl::Select<Rows<S::Table>, dsl::CountStar>: LoadQuery<'static, DbConnection, i64>,
+    sql::Once<dsl::Select<Rows<S::Table>, dsl::CountStar>>: LoadQuery<'static, DbConnection, i64>,
 {
     fn read(
         conn: &mut DbConnection,
@@ -398,7 +398,7 @@ where
     }
 
     fn count(conn: &mut DbConnection, rows: Rows<S::Table>) -> QueryResult<i64> {
-        rows.count().get_result(conn)
+        sql::rendered_once(rows.count()).get_result(conn)
     }
 }
 
