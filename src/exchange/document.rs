@@ -40,12 +40,10 @@ fn text_schema() -> ObjectBuilder {
 }
 
 /// `items` as an export writes them, in `format`.
-fn rendered(encoder: &Encoder, items: &[Value]) -> String {
+fn rendered(mut encoder: Encoder, items: &[Value]) -> String {
     let mut out = Vec::new();
     let _ = encoder.header(&mut out);
-    for item in items {
-        let _ = encoder.row(&mut out, item);
-    }
+    let _ = encoder.rows(&mut out, items);
     String::from_utf8(out).unwrap_or_default()
 }
 
@@ -93,7 +91,7 @@ fn export_operation<R: Described>() -> utoipa::openapi::path::Operation {
     let example = example_of::<R::Item>();
     let columns = Columns::of::<R::Item>().names;
     let ndjson = ndjson_line(&example, &columns);
-    let csv = rendered(&Encoder::Csv(columns), std::slice::from_ref(&example));
+    let csv = rendered(Encoder::csv(columns), std::slice::from_ref(&example));
     let file = |extension: &str| {
         ContentBuilder::new().schema(Some(
             text_schema().description(Some(format!("The file `{}`", file_name::<R>(extension)))),
@@ -168,7 +166,7 @@ fn import_operation<R: Described>() -> utoipa::openapi::path::Operation {
         .filter(|name| example.get(name).is_some())
         .collect();
     let ndjson = ndjson_line(&example, &columns);
-    let csv = rendered(&Encoder::Csv(columns), std::slice::from_ref(&example));
+    let csv = rendered(Encoder::csv(columns), std::slice::from_ref(&example));
     let body = RequestBodyBuilder::new()
         .description(Some(
             "Records as an export writes them; `id`, `created_at`, `updated_at` and `version` \
