@@ -285,14 +285,24 @@ pub fn unleased(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<
 /// A webhook's first pending delivery in feed order, among those written by transactions up
 /// to `txid` (PostgreSQL: all ended; see `changes::queries::readable_to`).
 pub fn head(conn: &mut DbConnection, webhook: i64, txid: i64) -> QueryResult<Option<HeadDelivery>> {
-    webhook_deliveries::table
+    Ok(heads(conn, webhook, txid, 1)?.pop())
+}
+
+/// A webhook's first `limit` pending deliveries in feed order, as [`head`].
+pub fn heads(
+    conn: &mut DbConnection,
+    webhook: i64,
+    txid: i64,
+    limit: i64,
+) -> QueryResult<Vec<HeadDelivery>> {
+    crate::on_backend!(conn, |c| webhook_deliveries::table
         .filter(webhook_deliveries::webhook_id.eq(webhook))
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::txid.le(txid))
         .order((webhook_deliveries::txid.asc(), webhook_deliveries::id.asc()))
+        .limit(limit)
         .select(HeadDelivery::as_select())
-        .first(conn)
-        .optional()
+        .load(c))
 }
 
 /// The first pending delivery of a webhook, with what sending it takes.
@@ -387,6 +397,10 @@ pub fn leased(
 /// What one attempt came to, as it is stored.
 #[derive(Clone, Debug)]
 pub struct AttemptRecord {
+    /// The delivery attempted.
+    pub delivery: i64,
+    /// When the attempt was made.
+    pub at: NaiveDateTime,
     pub status: DeliveryStatus,
     pub next_attempt_at: Option<NaiveDateTime>,
     pub status_code: Option<i32>,
@@ -395,28 +409,32 @@ pub struct AttemptRecord {
     pub disable: bool,
 }
 
-/// Stores an attempt's outcome and extends `owner`'s lease to `until`.
-pub fn record_attempt(
+/// Stores the outcomes of a run of attempts to `webhook`, in one write, and extends `owner`'s
+/// lease to `until`.
+pub fn record_attempts(
     conn: &mut DbConnection,
     webhook: i64,
-    delivery: i64,
     owner: &str,
-    record: &AttemptRecord,
+    records: &[AttemptRecord],
     until: NaiveDateTime,
 ) -> QueryResult<()> {
     let now = crate::time::now();
-    diesel::update(webhook_deliveries::table.find(delivery))
+    for record in records {
+        crate::on_backend!(conn, |c| diesel::update(
+            webhook_deliveries::table.find(record.delivery)
+        )
         .set((
             webhook_deliveries::status.eq(record.status.as_str()),
             webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
             webhook_deliveries::next_attempt_at.eq(record.next_attempt_at),
-            webhook_deliveries::last_attempt_at.eq(Some(now)),
+            webhook_deliveries::last_attempt_at.eq(Some(record.at)),
             webhook_deliveries::last_status_code.eq(record.status_code),
             webhook_deliveries::last_error.eq(record.error.as_deref()),
             webhook_deliveries::updated_at.eq(now),
         ))
-        .execute(conn)?;
-    if record.disable {
+        .execute(c))?;
+    }
+    if records.iter().any(|record| record.disable) {
         diesel::update(webhooks::table.find(webhook))
             .set((
                 webhooks::active.eq(false),
@@ -425,12 +443,12 @@ pub fn record_attempt(
             ))
             .execute(conn)?;
     }
-    diesel::update(
+    crate::on_backend!(conn, |c| diesel::update(
         webhooks::table
             .filter(webhooks::id.eq(webhook))
             .filter(webhooks::lease_owner.eq(owner)),
     )
     .set(webhooks::lease_until.eq(until))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }
