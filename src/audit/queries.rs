@@ -63,9 +63,6 @@ pub fn record_write<T: Serialize>(
     };
     let (before, after) = (json(before)?, json(after)?);
     let at = crate::time::now();
-    // The outbox: one delivery per active webhook that wants this event, in this transaction.
-    let event = crate::webhooks::queries::event_of(resource_type, action);
-    let hooks = crate::webhooks::queries::subscribers(conn, &event)?;
     let row = (
         audit_log::at.eq(at),
         audit_log::actor.eq(actor),
@@ -76,30 +73,14 @@ pub fn record_write<T: Serialize>(
         audit_log::after_state.eq(&after),
         audit_log::batch_id.eq(batch),
     );
-    if hooks.is_empty() {
-        crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
-            .values(row)
-            .execute(c))?;
-        return Ok(());
-    }
     let audit_id: i64 = crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
         .values(row)
         .returning(audit_log::id)
         .get_result(c))?;
-    crate::webhooks::queries::enqueue(
-        conn,
-        &hooks,
-        &event,
-        crate::webhooks::queries::Recorded {
-            audit_id,
-            at,
-            action,
-            resource_type,
-            resource_id,
-            before,
-            after,
-        },
-    )
+    // The outbox: one delivery per active webhook that wants this event, in this transaction.
+    let event = crate::webhooks::queries::event_of(resource_type, action);
+    crate::webhooks::queries::enqueue(conn, &event, audit_id, at)?;
+    Ok(())
 }
 
 /// The audit entries `filter` selects.
