@@ -6,8 +6,11 @@
 //! lease (`queries::claim`: on PostgreSQL `FOR UPDATE SKIP LOCKED` on the webhook's row, then
 //! `lease_until`), so that two instances never send to one webhook at once. It then sends
 //! that webhook's deliveries one at a time in feed order, holding no transaction (and on
-//! SQLite no write lock) during an HTTP call, and records each outcome. A delivery that fails
-//! holds back the later ones until it is delivered or marked failed. An instance that dies
+//! SQLite no write lock) during an HTTP call, and records the outcomes of each run of up to
+//! [`PER_WRITE`] attempts in one write (an attempt made but not yet recorded when the instance
+//! dies is made again). A delivery that fails ends its run and holds back the later ones until
+//! it is delivered or marked failed. Each body is made from the change's audit entry when it
+//! is sent (`queries::heads`), the same bytes on every attempt. An instance that dies
 //! leaves its lease to expire ([`LEASE`]); its deliveries are still in the database and are
 //! sent by whichever instance claims the webhook next: at least once, never lost.
 //!

@@ -553,7 +553,10 @@ mod tests {
         };
         assert!(wants(r#"["*"]"#, "event.deleted"));
         assert!(wants(r#"["partner.created"]"#, "partner.created"));
-        assert!(wants(r#"["event.created","partner.created"]"#, "partner.created"));
+        assert!(wants(
+            r#"["event.created","partner.created"]"#,
+            "partner.created"
+        ));
         assert!(!wants(r#"["partner.created"]"#, "partner.updated"));
         assert!(!wants(r#"["partner.created"]"#, "partner.create"));
     }

@@ -845,9 +845,7 @@ async fn two_instances_share_a_webhook_sending_one_at_a_time_and_never_twice(bac
 /// The worker sends a webhook's deliveries in runs (up to 64, their outcomes recorded in one
 /// write): a backlog of several runs, queued behind a delivery that failed once, goes out once
 /// each, in feed order, signed, and every outcome is recorded.
-async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded(
-    backend: Backend,
-) {
+async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded(backend: Backend) {
     const CHANGES: usize = 150;
     let app = hooked_app(backend, vec![1, 1, 1]).await;
     let receiver = Receiver::start();
@@ -887,7 +885,11 @@ async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let received = receiver.received();
-    assert_eq!(received.len(), CHANGES + 1, "each sent once, the first twice");
+    assert_eq!(
+        received.len(),
+        CHANGES + 1,
+        "each sent once, the first twice"
+    );
     let order: Vec<String> = received[1..]
         .iter()
         .map(|r| {
