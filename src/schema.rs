@@ -171,7 +171,6 @@ diesel::table! {
         audit_id -> BigInt,
         txid -> BigInt,
         event_type -> Text,
-        payload -> Text,
         status -> Text,
         attempts -> Integer,
         next_attempt_at -> Nullable<Timestamp>,

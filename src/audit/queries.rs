@@ -62,9 +62,6 @@ pub fn record_write<T: Serialize>(
             .map_err(|e| ApiError::internal("audit state", e))
     };
     let (before, after) = (json(before)?, json(after)?);
-    // The outbox: one delivery per active webhook that wants this event, in this transaction.
-    let event = crate::webhooks::queries::event_of(resource_type, action);
-    let hooks = crate::webhooks::queries::subscribers(conn, &event)?;
     let row = (
         audit_log::at.eq(crate::sql::database_now()),
         audit_log::actor.eq(actor),
@@ -75,31 +72,15 @@ pub fn record_write<T: Serialize>(
         audit_log::after_state.eq(&after),
         audit_log::batch_id.eq(batch),
     );
-    if hooks.is_empty() {
-        crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
-            .values(row)
-            .execute(c))?;
-        return Ok(());
-    }
     let (audit_id, at): (i64, chrono::NaiveDateTime) =
         crate::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
             .values(row)
             .returning((audit_log::id, audit_log::at))
             .get_result(c))?;
-    crate::webhooks::queries::enqueue(
-        conn,
-        &hooks,
-        &event,
-        crate::webhooks::queries::Recorded {
-            audit_id,
-            at,
-            action,
-            resource_type,
-            resource_id,
-            before,
-            after,
-        },
-    )
+    // The outbox: one delivery per active webhook that wants this event, in this transaction.
+    let event = crate::webhooks::queries::event_of(resource_type, action);
+    crate::webhooks::queries::enqueue(conn, &event, audit_id, at)?;
+    Ok(())
 }
 
 /// The audit entries `filter` selects.

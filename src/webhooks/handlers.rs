@@ -346,11 +346,14 @@ pub async fn list_deliveries(
             )?)
         })
         .await?;
-    let next_cursor = cut_page(&mut rows, limit as usize, |last| {
+    let next_cursor = cut_page(&mut rows, limit as usize, |(last, _)| {
         Some(cursor_after(last.id))
     });
     let page = DeliveryPage {
-        items: rows.into_iter().map(Delivery::from).collect(),
+        items: rows
+            .into_iter()
+            .map(|(row, change)| Delivery::new(row, change))
+            .collect::<Result<_, _>>()?,
         next_cursor,
     };
     Ok(no_store(HttpResponse::Ok().json(page)))
@@ -392,7 +395,7 @@ pub async fn retry_delivery(
     let delivery = delivery
         .parse::<i64>()
         .map_err(|_| ApiError::bad_field("delivery_id", "must be a whole number"))?;
-    let row = db
+    let (row, change) = db
         .write(move |conn| {
             let hook = queries::find(conn, webhook)?.ok_or_else(|| not_found(webhook))?;
             if queries::find_delivery(conn, webhook, delivery)?.is_none() {
@@ -411,5 +414,7 @@ pub async fn retry_delivery(
         })
         .await?;
     db.deliveries_written().notify_one();
-    Ok(no_store(HttpResponse::Accepted().json(Delivery::from(row))))
+    Ok(no_store(
+        HttpResponse::Accepted().json(Delivery::new(row, change)?),
+    ))
 }

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{AuditAction, ResourceType};
 use crate::changes::Change;
+use crate::changes::model::ChangeRow;
 use crate::error::ApiError;
 use crate::pagination::checked_limit;
 use crate::schema::{webhook_deliveries, webhooks};
@@ -48,10 +49,24 @@ pub fn event_type(resource: ResourceType, action: AuditAction) -> String {
     format!("{}.{past}", resource.as_str())
 }
 
-/// Whether a webhook whose stored `event_types` (a JSON list) is `wanted` takes `event`.
-pub fn wants(wanted: &str, event: &str) -> bool {
-    serde_json::from_str::<Vec<String>>(wanted)
-        .is_ok_and(|types| types.iter().any(|t| t == ALL_EVENTS || t == event))
+/// The `LIKE` patterns of which one matches the stored `event_types` (a JSON list of
+/// checked names, see `WebhookInput::check`) of a webhook that takes `event`: the name, or
+/// `*`, as a JSON string. Matched in SQL, where the outbox rows are written.
+pub fn wanted_patterns(event: &str) -> [String; 2] {
+    [format!("%\"{event}\"%"), format!("%\"{ALL_EVENTS}\"%")]
+}
+
+/// The body sent for a change (`WebhookPayload`): made from its audit entry, which is never
+/// changed, whenever it is needed (each attempt, the deliveries list), so every attempt
+/// sends the same bytes and the outbox row stays small.
+pub fn payload(event: &str, change: ChangeRow) -> Result<String, ApiError> {
+    let timestamp = change.at;
+    serde_json::to_string(&WebhookPayload {
+        kind: event.to_owned(),
+        timestamp,
+        data: Change::from_row(change, false)?,
+    })
+    .map_err(|e| ApiError::internal("a webhook payload", e))
 }
 
 fn event_types_schema() -> ArrayBuilder {
@@ -300,7 +315,6 @@ pub struct DeliveryRow {
     pub webhook_id: i64,
     pub audit_id: i64,
     pub event_type: String,
-    pub payload: String,
     #[diesel(deserialize_as = String)]
     pub status: DeliveryStatus,
     pub attempts: i32,
@@ -372,11 +386,12 @@ pub struct Delivery {
     pub payload: Box<serde_json::value::RawValue>,
 }
 
-impl From<DeliveryRow> for Delivery {
-    fn from(row: DeliveryRow) -> Self {
-        let payload = serde_json::value::RawValue::from_string(row.payload)
-            .unwrap_or_else(|_| Box::<serde_json::value::RawValue>::default());
-        Delivery {
+impl Delivery {
+    /// A delivery as listed, with the body made from its change's audit entry.
+    pub fn new(row: DeliveryRow, change: ChangeRow) -> Result<Self, ApiError> {
+        let payload = serde_json::value::RawValue::from_string(payload(&row.event_type, change)?)
+            .map_err(|e| ApiError::internal("a webhook payload", e))?;
+        Ok(Delivery {
             payload,
             id: row.id,
             webhook_id: row.webhook_id,
@@ -391,7 +406,7 @@ impl From<DeliveryRow> for Delivery {
             last_error: row.last_error,
             created_at: row.created_at,
             updated_at: row.updated_at,
-        }
+        })
     }
 }
 
@@ -529,9 +544,21 @@ mod tests {
                 assert!(EVENT_TYPES.contains(&event_type(*resource, *action).as_str()));
             }
         }
+        let wants = |stored: &str, event: &str| {
+            let like = |pattern: &str| {
+                let inner = pattern.trim_matches('%');
+                stored.contains(inner)
+            };
+            wanted_patterns(event).iter().any(|p| like(p))
+        };
         assert!(wants(r#"["*"]"#, "event.deleted"));
         assert!(wants(r#"["partner.created"]"#, "partner.created"));
+        assert!(wants(
+            r#"["event.created","partner.created"]"#,
+            "partner.created"
+        ));
         assert!(!wants(r#"["partner.created"]"#, "partner.updated"));
+        assert!(!wants(r#"["partner.created"]"#, "partner.create"));
     }
 
     #[test]

@@ -6,91 +6,60 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{
-    DeliveryRow, DeliveryStatus, WebhookChanges, WebhookPayload, WebhookRow, event_type, wants,
+    DeliveryRow, DeliveryStatus, WebhookChanges, WebhookRow, event_type, payload, wanted_patterns,
 };
 use crate::audit::{AuditAction, ResourceType};
-use crate::changes::Change;
 use crate::changes::model::ChangeRow;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::schema::{webhook_deliveries, webhooks};
+use crate::schema::{audit_log, webhook_deliveries, webhooks};
 
-/// The active webhooks that want `event`: one small query on `webhooks_active_idx` per write
-/// (and nothing more when there are none).
-pub fn subscribers(conn: &mut DbConnection, event: &str) -> QueryResult<Vec<i64>> {
-    let active: Vec<(i64, String)> = crate::on_backend!(conn, |c| webhooks::table
-        .filter(webhooks::active.eq(true))
-        .select((webhooks::id, webhooks::event_types))
-        .load(c))?;
-    Ok(active
-        .into_iter()
-        .filter(|(_, wanted)| wants(wanted, event))
-        .map(|(id, _)| id)
-        .collect())
-}
-
-/// The change an audit entry records, as the outbox needs it.
-pub struct Recorded<'a> {
-    pub audit_id: i64,
-    pub at: NaiveDateTime,
-    pub action: AuditAction,
-    pub resource_type: ResourceType,
-    pub resource_id: &'a str,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
-/// Writes one delivery of the change to each of `hooks`, in the change's transaction (the
-/// outbox): the change and its deliveries are committed together or not at all.
+/// Writes one delivery of the change recorded as audit entry `audit_id` to each active
+/// webhook that wants `event`, in the change's transaction (the outbox): the change and its
+/// deliveries are committed together or not at all. One `INSERT … SELECT`, which writes
+/// nothing when no webhook wants it; the body is made from the audit entry when it is sent.
 pub fn enqueue(
     conn: &mut DbConnection,
-    hooks: &[i64],
     event: &str,
-    change: Recorded<'_>,
-) -> Result<(), ApiError> {
-    let at = change.at;
-    let change = Change::from_row(
-        ChangeRow {
-            id: change.audit_id,
-            txid: 0,
-            at,
-            actor: String::new(),
-            action: change.action,
-            resource_type: change.resource_type,
-            resource_id: change.resource_id.to_owned(),
-            before_state: change.before,
-            after_state: change.after,
-        },
-        false,
-    )?;
-    let seq = change.seq;
-    let payload = serde_json::to_string(&WebhookPayload {
-        kind: event.to_owned(),
-        timestamp: at,
-        data: change,
-    })
-    .map_err(|e| ApiError::internal("a webhook payload", e))?;
-    let rows: Vec<_> = hooks
-        .iter()
-        .map(|hook| {
-            (
-                webhook_deliveries::webhook_id.eq(*hook),
-                webhook_deliveries::audit_id.eq(seq),
-                webhook_deliveries::event_type.eq(event),
-                webhook_deliveries::payload.eq(&payload),
-                webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-                webhook_deliveries::attempts.eq(0),
-                webhook_deliveries::next_attempt_at.eq(Some(at)),
-                webhook_deliveries::created_at.eq(at),
-                webhook_deliveries::updated_at.eq(at),
-            )
-        })
-        .collect();
-    crate::on_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
-        .values(rows)
+    audit_id: i64,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+    let [named, all] = wanted_patterns(event);
+    let wanting = webhooks::table
+        .filter(webhooks::active.eq(true))
+        .filter(
+            webhooks::event_types
+                .like(named)
+                .or(webhooks::event_types.like(all)),
+        )
+        .select((
+            webhooks::id,
+            audit_id.into_sql::<BigInt>(),
+            event.into_sql::<Text>(),
+            DeliveryStatus::Pending.as_str().into_sql::<Text>(),
+            0.into_sql::<Integer>(),
+            Some(at).into_sql::<Nullable<Timestamp>>(),
+            at.into_sql::<Timestamp>(),
+            at.into_sql::<Timestamp>(),
+        ));
+    let written = crate::on_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
+        .values(wanting)
+        .into_columns((
+            webhook_deliveries::webhook_id,
+            webhook_deliveries::audit_id,
+            webhook_deliveries::event_type,
+            webhook_deliveries::status,
+            webhook_deliveries::attempts,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::created_at,
+            webhook_deliveries::updated_at,
+        ))
         .execute(c))?;
-    crate::db::wake_after_commit();
-    Ok(())
+    if written > 0 {
+        crate::db::wake_after_commit();
+    }
+    Ok(written)
 }
 
 /// The event type of a change, for `audit::record_write`.
@@ -198,15 +167,27 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(webhooks::table.find(id)).execute(conn)
 }
 
-/// A webhook's deliveries before `before` by id (newest first), `limit` at most.
+/// The deliveries joined with the audit entries of their changes, which their bodies are
+/// made from.
+fn with_changes() -> diesel::dsl::InnerJoinOn<
+    webhook_deliveries::table,
+    audit_log::table,
+    diesel::dsl::Eq<audit_log::id, webhook_deliveries::audit_id>,
+> {
+    webhook_deliveries::table
+        .inner_join(audit_log::table.on(audit_log::id.eq(webhook_deliveries::audit_id)))
+}
+
+/// A webhook's deliveries before `before` by id (newest first), `limit` at most, each with
+/// its change.
 pub fn deliveries(
     conn: &mut DbConnection,
     webhook: i64,
     status: Option<DeliveryStatus>,
     before: Option<i64>,
     limit: i64,
-) -> QueryResult<Vec<DeliveryRow>> {
-    let mut query = webhook_deliveries::table
+) -> QueryResult<Vec<(DeliveryRow, ChangeRow)>> {
+    let mut query = with_changes()
         .filter(webhook_deliveries::webhook_id.eq(webhook))
         .into_boxed();
     if let Some(status) = status {
@@ -218,19 +199,20 @@ pub fn deliveries(
     query
         .order(webhook_deliveries::id.desc())
         .limit(limit)
-        .select(DeliveryRow::as_select())
+        .select((DeliveryRow::as_select(), ChangeRow::as_select()))
         .load(conn)
 }
 
+/// A webhook's delivery, with its change.
 pub fn find_delivery(
     conn: &mut DbConnection,
     webhook: i64,
     id: i64,
-) -> QueryResult<Option<DeliveryRow>> {
-    webhook_deliveries::table
+) -> QueryResult<Option<(DeliveryRow, ChangeRow)>> {
+    with_changes()
         .filter(webhook_deliveries::webhook_id.eq(webhook))
         .filter(webhook_deliveries::id.eq(id))
-        .select(DeliveryRow::as_select())
+        .select((DeliveryRow::as_select(), ChangeRow::as_select()))
         .first(conn)
         .optional()
 }
@@ -284,25 +266,59 @@ pub fn unleased(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<
 
 /// A webhook's first pending delivery in feed order, among those written by transactions up
 /// to `txid` (PostgreSQL: all ended; see `changes::queries::readable_to`).
-pub fn head(conn: &mut DbConnection, webhook: i64, txid: i64) -> QueryResult<Option<HeadDelivery>> {
-    webhook_deliveries::table
+pub fn head(
+    conn: &mut DbConnection,
+    webhook: i64,
+    txid: i64,
+) -> Result<Option<HeadDelivery>, ApiError> {
+    Ok(heads(conn, webhook, txid, 1)?.pop())
+}
+
+/// A webhook's first `limit` pending deliveries in feed order, as [`head`], with their bodies.
+pub fn heads(
+    conn: &mut DbConnection,
+    webhook: i64,
+    txid: i64,
+    limit: i64,
+) -> Result<Vec<HeadDelivery>, ApiError> {
+    let rows: Vec<(Pending, ChangeRow)> = crate::on_backend!(conn, |c| webhook_deliveries::table
+        .inner_join(audit_log::table.on(audit_log::id.eq(webhook_deliveries::audit_id)))
         .filter(webhook_deliveries::webhook_id.eq(webhook))
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::txid.le(txid))
         .order((webhook_deliveries::txid.asc(), webhook_deliveries::id.asc()))
-        .select(HeadDelivery::as_select())
-        .first(conn)
-        .optional()
+        .limit(limit)
+        .select((Pending::as_select(), ChangeRow::as_select()))
+        .load(c))?;
+    rows.into_iter()
+        .map(|(pending, change)| {
+            Ok(HeadDelivery {
+                payload: payload(&pending.event_type, change)?,
+                id: pending.id,
+                attempts: pending.attempts,
+                next_attempt_at: pending.next_attempt_at,
+            })
+        })
+        .collect()
+}
+
+/// A pending delivery as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+struct Pending {
+    id: i64,
+    event_type: String,
+    attempts: i32,
+    #[diesel(deserialize_as = crate::time::StoredOptionalTimestamp)]
+    next_attempt_at: Option<NaiveDateTime>,
 }
 
 /// The first pending delivery of a webhook, with what sending it takes.
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = webhook_deliveries)]
+#[derive(Clone, Debug)]
 pub struct HeadDelivery {
     pub id: i64,
     pub payload: String,
     pub attempts: i32,
-    #[diesel(deserialize_as = crate::time::StoredOptionalTimestamp)]
     pub next_attempt_at: Option<NaiveDateTime>,
 }
 
@@ -387,6 +403,10 @@ pub fn leased(
 /// What one attempt came to, as it is stored.
 #[derive(Clone, Debug)]
 pub struct AttemptRecord {
+    /// The delivery attempted.
+    pub delivery: i64,
+    /// When the attempt was made.
+    pub at: NaiveDateTime,
     pub status: DeliveryStatus,
     pub next_attempt_at: Option<NaiveDateTime>,
     pub status_code: Option<i32>,
@@ -395,28 +415,32 @@ pub struct AttemptRecord {
     pub disable: bool,
 }
 
-/// Stores an attempt's outcome and extends `owner`'s lease to `until`.
-pub fn record_attempt(
+/// Stores the outcomes of a run of attempts to `webhook`, in one write, and extends `owner`'s
+/// lease to `until`.
+pub fn record_attempts(
     conn: &mut DbConnection,
     webhook: i64,
-    delivery: i64,
     owner: &str,
-    record: &AttemptRecord,
+    records: &[AttemptRecord],
     until: NaiveDateTime,
 ) -> QueryResult<()> {
     let now = crate::time::now();
-    diesel::update(webhook_deliveries::table.find(delivery))
+    for record in records {
+        crate::on_backend!(conn, |c| diesel::update(
+            webhook_deliveries::table.find(record.delivery)
+        )
         .set((
             webhook_deliveries::status.eq(record.status.as_str()),
             webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
             webhook_deliveries::next_attempt_at.eq(record.next_attempt_at),
-            webhook_deliveries::last_attempt_at.eq(Some(now)),
+            webhook_deliveries::last_attempt_at.eq(Some(record.at)),
             webhook_deliveries::last_status_code.eq(record.status_code),
             webhook_deliveries::last_error.eq(record.error.as_deref()),
             webhook_deliveries::updated_at.eq(now),
         ))
-        .execute(conn)?;
-    if record.disable {
+        .execute(c))?;
+    }
+    if records.iter().any(|record| record.disable) {
         diesel::update(webhooks::table.find(webhook))
             .set((
                 webhooks::active.eq(false),
@@ -425,12 +449,12 @@ pub fn record_attempt(
             ))
             .execute(conn)?;
     }
-    diesel::update(
+    crate::on_backend!(conn, |c| diesel::update(
         webhooks::table
             .filter(webhooks::id.eq(webhook))
             .filter(webhooks::lease_owner.eq(owner)),
     )
     .set(webhooks::lease_until.eq(until))
-    .execute(conn)?;
+    .execute(c))?;
     Ok(())
 }

@@ -49,6 +49,7 @@ per_backend!(
     retry_after_is_honoured_410_disables_and_the_retry_endpoint_sends_again,
     no_delivery_is_lost_when_the_service_is_killed,
     two_instances_share_a_webhook_sending_one_at_a_time_and_never_twice,
+    a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded,
 );
 
 /// One request the receiver got.
@@ -839,6 +840,68 @@ async fn two_instances_share_a_webhook_sending_one_at_a_time_and_never_twice(bac
         1,
         "one at a time"
     );
+}
+
+/// The worker sends a webhook's deliveries in runs (up to 64, their outcomes recorded in one
+/// write): a backlog of several runs, queued behind a delivery that failed once, goes out once
+/// each, in feed order, signed, and every outcome is recorded.
+async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded(backend: Backend) {
+    const CHANGES: usize = 150;
+    let app = hooked_app(backend, vec![1, 1, 1]).await;
+    let receiver = Receiver::start();
+    receiver.answer(503, None);
+    let (webhook, secret) = register(&app, &receiver.url(), json!(["partner.created"])).await;
+    let mut expected = Vec::new();
+    for i in 0..CHANGES {
+        let id = create_partner(&app, &format!("Backlog partner {i}")).await;
+        expected.push(id.to_string());
+    }
+    receiver.wait_for(CHANGES + 1).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let items = loop {
+        let page = json(
+            app.as_admin(
+                Method::GET,
+                &format!("/api/v1/webhooks/{webhook}/deliveries?limit=500"),
+            )
+            .send()
+            .await
+            .expect("answered"),
+            200,
+        )
+        .await;
+        let items = page["items"].as_array().expect("items").clone();
+        if items.iter().all(|d| d["status"] == "delivered") || Instant::now() > deadline {
+            break items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(items.len(), CHANGES);
+    for (n, item) in items.iter().rev().enumerate() {
+        assert_eq!(item["status"], "delivered", "{item}");
+        assert_eq!(item["attempts"], if n == 0 { 2 } else { 1 }, "{item}");
+        assert_eq!(item["last_status_code"], 200, "{item}");
+        assert_eq!(item["next_attempt_at"], Value::Null, "{item}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        CHANGES + 1,
+        "each sent once, the first twice"
+    );
+    let order: Vec<String> = received[1..]
+        .iter()
+        .map(|r| {
+            assert!(verifies(&secret, r), "signed");
+            r.json()["data"]["resource_id"]
+                .as_str()
+                .expect("an id")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(order, expected, "in feed order");
+    assert_eq!(received[0].id(), received[1].id(), "the failed one first");
 }
 
 async fn no_delivery_is_lost_when_the_service_is_killed(backend: Backend) {
