@@ -22,5 +22,6 @@ mod params;
 mod partners;
 mod readme;
 mod resilience;
+mod search;
 mod service;
 mod webhooks;
