@@ -238,7 +238,9 @@ pub struct PartnerFilter {
     pub kind: Option<PartnerKind>,
     /// Only partners headquartered in this country (code, any case).
     pub country: Option<String>,
-    /// Case-insensitive search in names, acronyms and descriptions.
+    /// Case-insensitive search in names, acronyms and descriptions: records containing `q`
+    /// (trimmed), in any script, every character literal (`%`, `_`, quotes); one character is
+    /// enough.
     pub q: Option<String>,
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]
