@@ -223,6 +223,7 @@ impl ConnectionFactory {
                      PRAGMA cache_size = -1024;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                crate::search::register(&mut conn).map_err(r2d2::Error::QueryError)?;
                 if self.writes {
                     conn.batch_execute("PRAGMA temp_store = MEMORY;")
                         .map_err(r2d2::Error::QueryError)?;

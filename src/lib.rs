@@ -28,6 +28,7 @@ pub mod relation;
 pub mod resource;
 pub mod routing;
 pub mod schema;
+pub mod search;
 pub mod sql;
 pub mod telemetry;
 pub mod time;

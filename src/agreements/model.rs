@@ -331,7 +331,8 @@ pub struct AgreementFilter {
     /// Only agreements in force on this date: `starts_on` ≤ date and `ends_on` (if any) ≥ date.
     #[param(format = Date)]
     pub active_on: Option<NaiveDate>,
-    /// Case-insensitive search in titles and summaries.
+    /// Case-insensitive search in titles and summaries: records containing `q` (trimmed), in any
+    /// script, every character literal (`%`, `_`, quotes); one character is enough.
     pub q: Option<String>,
     /// Sort by `id` (default), `title`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]

@@ -10,7 +10,6 @@ use crate::pagination::Rows;
 use crate::relation::{self, Relation};
 use crate::schema::{agreement_countries, agreement_parties, agreements, partners};
 use crate::sql::JsonList;
-use crate::validation::like_pattern;
 
 #[derive(Insertable)]
 #[diesel(table_name = agreement_parties)]
@@ -104,8 +103,12 @@ pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
             ),
         );
     }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(agreements::search_text.like(like_pattern(q)).escape('\\'));
+    if let Some(q) = filter
+        .q
+        .as_deref()
+        .and_then(|q| crate::search::filter(&crate::search::AGREEMENTS, q))
+    {
+        query = query.filter(q);
     }
     crate::filter::updated_between(
         filter.updated_after,

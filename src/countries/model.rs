@@ -270,7 +270,9 @@ pub struct CountryFilter {
     pub subregion: Option<String>,
     /// Only participants (`true`) or only non-participants (`false`).
     pub participant: Option<bool>,
-    /// Case-insensitive search in codes, names, regions and notes.
+    /// Case-insensitive search in codes, names, regions and notes: records containing `q`
+    /// (trimmed), in any script, every character literal (`%`, `_`, quotes); one character is
+    /// enough.
     pub q: Option<String>,
     /// Sort by `code` (default), `name`, `alpha3`, `numeric`, `created_at` or `updated_at`;
     /// `-` in front for descending.

@@ -319,7 +319,9 @@ pub struct EventFilter {
     /// Only events starting on or before this date.
     #[param(format = Date)]
     pub to: Option<NaiveDate>,
-    /// Case-insensitive search in titles, cities, venues and descriptions.
+    /// Case-insensitive search in titles, cities, venues and descriptions: records containing `q`
+    /// (trimmed), in any script, every character literal (`%`, `_`, quotes); one character is
+    /// enough.
     pub q: Option<String>,
     /// Sort by `starts_on` (default), `id`, `title`, `created_at` or `updated_at`; `-` in front
     /// for descending.

@@ -12,7 +12,6 @@ use crate::pagination::Rows;
 use crate::relation::{self, Relation};
 use crate::schema::{event_participants, events};
 use crate::sql::{Dialects, JsonList, dialects_with};
-use crate::validation::like_pattern;
 
 #[derive(Insertable)]
 #[diesel(table_name = event_participants)]
@@ -99,8 +98,12 @@ pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     if let Some(to) = filter.to {
         query = query.filter(events::starts_on.le(to));
     }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(events::search_text.like(like_pattern(q)).escape('\\'));
+    if let Some(q) = filter
+        .q
+        .as_deref()
+        .and_then(|q| crate::search::filter(&crate::search::EVENTS, q))
+    {
+        query = query.filter(q);
     }
     crate::filter::updated_between(
         filter.updated_after,

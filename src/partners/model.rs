@@ -245,7 +245,9 @@ pub struct PartnerFilter {
     /// Only partners headquartered in one of these countries (codes, any case).
     #[param(inline)]
     pub country: Option<CountryCodes>,
-    /// Case-insensitive search in names, acronyms and descriptions.
+    /// Case-insensitive search in names, acronyms and descriptions: records containing `q`
+    /// (trimmed), in any script, every character literal (`%`, `_`, quotes); one character is
+    /// enough.
     pub q: Option<String>,
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]

@@ -6,7 +6,6 @@ use super::model::{Partner, PartnerChanges, PartnerFilter};
 use crate::db::DbConnection;
 use crate::pagination::Rows;
 use crate::schema::partners;
-use crate::validation::like_pattern;
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
     crate::on_backend!(conn, |c| partners::table
@@ -39,8 +38,12 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     if let Some(country) = &filter.country {
         query = query.filter(partners::country_code.eq_any(country.country_codes()));
     }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(partners::search_text.like(like_pattern(q)).escape('\\'));
+    if let Some(q) = filter
+        .q
+        .as_deref()
+        .and_then(|q| crate::search::filter(&crate::search::PARTNERS, q))
+    {
+        query = query.filter(q);
     }
     crate::filter::updated_between(
         filter.updated_after,

@@ -70,6 +70,12 @@ pub enum TestDatabase {
 impl TestDatabase {
     /// A new, empty database on `backend`.
     pub fn create(backend: Backend) -> Self {
+        Self::create_with(backend, "")
+    }
+
+    /// A new, empty database on `backend`; on PostgreSQL, `CREATE DATABASE` ends with
+    /// `options` (a locale, say).
+    pub fn create_with(backend: Backend, options: &str) -> Self {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -82,7 +88,7 @@ impl TestDatabase {
                 let name = format!("coop_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin =
                     PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                diesel::sql_query(format!("CREATE DATABASE {name} {options}"))
                     .execute(&mut admin)
                     .expect("create test database");
                 let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
@@ -307,7 +313,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like `spawn_app`, with settings changed by `configure` first.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let database = TestDatabase::create(backend);
+    spawn_app_on(TestDatabase::create(backend), configure).await
+}
+
+/// Like `spawn_app_with`, on a database made for the test.
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::with_database(database.url());
     settings.bind = "127.0.0.1:0".to_owned();
     settings.workers = Some(2);

@@ -23,5 +23,6 @@ mod params;
 mod partners;
 mod readme;
 mod resilience;
+mod search;
 mod service;
 mod webhooks;

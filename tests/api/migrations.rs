@@ -37,6 +37,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     use coop_registry::db::ConnectionFactory;
     use coop_registry::events::queries as events;
     use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
     use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 
     let database = TestDatabase::create(backend);
@@ -55,6 +56,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
     // Back to before that migration: the ones after it go first.
     for version in [
+        "20261130000020",
         "20261130000016",
         "20261130000015",
         "20261130000014",
@@ -111,6 +113,25 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         .expect("reads")
         .expect("agreement 2");
     assert!(bare.parties.is_empty() && bare.country_codes.is_empty());
+
+    // The search indexes hold the rows that were there before them, at every length of `q`.
+    for (q, expected) in [
+        ("t", vec![2]),
+        ("tw", vec![2]),
+        ("two", vec![2]),
+        ("o", vec![1, 2]),
+    ] {
+        let filter = coop_registry::partners::model::PartnerFilter {
+            q: Some(q.to_owned()),
+            ..Default::default()
+        };
+        let mut found: Vec<i64> = coop_registry::partners::queries::matching(&filter)
+            .select(coop_registry::schema::partners::id)
+            .load(&mut conn)
+            .expect("searches");
+        found.sort_unstable();
+        assert_eq!(found, expected, "q={q}");
+    }
 }
 
 #[test]
