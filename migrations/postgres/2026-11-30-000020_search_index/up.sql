@@ -8,8 +8,11 @@ SET LOCAL statement_timeout = 0;
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
+-- COST: at the default, the planner would rather walk a list's sort index and call this on
+-- every row until the page is full (a rare two-character q: 15 s) than ask the GIN index
+-- (15 ms on 1 000 000 events); 5000 tips it to the index and stays below the JIT threshold.
 CREATE FUNCTION search_grams(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 5000 AS $$
     SELECT ARRAY(
         SELECT DISTINCT substr(t, i, n)
         FROM generate_series(1, length(t)) AS i, (VALUES (1), (2)) AS lengths (n)
