@@ -35,8 +35,7 @@ SCENARIOS = {
 }
 
 
-def log(*parts):
-    print(*parts, file=sys.stderr, flush=True)
+log = harness.log
 
 
 def cycling_script(work, name, paths):

@@ -36,8 +36,7 @@ CREATE_BODY = ('{"title":"Benchmark seminar","kind":"seminar","starts_on":"2025-
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def log(*parts):
-    print(*parts, file=sys.stderr, flush=True)
+log = harness.log
 
 
 def free_port():
