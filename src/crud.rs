@@ -5,6 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
 };
@@ -27,6 +28,7 @@ use crate::http::{JsonBody, MergePatch, Precondition, QueryParams};
 use crate::pagination::PageParams;
 use crate::resource::{self, Resource};
 use crate::routing::Routes;
+use crate::shape::{Embedding, Include, Shape, ShapeParams};
 
 /// What a resource says about itself, from which its routes and its operations in the OpenAPI
 /// document are made.
@@ -56,6 +58,8 @@ pub trait Described: Resource<Filter: IntoParams + DeserializeOwned> {
     type Patch: ToSchema;
     /// The page schema of the document (`PartnerPage`).
     type Page: ToSchema;
+    /// The records it refers to that `include=` can embed in it.
+    const INCLUDES: &'static [Include] = &[];
 
     /// The key a path names, or the error that answers it.
     fn key_from_path(text: &str) -> Result<Self::Key, ApiError>;
@@ -95,18 +99,45 @@ async fn list<R: Described>(
     req: HttpRequest,
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<R::Filter>,
+    QueryParams(shaping): QueryParams<ShapeParams>,
 ) -> Result<HttpResponse, ApiError> {
+    let shape = shape::<R>(&shaping)?;
     let read_page = R::read_page(&req)?;
-    resource::list_read_by::<R>(&db, &req, page, filter, read_page).await
+    resource::list_read_by::<R>(&db, &req, page, filter, shape, read_page).await
 }
 
 async fn get<R: Described>(
     db: web::Data<Db>,
     req: HttpRequest,
     path: web::Path<String>,
+    QueryParams(shaping): QueryParams<ShapeParams>,
 ) -> Result<HttpResponse, ApiError> {
     let key = R::key_from_path(&path)?;
-    resource::get::<R>(&db, &req, key).await
+    let shape = shape::<R>(&shaping)?;
+    resource::get::<R>(&db, &req, key, shaping, shape).await
+}
+
+/// How `fields=` and `include=` shape the resource's records.
+fn shape<R: Described>(shaping: &ShapeParams) -> Result<Shape, ApiError> {
+    let fields = if shaping.fields.is_some() {
+        field_names::<R>()
+    } else {
+        Vec::new()
+    };
+    Shape::parse(shaping, &fields, R::INCLUDES)
+}
+
+/// The members of the resource's records, as its schema names them: its key first.
+fn field_names<R: Described>() -> Vec<String> {
+    let schema = serde_json::to_value(R::Item::schema()).unwrap_or_default();
+    let mut names = vec![R::KEY.0.to_owned()];
+    let properties = schema["properties"].as_object().into_iter().flatten();
+    names.extend(
+        properties
+            .map(|(name, _)| name.clone())
+            .filter(|n| n != R::KEY.0),
+    );
+    names
 }
 
 async fn create<R: Described>(
@@ -194,6 +225,12 @@ pub fn document<R: Described>(document: &mut OpenApi) {
     R::Create::schemas(&mut schemas);
     R::Patch::schemas(&mut schemas);
     R::Page::schemas(&mut schemas);
+    for (name, schema) in &mut schemas {
+        if *name == R::Page::name() {
+            *schema = page_of_shaped::<R>(schema);
+        }
+    }
+    schemas.push((shaped_name::<R>(), shaped_schema::<R>()));
     components.schemas.extend(schemas);
     crate::exchange::document::<R>(document);
 }
@@ -235,6 +272,7 @@ fn read_operation(builder: OperationBuilder) -> OperationBuilder {
 fn list_operation<R: Described>() -> Operation {
     let mut parameters = PageParams::into_params(|| Some(ParameterIn::Query));
     parameters.extend(R::Filter::into_params(|| Some(ParameterIn::Query)));
+    parameters.extend(shape_parameters::<R>());
     let page = ResponseBuilder::new()
         .description(format!("A page of {}", R::PLURAL))
         .header(
@@ -274,13 +312,14 @@ fn get_operation<R: Described>() -> Operation {
         format!("Get {}", R::ONE),
         &description,
     ))
-    .parameters(Some(vec![key_parameter::<R>("get")]))
+    .parameters(Some(
+        std::iter::once(key_parameter::<R>("get"))
+            .chain(shape_parameters::<R>())
+            .collect::<Vec<_>>(),
+    ))
     .responses(
         ResponsesBuilder::new()
-            .response(
-                "200",
-                record_response::<R>(format!("The {}", singular::<R>()), "The version, quoted"),
-            )
+            .response("200", shaped_record_response::<R>())
             .response(
                 "304",
                 ResponseBuilder::new()
@@ -407,6 +446,158 @@ fn record_response<R: Described>(description: String, etag: &str) -> ResponseBui
                 .schema(Some(Ref::from_schema_name(R::Item::name())))
                 .build(),
         )
+}
+
+/// The 200 of a read: the record, or with `fields=` or `include=` its shaped form, whose ETag
+/// is weak.
+fn shaped_record_response<R: Described>() -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(format!(
+            "The {}; shaped by `fields=` or `include=` when they are given",
+            singular::<R>()
+        ))
+        .header(
+            "ETag",
+            HeaderBuilder::new()
+                .schema(String::schema())
+                .description(Some(
+                    "The version, quoted; for a shaped representation a weak tag \
+                     (`W/\"<version>-<hash>\"`) that changes with the version, the shaping and \
+                     the records embedded",
+                ))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(shaped_or_full::<R>()))
+                .build(),
+        )
+}
+
+/// The schema of the resource's records as `fields=` and `include=` shape them.
+fn shaped_name<R: Described>() -> String {
+    format!("{}Shaped", R::Item::name())
+}
+
+/// Either the plain record or its shaped form.
+fn shaped_or_full<R: Described>() -> RefOr<Schema> {
+    let any_of = json!({"anyOf": [
+        {"$ref": format!("#/components/schemas/{}", R::Item::name())},
+        {"$ref": format!("#/components/schemas/{}", shaped_name::<R>())},
+    ]});
+    serde_json::from_value(any_of).unwrap_or_else(|_| Ref::from_schema_name(R::Item::name()).into())
+}
+
+/// The page schema with items that may be shaped.
+fn page_of_shaped<R: Described>(page: &RefOr<Schema>) -> RefOr<Schema> {
+    let mut json = serde_json::to_value(page).unwrap_or_default();
+    json["properties"]["items"]["items"] =
+        serde_json::to_value(shaped_or_full::<R>()).unwrap_or_default();
+    serde_json::from_value(json).unwrap_or_else(|_| page.clone())
+}
+
+/// The record's schema with every member optional, as `fields=` may leave any out, and with
+/// the records `include=` embeds.
+fn shaped_schema<R: Described>() -> RefOr<Schema> {
+    let item = R::Item::name();
+    let mut json = serde_json::to_value(R::Item::schema()).unwrap_or_default();
+    let Some(object) = json.as_object_mut() else {
+        return R::Item::schema();
+    };
+    object.remove("required");
+    object.remove("example");
+    object.remove("examples");
+    object.insert(
+        "description".into(),
+        format!(
+            "{item} as `fields=` and `include=` shape it: only the fields named (and `{}`), \
+             with the records named by `include=` embedded.",
+            R::KEY.0
+        )
+        .into(),
+    );
+    let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let mut example = serde_json::Map::new();
+    let full = serde_json::to_value(R::Item::schema()).unwrap_or_default();
+    for name in field_names::<R>().iter().take(2) {
+        let value = full["example"].get(name).cloned().unwrap_or_default();
+        example.insert(name.clone(), value);
+    }
+    for include in R::INCLUDES {
+        let properties = &mut object["properties"];
+        match include.at {
+            Embedding::One { to, .. } => {
+                properties[to] = json!({
+                    "oneOf": [reference(include.schema), {"type": "null"}],
+                    "description": format!("With `include={}`.", include.path),
+                });
+            }
+            Embedding::Many { to, .. } => {
+                properties[to] = json!({
+                    "type": "array",
+                    "items": reference(include.schema),
+                    "description": format!("With `include={}`, in the same order.", include.path),
+                });
+            }
+            Embedding::EachOf { list, to, .. } => {
+                let items = properties[list]["items"].take();
+                properties[list]["items"] = json!({"allOf": [items, {
+                    "type": "object",
+                    "properties": {to: reference(include.schema)},
+                    "description": format!("With `include={}`.", include.path),
+                }]});
+            }
+        }
+    }
+    object.insert("examples".into(), json!([example]));
+    serde_json::from_value(json).unwrap_or_else(|_| R::Item::schema())
+}
+
+/// `fields` and, where the resource can embed records, `include`.
+fn shape_parameters<R: Described>() -> Vec<Parameter> {
+    let names = field_names::<R>();
+    let mut parameters = vec![list_parameter(
+        "fields",
+        format!(
+            "Only these fields of each {} (and its `{}`): comma-separated or repeated. \
+             The answer's ETag is then weak.",
+            singular::<R>(),
+            R::KEY.0
+        ),
+        &names,
+        json!(names.iter().take(2).collect::<Vec<_>>()),
+    )];
+    if let Some(first) = R::INCLUDES.first() {
+        let paths: Vec<String> = R::INCLUDES.iter().map(|i| i.path.to_owned()).collect();
+        parameters.push(list_parameter(
+            "include",
+            "Embeds the records these references name, each beside its reference: \
+             comma-separated or repeated. The records of a whole page are read at once. \
+             The answer's ETag is then weak."
+                .to_owned(),
+            &paths,
+            json!([first.path]),
+        ));
+    }
+    parameters
+}
+
+/// A query parameter taking one or more of `names`.
+fn list_parameter(name: &str, description: String, names: &[String], example: Value) -> Parameter {
+    let schema = json!({
+        "type": "array",
+        "items": {"type": "string", "enum": names},
+        "minItems": 1,
+    });
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .description(Some(description))
+        .required(Required::False)
+        .schema(serde_json::from_value::<RefOr<Schema>>(schema).ok())
+        .example(Some(example))
+        .build()
 }
 
 /// A JSON body of the schema `T`: the body of create and replace.

@@ -417,16 +417,57 @@ impl FromRequest for Precondition {
     }
 }
 
+/// A request's `If-None-Match`, read before its work leaves the request's thread; an unreadable
+/// one is no condition.
+#[derive(Clone, Debug, Default)]
+pub struct NoneMatch(Option<IfNoneMatch>);
+
+impl NoneMatch {
+    pub fn of(req: &HttpRequest) -> Self {
+        if !req.headers().contains_key(header::IF_NONE_MATCH) {
+            return Self(None);
+        }
+        Self(<IfNoneMatch as header::Header>::parse(req).ok())
+    }
+
+    /// Whether it holds `current`, compared weakly (RFC 9110, 13.1.2).
+    pub fn holds(&self, current: &EntityTag) -> bool {
+        match &self.0 {
+            None => false,
+            Some(IfNoneMatch::Any) => true,
+            Some(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(current)),
+        }
+    }
+}
+
+/// Whether the request's `If-None-Match` holds `current`.
+pub fn none_match_holds(req: &HttpRequest, current: &EntityTag) -> bool {
+    NoneMatch::of(req).holds(current)
+}
+
+/// A 304 for a representation whose tag `If-None-Match` holds.
+pub fn not_modified(tag: &EntityTag) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::ETAG, tag.clone()))
+        .finish()
+}
+
+/// A 200 with `json` and the weak ETag `tag`, or a 304 when `If-None-Match` already holds it:
+/// the answer for a representation that is not the record's plain one (see `crate::shape`).
+pub fn respond_with_weak_etag(req: &HttpRequest, tag: &EntityTag, json: Bytes) -> HttpResponse {
+    if none_match_holds(req, tag) {
+        return not_modified(tag);
+    }
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, tag.clone()))
+        .content_type(mime::APPLICATION_JSON)
+        .body(json)
+}
+
 /// A 200 with the resource and its ETag, or a 304 when `If-None-Match` already holds it.
 pub fn respond_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -> HttpResponse {
-    let fresh = req.headers().contains_key(header::IF_NONE_MATCH) && {
-        let current = etag(version);
-        match <IfNoneMatch as header::Header>::parse(req) {
-            Ok(IfNoneMatch::Any) => true,
-            Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(&current)),
-            Err(_) => false,
-        }
-    };
+    let fresh =
+        req.headers().contains_key(header::IF_NONE_MATCH) && none_match_holds(req, &etag(version));
     if fresh {
         return HttpResponse::NotModified()
             .insert_header(etag_header(version))

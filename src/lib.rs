@@ -29,6 +29,7 @@ pub mod resource;
 pub mod routing;
 pub mod schema;
 pub mod search;
+pub mod shape;
 pub mod sql;
 pub mod telemetry;
 pub mod time;

@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use actix_web::{HttpRequest, HttpResponse, http::header};
+use actix_web::http::header::{self, EntityTag};
+use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -770,6 +771,7 @@ fn position_in(json: &[u8], key: &str, tie: &str) -> Result<(Value, Value), ApiE
 /// `Link: <…>; rel="next"` when a next page exists.
 pub fn respond(
     req: &HttpRequest,
+    tag: &EntityTag,
     items: &[RenderedItem],
     next_cursor: Option<&str>,
     total: Option<i64>,
@@ -798,10 +800,18 @@ pub fn respond(
     }
     body.push(b'}');
     let mut response = HttpResponse::Ok();
+    response.insert_header((header::ETAG, tag.clone()));
     if let Some(cursor) = next_cursor {
         response.insert_header((header::LINK, next_link(req, cursor)));
     }
     response.content_type(mime::APPLICATION_JSON).body(body)
+}
+
+/// The weak ETag of every list page while the audit log is at `mark` (`audit::mark`): any
+/// committed change moves the mark, so a page's tag changes whenever its content can have.
+/// The service's version is part of it, as a new version may render records differently.
+pub fn list_etag(mark: &str) -> EntityTag {
+    EntityTag::new_weak(format!("{}-{mark}", env!("CARGO_PKG_VERSION")))
 }
 
 /// The request's own URL with `cursor` replaced by the next one.
@@ -923,7 +933,7 @@ mod tests {
             .to_http_request();
         let (builder, mut rows) = fetched(3, 2);
         let cursor = builder.cut(&mut rows);
-        let response = respond(&req, &rows, cursor.as_deref(), Some(9));
+        let response = respond(&req, &list_etag("1"), &rows, cursor.as_deref(), Some(9));
         let link = response.headers().get(header::LINK).expect("a Link header");
         assert!(link.to_str().expect("text").ends_with("; rel=\"next\""));
         assert!(!link.to_str().expect("text").contains("cursor=old"));
@@ -936,7 +946,7 @@ mod tests {
             page,
             serde_json::json!({"items": [{"id": 0, "name": "row 0"}, {"id": 1, "name": "row 1"}], "next_cursor": cursor, "total": 9})
         );
-        let last = respond(&req, &[] as &[RenderedItem], None, None);
+        let last = respond(&req, &list_etag("1"), &[] as &[RenderedItem], None, None);
         assert!(last.headers().get(header::LINK).is_none());
         let body =
             futures_util::FutureExt::now_or_never(actix_web::body::to_bytes(last.into_body()))

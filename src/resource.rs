@@ -7,6 +7,7 @@
 use std::fmt::Display;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::EntityTag;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,12 +19,14 @@ use crate::auth::Actor;
 use crate::db::{Db, DbConnection};
 use crate::error::ApiError;
 use crate::http::{
-    Checked, Precondition, apply_patch, render_json, respond_with_etag, respond_written,
+    Checked, NoneMatch, Precondition, apply_patch, not_modified, render_json, respond_with_etag,
+    respond_with_weak_etag, respond_written,
 };
 use crate::pagination::{
     self, Cursor, PageBuilder, PageParams, Pages, RenderedItem, Rows, Sort, SortKeys,
 };
 use crate::references::{self, Target};
+use crate::shape::{Shape, ShapeParams};
 
 /// A collection that can be listed with filters, a sort and keyset cursors.
 pub trait Listed: 'static {
@@ -97,7 +100,7 @@ pub fn render_rows<L: Listed + ?Sized>(
 /// A resource with the full common behaviour.
 pub trait Resource: Listed<Item: Clone> {
     /// The key in the path: an id, or a country's code.
-    type Key: Clone + Display + Send + 'static;
+    type Key: Clone + Display + DeserializeOwned + Send + 'static;
     /// The writable fields; a merge patch is applied to them.
     type Input: DeserializeOwned + Serialize + ToSchema + Clone + Send + 'static;
     /// A checked input, ready to be stored.
@@ -112,6 +115,11 @@ pub trait Resource: Listed<Item: Clone> {
     fn version(item: &Self::Item) -> i64;
     fn not_found(key: &Self::Key) -> ApiError;
     fn find(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<Option<Self::Item>>;
+    /// The records with these keys, in one statement, in no order (those that exist).
+    fn find_many(
+        conn: &mut DbConnection,
+        keys: &[Self::Key],
+    ) -> diesel::QueryResult<Vec<Self::Item>>;
     /// Checks `input` against every rule, including references (422) and uniqueness (409),
     /// for the resource at `key`, or a new one when `key` is `None`.
     fn prepare(
@@ -146,15 +154,20 @@ pub async fn list<L: Listed>(
     page: PageParams,
     filter: L::Filter,
 ) -> Result<HttpResponse, ApiError> {
-    list_read_by::<L>(db, req, page, filter, render_rows::<L>).await
+    list_read_by::<L>(db, req, page, filter, Shape::plain(), render_rows::<L>).await
 }
 
-/// [`list`], with the page's rows read by `read_page`.
+/// [`list`], with the page's rows read by `read_page` and shaped by `shape`.
+///
+/// Every page carries the weak ETag of the collection's state ([`pagination::list_etag`]),
+/// taken before the page is read, so a page is never older than its tag; when the client's
+/// `If-None-Match` holds it, the answer is a 304 and the page is not read.
 pub async fn list_read_by<L: Listed>(
     db: &Db,
     req: &HttpRequest,
     page: PageParams,
     filter: L::Filter,
+    shape: Shape,
     read_page: impl FnOnce(
         &mut DbConnection,
         &L::Filter,
@@ -168,32 +181,67 @@ pub async fn list_read_by<L: Listed>(
     let sort = L::sort(&filter);
     let builder = PageBuilder::new(sort, page.limit()?);
     let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
-    let (mut rows, total) = db
+    let known = NoneMatch::of(req);
+    let listing = db
         .read(move |conn| {
-            let rows = read_page(conn, &filter, sort, cursor.as_ref(), fetch)?;
+            let tag = pagination::list_etag(&audit::mark(conn)?);
+            if known.holds(&tag) {
+                return Ok(Listing::NotModified(tag));
+            }
+            let mut rows = read_page(conn, &filter, sort, cursor.as_ref(), fetch)?;
+            shape.apply(conn, rows.iter_mut().map(|row| &mut row.json).collect())?;
             let total = with_total.then(|| count::<L>(conn, &filter)).transpose()?;
-            Ok((rows, total))
+            Ok(Listing::Page { tag, rows, total })
         })
         .await?;
+    let (tag, mut rows, total) = match listing {
+        Listing::NotModified(tag) => return Ok(not_modified(&tag)),
+        Listing::Page { tag, rows, total } => (tag, rows, total),
+    };
     let next_cursor = builder.cut(&mut rows);
     Ok(pagination::respond(
         req,
+        &tag,
         &rows,
         next_cursor.as_deref(),
         total,
     ))
 }
 
-/// `GET` on one resource: 200 with its ETag, or 304.
+/// What a list read found: a page, or that the client's copy is current.
+enum Listing {
+    NotModified(EntityTag),
+    Page {
+        tag: EntityTag,
+        rows: Vec<RenderedItem>,
+        total: Option<i64>,
+    },
+}
+
+/// `GET` on one resource: 200 with its ETag, or 304. A shaped representation (`fields=`,
+/// `include=`) has a weak ETag of its own (see `crate::shape`).
 pub async fn get<R: Resource>(
     db: &Db,
     req: &HttpRequest,
     key: R::Key,
+    params: ShapeParams,
+    shape: Shape,
 ) -> Result<HttpResponse, ApiError> {
-    let item = db
-        .read_point(move |conn| R::find(conn, &key)?.ok_or_else(|| R::not_found(&key)))
+    if shape.is_plain() {
+        let item = db
+            .read_point(move |conn| R::find(conn, &key)?.ok_or_else(|| R::not_found(&key)))
+            .await?;
+        return Ok(respond_with_etag(req, R::version(&item), &item));
+    }
+    let (json, tag) = db
+        .read_point(move |conn| {
+            let item = R::find(conn, &key)?.ok_or_else(|| R::not_found(&key))?;
+            let mut json = render_json(&item)?;
+            let embedded = shape.apply(conn, vec![&mut json])?;
+            Ok((json, Shape::etag(&params, R::version(&item), &embedded)))
+        })
         .await?;
-    Ok(respond_with_etag(req, R::version(&item), &item))
+    Ok(respond_with_weak_etag(req, &tag, json))
 }
 
 /// `POST` on a collection: 201 with `Location` and `ETag`.

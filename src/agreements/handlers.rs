@@ -8,13 +8,16 @@ use super::model::{
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Role;
+use crate::countries::Countries;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::pagination::{Rows, Sort};
+use crate::partners::Partners;
 use crate::references::{self, Target};
 use crate::resource::{Listed, Resource};
 use crate::schema::agreements;
+use crate::shape::{self, Embedding, Include};
 use crate::validation::Validator;
 
 /// The agreement collection, as the common behaviour sees it.
@@ -56,6 +59,10 @@ impl Resource for Agreements {
 
     fn find(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Agreement>> {
         queries::find(conn, *id)
+    }
+
+    fn find_many(conn: &mut DbConnection, keys: &[i64]) -> diesel::QueryResult<Vec<Agreement>> {
+        queries::find_many(conn, keys)
     }
 
     /// The field rules, and parties and countries that exist.
@@ -118,6 +125,27 @@ Its own party and country links are deleted with it.";
     type Create = AgreementInput;
     type Patch = AgreementPatch;
     type Page = AgreementPage;
+    const INCLUDES: &'static [Include] = &[
+        Include {
+            path: "parties.partner",
+            at: Embedding::EachOf {
+                list: "parties",
+                from: "partner_id",
+                to: "partner",
+            },
+            schema: "Partner",
+            load: shape::load::<Partners>,
+        },
+        Include {
+            path: "countries",
+            at: Embedding::Many {
+                from: "country_codes",
+                to: "countries",
+            },
+            schema: "Country",
+            load: shape::load::<Countries>,
+        },
+    ];
 
     fn key_from_path(text: &str) -> Result<i64, ApiError> {
         crud::id_from_path(text)

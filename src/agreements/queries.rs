@@ -36,6 +36,14 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> 
         .optional())
 }
 
+/// The agreements with these keys, in one statement (for `include=`).
+pub fn find_many(conn: &mut DbConnection, keys: &[i64]) -> QueryResult<Vec<Agreement>> {
+    crate::on_backend!(conn, |c| agreements::table
+        .filter(agreements::id.eq_any(keys))
+        .select(Agreement::as_select())
+        .load(c))
+}
+
 /// The id of the first agreement titled exactly `title`.
 pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i64>> {
     agreements::table

@@ -109,3 +109,41 @@ pub fn matching(filter: &AuditFilter) -> Rows<audit_log::table> {
     }
     query
 }
+
+/// A mark of everything the audit log holds, as the reading statement sees it: it differs
+/// between two reads whenever an entry was committed in between, so a list's weak ETag can be
+/// made from it without reading the list, and no write has a shared counter row to lock.
+///
+/// On SQLite one writer commits at a time and AUTOINCREMENT ids are never reused, so the
+/// largest id is the mark. On PostgreSQL ids are taken before their transactions commit, in
+/// another order, so the mark is the snapshot's horizon (every transaction below it has ended)
+/// with the number of entries written at or above it: an entry that commits later either raises
+/// that number or, when the horizon moves past it, the horizon. The horizon moves with any
+/// writing transaction on the server, so the mark changes more often than it must, never less.
+pub fn mark(conn: &mut DbConnection) -> QueryResult<String> {
+    use diesel::sql_types::BigInt;
+    match conn {
+        DbConnection::Sqlite(lite) => {
+            let last: Option<i64> = audit_log::table
+                .select(diesel::dsl::max(audit_log::id))
+                .get_result(lite)?;
+            Ok(last.unwrap_or(0).to_string())
+        }
+        DbConnection::Postgres(pg) => {
+            #[derive(QueryableByName)]
+            struct Mark {
+                #[diesel(sql_type = BigInt)]
+                horizon: i64,
+                #[diesel(sql_type = BigInt)]
+                above: i64,
+            }
+            let mark: Mark = diesel::sql_query(
+                "SELECT h.horizon, \
+                 (SELECT count(*) FROM audit_log WHERE txid >= h.horizon) AS above \
+                 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h",
+            )
+            .get_result(pg)?;
+            Ok(format!("{}.{}", mark.horizon, mark.above))
+        }
+    }
+}

@@ -59,6 +59,10 @@ impl Resource for Countries {
         queries::find(conn, code)
     }
 
+    fn find_many(conn: &mut DbConnection, keys: &[String]) -> diesel::QueryResult<Vec<Country>> {
+        queries::find_many(conn, keys)
+    }
+
     /// The field rules; on create a code not yet taken; always an alpha-3 code no other
     /// country has.
     fn prepare(

@@ -55,6 +55,14 @@ pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>>
         .optional())
 }
 
+/// The countries with these keys, in one statement (for `include=`).
+pub fn find_many(conn: &mut DbConnection, keys: &[String]) -> QueryResult<Vec<Country>> {
+    crate::on_backend!(conn, |c| countries::table
+        .filter(countries::code.eq_any(keys))
+        .select(Country::as_select())
+        .load(c))
+}
+
 /// The code of another country that already uses `alpha3`, if any.
 pub fn alpha3_owner(
     conn: &mut DbConnection,

@@ -8,15 +8,19 @@ use super::model::{
 };
 use super::queries;
 use super::rendered::RenderedEvents;
+use crate::agreements::Agreements;
 use crate::audit::ResourceType;
 use crate::auth::Role;
+use crate::countries::Countries;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::pagination::{Rows, Sort};
+use crate::partners::Partners;
 use crate::references::{self, Target};
 use crate::resource::{Listed, PageReader, Resource};
 use crate::schema::events;
+use crate::shape::{self, Embedding, Include};
 use crate::validation::Validator;
 
 /// The event collection, as the common behaviour sees it.
@@ -70,6 +74,10 @@ impl Resource for Events {
 
     fn find(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Event>> {
         queries::find(conn, *id)
+    }
+
+    fn find_many(conn: &mut DbConnection, keys: &[i64]) -> diesel::QueryResult<Vec<Event>> {
+        queries::find_many(conn, keys)
     }
 
     /// The field rules, and participants, country and agreement that exist.
@@ -158,6 +166,36 @@ partners, the country and the agreement it names must exist.";
     type Create = EventInput;
     type Patch = EventPatch;
     type Page = EventPage;
+    const INCLUDES: &'static [Include] = &[
+        Include {
+            path: "participants.partner",
+            at: Embedding::EachOf {
+                list: "participants",
+                from: "partner_id",
+                to: "partner",
+            },
+            schema: "Partner",
+            load: shape::load::<Partners>,
+        },
+        Include {
+            path: "agreement",
+            at: Embedding::One {
+                from: "agreement_id",
+                to: "agreement",
+            },
+            schema: "Agreement",
+            load: shape::load::<Agreements>,
+        },
+        Include {
+            path: "country",
+            at: Embedding::One {
+                from: "country_code",
+                to: "country",
+            },
+            schema: "Country",
+            load: shape::load::<Countries>,
+        },
+    ];
 
     fn key_from_path(text: &str) -> Result<i64, ApiError> {
         crud::id_from_path(text)

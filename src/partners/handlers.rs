@@ -7,6 +7,7 @@ use super::model::{
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Role;
+use crate::countries::Countries;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -14,6 +15,7 @@ use crate::pagination::{Rows, Sort};
 use crate::references::{self, Target};
 use crate::resource::{Listed, Resource};
 use crate::schema::partners;
+use crate::shape::{self, Embedding, Include};
 use crate::validation::Validator;
 
 /// The partner collection, as the common behaviour sees it.
@@ -55,6 +57,10 @@ impl Resource for Partners {
 
     fn find(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Partner>> {
         queries::find(conn, *id)
+    }
+
+    fn find_many(conn: &mut DbConnection, keys: &[i64]) -> diesel::QueryResult<Vec<Partner>> {
+        queries::find_many(conn, keys)
     }
 
     /// The field rules, the headquarters country, and the name unique ignoring case.
@@ -112,6 +118,15 @@ impl Described for Partners {
     type Create = PartnerInput;
     type Patch = PartnerPatch;
     type Page = PartnerPage;
+    const INCLUDES: &'static [Include] = &[Include {
+        path: "country",
+        at: Embedding::One {
+            from: "country_code",
+            to: "country",
+        },
+        schema: "Country",
+        load: shape::load::<Countries>,
+    }];
 
     fn key_from_path(text: &str) -> Result<i64, ApiError> {
         crud::id_from_path(text)

@@ -15,6 +15,14 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
         .optional())
 }
 
+/// The partners with these keys, in one statement (for `include=`).
+pub fn find_many(conn: &mut DbConnection, keys: &[i64]) -> QueryResult<Vec<Partner>> {
+    crate::on_backend!(conn, |c| partners::table
+        .filter(partners::id.eq_any(keys))
+        .select(Partner::as_select())
+        .load(c))
+}
+
 /// The id of another partner whose name equals `name_key` ignoring case, if any.
 pub fn name_owner(
     conn: &mut DbConnection,
