@@ -206,6 +206,7 @@ impl ConnectionFactory {
                     "SET statement_timeout = '15s'; SET lock_timeout = '10s'; SET jit = off",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                conn.set_instrumentation(count_statement);
                 Ok(DbConnection::Postgres(conn))
             }
             BackendKind::Sqlite => {
@@ -228,6 +229,7 @@ impl ConnectionFactory {
                     conn.batch_execute("PRAGMA temp_store = MEMORY;")
                         .map_err(r2d2::Error::QueryError)?;
                 }
+                conn.set_instrumentation(count_statement);
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -352,11 +354,13 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.readers.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+        let (result, statements) = web::block(move || match pool.get() {
+            Ok(mut conn) => counted(|| f(&mut conn)),
+            Err(error) => (Err(error.into()), 0),
         })
-        .await?
+        .await?;
+        charge_request(statements);
+        result
     }
 
     /// Runs a point read (one row by its key, and its relations) as cheaply as possible.
@@ -375,7 +379,9 @@ impl Db {
         if self.kind == BackendKind::Sqlite
             && let Some(mut conn) = self.readers.try_get()
         {
-            return f(&mut conn);
+            let (result, statements) = counted(|| f(&mut conn));
+            charge_request(statements);
+            return result;
         }
         self.read(f).await
     }
@@ -396,17 +402,22 @@ impl Db {
         }
         let pool = self.writer.clone();
         let deliveries = self.deliveries.clone();
-        web::block(move || {
-            let mut pooled = pool.get()?;
+        let (result, statements) = web::block(move || {
+            let mut pooled = match pool.get() {
+                Ok(pooled) => pooled,
+                Err(error) => return (Err(error.into()), 0),
+            };
             let conn: &mut DbConnection = &mut pooled;
             take_wake();
-            let result = conn.transaction(f);
+            let (result, statements) = counted(|| conn.transaction(f));
             if take_wake() && result.is_ok() {
                 deliveries.notify_one();
             }
-            result
+            (result, statements)
         })
-        .await?
+        .await?;
+        charge_request(statements);
+        result
     }
 
     /// Runs `f` on the writing connection with no transaction open: `f` opens its own, and it
@@ -424,16 +435,21 @@ impl Db {
         }
         let pool = self.writer.clone();
         let deliveries = self.deliveries.clone();
-        web::block(move || {
-            let mut pooled = pool.get()?;
+        let (result, statements) = web::block(move || {
+            let mut pooled = match pool.get() {
+                Ok(pooled) => pooled,
+                Err(error) => return (Err(error.into()), 0),
+            };
             take_wake();
-            let result = f(&mut pooled);
+            let (result, statements) = counted(|| f(&mut pooled));
             if take_wake() && result.is_ok() {
                 deliveries.notify_one();
             }
-            result
+            (result, statements)
         })
-        .await?
+        .await?;
+        charge_request(statements);
+        result
     }
 
     /// Copies a live SQLite database into a new file at `path`, consistently (`VACUUM INTO`
@@ -487,6 +503,36 @@ fn take_wake() -> bool {
     WAKE_AFTER_COMMIT.with(|wake| wake.replace(false))
 }
 
+thread_local! {
+    /// How many statements this thread has sent to the database (see [`count_statement`]).
+    static STATEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+tokio::task_local! {
+    /// How many statements the request answered on this task has run, wherever they ran: each
+    /// database call adds its own when it returns (see `telemetry::measure`).
+    pub static REQUEST_STATEMENTS: std::cell::Cell<u64>;
+}
+
+/// The instrumentation of every connection: counts the statements it starts on this thread.
+fn count_statement(event: diesel::connection::InstrumentationEvent<'_>) {
+    if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+        STATEMENTS.with(|count| count.set(count.get() + 1));
+    }
+}
+
+/// Runs `f` on this thread; with its result, how many statements it ran.
+fn counted<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = STATEMENTS.with(std::cell::Cell::get);
+    let result = f();
+    (result, STATEMENTS.with(std::cell::Cell::get) - before)
+}
+
+/// Adds `statements` to the count of the request being answered, if any.
+fn charge_request(statements: u64) {
+    let _ = REQUEST_STATEMENTS.try_with(|count| count.set(count.get() + statements));
+}
+
 /// The most writes one SQLite commit takes.
 const MAX_BATCH: usize = 64;
 
@@ -505,14 +551,17 @@ where
         work: Some(f),
         alone,
         result: None,
+        statements: 0,
         reply,
     });
     queue
         .send(job)
         .map_err(|_| ApiError::retry_later("the SQLite writer has stopped"))?;
-    answer
+    let (result, statements) = answer
         .await
-        .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?
+        .map_err(|e| ApiError::internal("the SQLite writer dropped a write", e))?;
+    charge_request(statements);
+    result
 }
 
 /// A write waiting for the SQLite writer thread.
@@ -531,7 +580,9 @@ struct BatchedWrite<T, F> {
     work: Option<F>,
     alone: bool,
     result: Option<Result<T, ApiError>>,
-    reply: oneshot::Sender<Result<T, ApiError>>,
+    /// The statements the write ran (its share of the batch's begin and commit not counted).
+    statements: u64,
+    reply: oneshot::Sender<(Result<T, ApiError>, u64)>,
 }
 
 impl<T, F> WriteJob for BatchedWrite<T, F>
@@ -541,10 +592,12 @@ where
 {
     fn run(&mut self, conn: &mut DbConnection) {
         if let Some(work) = self.work.take() {
-            self.result = Some(match self.alone {
+            let (result, statements) = counted(|| match self.alone {
                 true => work(conn),
                 false => conn.transaction(work),
             });
+            self.result = Some(result);
+            self.statements = statements;
         }
     }
 
@@ -560,7 +613,7 @@ where
             (None, Ok(())) => Err(ApiError::bug("a write was not run")),
         };
         // The request may have gone away meanwhile; its write stands all the same.
-        let _ = self.reply.send(answer);
+        let _ = self.reply.send((answer, self.statements));
     }
 }
 

@@ -1,5 +1,6 @@
 //! Logs, request ids and Prometheus metrics.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -14,7 +15,7 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::db::Db;
+use crate::db::{Db, REQUEST_STATEMENTS};
 use crate::error::{self, ApiError};
 use crate::routing::MatchedRoute;
 
@@ -127,6 +128,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     durations: HistogramVec,
+    statements: HistogramVec,
 }
 
 impl Metrics {
@@ -147,21 +149,37 @@ impl Metrics {
             ),
             &labels,
         )?;
+        let statements = HistogramVec::new(
+            HistogramOpts::new(
+                "coop_registry_db_statements_per_request",
+                "Database statements a request ran: a route whose count grows with the page \
+                 size reads record by record",
+            )
+            .buckets(vec![
+                1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0, 128.0,
+            ]),
+            &["endpoint", "method"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;
+        registry.register(Box::new(statements.clone()))?;
         registry.register(Box::new(PoolGauges::new(db.clone())?))?;
         Ok(Self {
             registry,
             requests,
             durations,
+            statements,
         })
     }
 
-    fn record(&self, endpoint: &str, method: &Method, status: StatusCode, started: Instant) {
+    fn record(&self, endpoint: &str, method: &Method, status: StatusCode, run: Run) {
         let labels = [endpoint, method_label(method), status.as_str()];
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = run.started.elapsed().as_secs_f64();
         self.durations.with_label_values(&labels).observe(seconds);
         self.requests.with_label_values(&labels).inc();
+        self.statements
+            .with_label_values(&labels[..2])
+            .observe(run.statements as f64);
     }
 
     /// The metrics in Prometheus' text format.
@@ -192,6 +210,13 @@ fn method_label(method: &Method) -> &'static str {
         .map_or("OTHER", Method::as_str)
 }
 
+/// When a request began, and how many database statements it ran.
+#[derive(Clone, Copy)]
+struct Run {
+    started: Instant,
+    statements: u64,
+}
+
 /// The label for requests that matched no route.
 const UNMATCHED: &str = "UNMATCHED";
 
@@ -205,9 +230,18 @@ pub async fn measure(
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();
-    let result = next.call(req).await;
+    let (result, statements) = REQUEST_STATEMENTS
+        .scope(Cell::new(0), async {
+            let result = next.call(req).await;
+            (result, REQUEST_STATEMENTS.with(Cell::get))
+        })
+        .await;
     let Some(metrics) = metrics else {
         return result;
+    };
+    let run = Run {
+        started,
+        statements,
     };
     match &result {
         Ok(response) => {
@@ -215,7 +249,7 @@ pub async fn measure(
             let matched = request.extensions().get::<MatchedRoute>().cloned();
             match matched {
                 Some(MatchedRoute(route)) => {
-                    metrics.record(&route.pattern, &method, response.status(), started);
+                    metrics.record(&route.pattern, &method, response.status(), run);
                 }
                 // The routes outside the gated table: the OpenAPI document, `/` and Swagger UI.
                 // `match_pattern` only ever names a registered pattern, so the set stays closed.
@@ -223,14 +257,14 @@ pub async fn measure(
                     let pattern = request.match_pattern();
                     let endpoint = pattern.as_deref().unwrap_or(UNMATCHED);
                     if !endpoint.starts_with("/swagger-ui") {
-                        metrics.record(endpoint, &method, response.status(), started);
+                        metrics.record(endpoint, &method, response.status(), run);
                     }
                 }
             }
         }
         Err(error) => {
             let status = error.as_response_error().status_code();
-            metrics.record(UNMATCHED, &method, status, started);
+            metrics.record(UNMATCHED, &method, status, run);
         }
     }
     result
