@@ -1,7 +1,7 @@
 """The generated Python client against a live service (.ci/clients/run starts it).
 
 Lists countries, creates a partner, patches one field of it with its ETag, follows a cursor and
-reads a 404 into ProblemDetails, all through the client that openapi-python-client generated
+reads one country shaped by fields=, reads a 404 into ProblemDetails, all through the client that openapi-python-client generated
 from openapi/openapi.json. Exits non-zero on any unexpected status or body that does not parse.
 
     BASE_URL=http://127.0.0.1:18282 TOKEN=... python client_check.py
@@ -14,11 +14,12 @@ from http import HTTPStatus
 from typing import TypeVar
 
 from coop_registry_client import AuthenticatedClient
-from coop_registry_client.api.countries import list_countries
+from coop_registry_client.api.countries import get_country, list_countries
 from coop_registry_client.api.partners import create_partner, get_partner, update_partner
 from coop_registry_client.models import (
     Country,
     CountryPage,
+    CountryShaped,
     Partner,
     PartnerInput,
     PartnerKind,
@@ -107,7 +108,15 @@ def main() -> None:
     expect(len(codes2) == 2 and not set(codes1) & set(codes2), f"cursor: page 1 {codes1}, page 2 {codes2}")
     print(f"cursor: page 1 {codes1}, page 2 {codes2}")
 
-    # 5. A 404, read into the problem type.
+    # 5. A shaped read: `fields=name` parses into the shaped model, with the key and the name only.
+    shaped_response = get_country.sync_detailed("KZ", client=client, fields=["name"])
+    shaped = parsed(shaped_response, HTTPStatus.OK, CountryShaped, "shaped read")
+    expect(shaped.to_dict() == {"code": "KZ", "name": "Kazakhstan"}, f"shaped read: got {shaped.to_dict()!r}")
+    tag = shaped_response.headers.get("etag", "")
+    expect(tag.startswith('W/"'), f"shaped read: ETag {tag} is not weak")
+    print(f"shaped read: fields=name -> {shaped.to_dict()}, ETag {tag}")
+
+    # 6. A 404, read into the problem type.
     problem = parsed(get_partner.sync_detailed(999999999, client=client), HTTPStatus.NOT_FOUND, ProblemDetails, "404")
     expect(problem.code == "not_found" and problem.status == 404, f"404: got {problem!r}")
     print(f"404: {problem.code}: {problem.detail}")
@@ -119,4 +128,4 @@ if __name__ == "__main__":
     except CheckFailed as failure:
         print(f"client_check.py: FAILED: {failure}", file=sys.stderr)
         sys.exit(1)
-    print("client_check.py: all five steps OK")
+    print("client_check.py: all six steps OK")

@@ -1,9 +1,10 @@
 // The generated TypeScript types against a live service (.ci/clients/run starts it, generates
 // schema.d.ts beside a copy of this file and compiles both with tsc --strict).
 //
-// Lists countries, creates a partner, patches one field of it with its ETag, follows a cursor and
-// reads a 404 into ProblemDetails, through openapi-fetch typed by the types that openapi-typescript
-// generated from openapi/openapi.json. Exits non-zero on any unexpected status or body.
+// Lists countries, creates a partner, patches one field of it with its ETag, follows a cursor,
+// reads a country shaped by fields= and a 404 into ProblemDetails, through openapi-fetch typed by
+// the types that openapi-typescript generated from openapi/openapi.json. Exits non-zero on any
+// unexpected status or body.
 //
 //     BASE_URL=http://127.0.0.1:18282 TOKEN=... node client_check.js
 
@@ -29,6 +30,15 @@ function hasKeys(body: unknown, keys: readonly string[], step: string): void {
     expect(missing.length === 0, `${step}: the body lacks ${missing.join(", ")}: ${JSON.stringify(body)}`);
 }
 
+/**
+ * A record read without `fields=` or `include=` is the full record: checked here, since the
+ * document types a read as the full or the shaped form (`Country | CountryShaped`).
+ */
+function full<T>(body: unknown, keys: readonly string[], step: string): T {
+    hasKeys(body, keys, step);
+    return body as T;
+}
+
 const countryKeys = ["code", "alpha3", "numeric", "name", "participant", "created_at", "updated_at", "version"] as const;
 const partnerKeys = ["id", "name", "kind", "created_at", "updated_at", "version"] as const;
 const problemKeys = ["type", "title", "status", "code", "detail", "errors"] as const;
@@ -48,8 +58,8 @@ async function main(): Promise<void> {
         const { data, error, response } = await client.GET("/api/v1/countries", { params: { query: { q: "Kazakh" } } });
         status(response, 200, "list countries", error);
         expect(data !== undefined, "list countries: no body");
-        data.items.forEach((c) => hasKeys(c, countryKeys, "list countries"));
-        const kz: Country | undefined = data.items[0];
+        const items = data.items.map((c) => full<Country>(c, countryKeys, "list countries"));
+        const kz: Country | undefined = items[0];
         expect(
             data.items.length === 1 && kz !== undefined && kz.code === "KZ",
             `list countries q=Kazakh: expected KZ, got ${data.items.map((c) => c.code).join(", ")}`,
@@ -118,7 +128,21 @@ async function main(): Promise<void> {
         console.log(`cursor: page 1 ${codes1.join(",")}, page 2 ${codes2.join(",")}`);
     }
 
-    // 5. A 404, read into the problem type.
+    // 5. A shaped read: `fields=name` gives the key and the name, with a weak ETag.
+    {
+        const { data, error, response } = await client.GET("/api/v1/countries/{code}", {
+            params: { path: { code: "KZ" }, query: { fields: ["name"] } },
+        });
+        status(response, 200, "shaped read", error);
+        expect(data !== undefined, "shaped read: no body");
+        const keys = Object.keys(data).sort().join(",");
+        expect(keys === "code,name" && data.name === "Kazakhstan", `shaped read: got ${JSON.stringify(data)}`);
+        const tag = response.headers.get("ETag") ?? "";
+        expect(tag.startsWith('W/"'), `shaped read: ETag ${tag} is not weak`);
+        console.log(`shaped read: fields=name -> ${JSON.stringify(data)}, ETag ${tag}`);
+    }
+
+    // 6. A 404, read into the problem type.
     {
         const { data, error, response } = await client.GET("/api/v1/partners/{id}", {
             params: { path: { id: 999999999 } },
@@ -138,7 +162,7 @@ async function main(): Promise<void> {
 
 try {
     await main();
-    console.log("client_check.ts: all five steps OK");
+    console.log("client_check.ts: all six steps OK");
 } catch (failure) {
     if (!(failure instanceof CheckFailed)) throw failure;
     console.error(`client_check.ts: FAILED: ${failure.message}`);

@@ -116,10 +116,10 @@ pub fn matching(filter: &AuditFilter) -> Rows<audit_log::table> {
 ///
 /// On SQLite one writer commits at a time and AUTOINCREMENT ids are never reused, so the
 /// largest id is the mark. On PostgreSQL ids are taken before their transactions commit, in
-/// another order, so the mark is the snapshot's horizon (every transaction below it has ended)
-/// with the number of entries written at or above it: an entry that commits later either raises
-/// that number or, when the horizon moves past it, the horizon. The horizon moves with any
-/// writing transaction on the server, so the mark changes more often than it must, never less.
+/// another order, so the mark is the change feed's head (the last entry of a transaction older
+/// than every one still running) with the number of entries committed beyond it: an entry that
+/// commits later than a higher one either raises that number or, once readable, the head. Only
+/// this database's own entries move it, never other databases' transactions.
 pub fn mark(conn: &mut DbConnection) -> QueryResult<String> {
     use diesel::sql_types::BigInt;
     match conn {
@@ -133,17 +133,21 @@ pub fn mark(conn: &mut DbConnection) -> QueryResult<String> {
             #[derive(QueryableByName)]
             struct Mark {
                 #[diesel(sql_type = BigInt)]
-                horizon: i64,
+                txid: i64,
                 #[diesel(sql_type = BigInt)]
-                above: i64,
+                id: i64,
+                #[diesel(sql_type = BigInt)]
+                beyond: i64,
             }
             let mark: Mark = diesel::sql_query(
-                "SELECT h.horizon, \
-                 (SELECT count(*) FROM audit_log WHERE txid >= h.horizon) AS above \
-                 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h",
+                "SELECT coalesce(head.txid, 0) AS txid, coalesce(head.id, 0) AS id, \
+                 (SELECT count(*) FROM audit_log WHERE txid >= h.horizon) AS beyond \
+                 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h \
+                 LEFT JOIN LATERAL (SELECT txid, id FROM audit_log WHERE txid < h.horizon \
+                 ORDER BY txid DESC, id DESC LIMIT 1) head ON true",
             )
             .get_result(pg)?;
-            Ok(format!("{}.{}", mark.horizon, mark.above))
+            Ok(format!("{}.{}.{}", mark.txid, mark.id, mark.beyond))
         }
     }
 }

@@ -25,4 +25,5 @@ mod readme;
 mod resilience;
 mod search;
 mod service;
+mod shaping;
 mod webhooks;
