@@ -231,6 +231,7 @@ pub fn document<R: Described>(document: &mut OpenApi) {
         }
     }
     schemas.push((shaped_name::<R>(), shaped_schema::<R>()));
+    schemas.extend(shape_names::<R>());
     components.schemas.extend(schemas);
     crate::exchange::document::<R>(document);
 }
@@ -554,8 +555,29 @@ fn shaped_schema<R: Described>() -> RefOr<Schema> {
     serde_json::from_value(json).unwrap_or_else(|_| R::Item::schema())
 }
 
+/// The names `fields=` and `include=` take, as schemas of their own (`PartnerField`,
+/// `AgreementInclude`), so that a generated client has one type for each.
+fn shape_names<R: Described>() -> Vec<(String, RefOr<Schema>)> {
+    let item = R::Item::name();
+    let enumeration = |description: String, names: Vec<String>| {
+        let schema = json!({"type": "string", "enum": names, "description": description});
+        serde_json::from_value::<RefOr<Schema>>(schema).ok()
+    };
+    let mut schemas = Vec::new();
+    let fields = enumeration(format!("A field of {}", R::ONE), field_names::<R>());
+    schemas.extend(fields.map(|schema| (format!("{item}Field"), schema)));
+    if !R::INCLUDES.is_empty() {
+        let paths = R::INCLUDES.iter().map(|i| i.path.to_owned()).collect();
+        let description = format!("A record `include=` can embed in {}", R::ONE);
+        let includes = enumeration(description, paths);
+        schemas.extend(includes.map(|schema| (format!("{item}Include"), schema)));
+    }
+    schemas
+}
+
 /// `fields` and, where the resource can embed records, `include`.
 fn shape_parameters<R: Described>() -> Vec<Parameter> {
+    let item = R::Item::name();
     let names = field_names::<R>();
     let mut parameters = vec![list_parameter(
         "fields",
@@ -565,29 +587,28 @@ fn shape_parameters<R: Described>() -> Vec<Parameter> {
             singular::<R>(),
             R::KEY.0
         ),
-        &names,
+        &format!("{item}Field"),
         json!(names.iter().take(2).collect::<Vec<_>>()),
     )];
     if let Some(first) = R::INCLUDES.first() {
-        let paths: Vec<String> = R::INCLUDES.iter().map(|i| i.path.to_owned()).collect();
         parameters.push(list_parameter(
             "include",
             "Embeds the records these references name, each beside its reference: \
              comma-separated or repeated. The records of a whole page are read at once. \
              The answer's ETag is then weak."
                 .to_owned(),
-            &paths,
+            &format!("{item}Include"),
             json!([first.path]),
         ));
     }
     parameters
 }
 
-/// A query parameter taking one or more of `names`.
-fn list_parameter(name: &str, description: String, names: &[String], example: Value) -> Parameter {
+/// A query parameter taking one or more values of the schema `items`.
+fn list_parameter(name: &str, description: String, items: &str, example: Value) -> Parameter {
     let schema = json!({
         "type": "array",
-        "items": {"type": "string", "enum": names},
+        "items": {"$ref": format!("#/components/schemas/{items}")},
         "minItems": 1,
     });
     ParameterBuilder::new()

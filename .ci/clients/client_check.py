@@ -19,6 +19,7 @@ from coop_registry_client.api.partners import create_partner, get_partner, updat
 from coop_registry_client.models import (
     Country,
     CountryPage,
+    CountryField,
     CountryShaped,
     Partner,
     PartnerInput,
@@ -109,7 +110,7 @@ def main() -> None:
     print(f"cursor: page 1 {codes1}, page 2 {codes2}")
 
     # 5. A shaped read: `fields=name` parses into the shaped model, with the key and the name only.
-    shaped_response = get_country.sync_detailed("KZ", client=client, fields=["name"])
+    shaped_response = get_country.sync_detailed("KZ", client=client, fields=[CountryField.NAME])
     shaped = parsed(shaped_response, HTTPStatus.OK, CountryShaped, "shaped read")
     expect(shaped.to_dict() == {"code": "KZ", "name": "Kazakhstan"}, f"shaped read: got {shaped.to_dict()!r}")
     tag = shaped_response.headers.get("etag", "")
