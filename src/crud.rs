@@ -230,7 +230,8 @@ pub fn document<R: Described>(document: &mut OpenApi) {
             *schema = page_of_shaped::<R>(schema);
         }
     }
-    schemas.push((shaped_name::<R>(), shaped_schema::<R>()));
+    let shaped = shaped_schema::<R>(&schemas);
+    schemas.push((shaped_name::<R>(), shaped));
     schemas.extend(shape_names::<R>());
     components.schemas.extend(schemas);
     crate::exchange::document::<R>(document);
@@ -499,8 +500,8 @@ fn page_of_shaped<R: Described>(page: &RefOr<Schema>) -> RefOr<Schema> {
 }
 
 /// The record's schema with every member optional, as `fields=` may leave any out, and with
-/// the records `include=` embeds.
-fn shaped_schema<R: Described>() -> RefOr<Schema> {
+/// the records `include=` embeds. `schemas` are those the record's schema refers to.
+fn shaped_schema<R: Described>(schemas: &[(String, RefOr<Schema>)]) -> RefOr<Schema> {
     let item = R::Item::name();
     let mut json = serde_json::to_value(R::Item::schema()).unwrap_or_default();
     let Some(object) = json.as_object_mut() else {
@@ -542,12 +543,18 @@ fn shaped_schema<R: Described>() -> RefOr<Schema> {
                 });
             }
             Embedding::EachOf { list, to, .. } => {
-                let items = properties[list]["items"].take();
-                properties[list]["items"] = json!({"allOf": [items, {
-                    "type": "object",
-                    "properties": {to: reference(include.schema)},
-                    "description": format!("With `include={}`.", include.path),
-                }]});
+                // The item's own schema, with one more member (it may forbid others).
+                let items = &mut properties[list]["items"];
+                let name = items["$ref"].as_str().and_then(|r| r.rsplit('/').next());
+                let own = schemas
+                    .iter()
+                    .find(|(known, _)| Some(known.as_str()) == name);
+                if let Some((_, own)) = own {
+                    *items = serde_json::to_value(own).unwrap_or_default();
+                }
+                items["properties"][to] = reference(include.schema);
+                items["properties"][to]["description"] =
+                    format!("With `include={}`.", include.path).into();
             }
         }
     }

@@ -40,6 +40,12 @@ pub trait Listed: 'static {
     fn sort(filter: &Self::Filter) -> Sort<Self::Sort>;
     /// The rows `filter` selects, in no order.
     fn matching(filter: &Self::Filter) -> Rows<<Self::Sort as SortKeys>::Table>;
+    /// Looks at the data before a page is read, where the best way to read it depends on it
+    /// (how common a searched term is: `search::plan`). The count of `with_total` is made
+    /// before, the plain way.
+    fn plan(_conn: &mut DbConnection, _filter: &mut Self::Filter) -> diesel::QueryResult<()> {
+        Ok(())
+    }
     /// How a page's rows are read and rendered for `req`: [`render_rows`], unless the
     /// collection has a faster way of its own (events keep renderings, see `events::rendered`).
     fn read_page(_req: &HttpRequest) -> Result<PageReader<Self>, ApiError>
@@ -188,9 +194,11 @@ pub async fn list_read_by<L: Listed>(
             if known.holds(&tag) {
                 return Ok(Listing::NotModified(tag));
             }
+            let total = with_total.then(|| count::<L>(conn, &filter)).transpose()?;
+            let mut filter = filter;
+            L::plan(conn, &mut filter)?;
             let mut rows = read_page(conn, &filter, sort, cursor.as_ref(), fetch)?;
             shape.apply(conn, rows.iter_mut().map(|row| &mut row.json).collect())?;
-            let total = with_total.then(|| count::<L>(conn, &filter)).transpose()?;
             Ok(Listing::Page { tag, rows, total })
         })
         .await?;

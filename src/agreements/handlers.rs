@@ -32,6 +32,13 @@ impl Listed for Agreements {
         filter.sort.unwrap_or_default()
     }
 
+    fn plan(conn: &mut DbConnection, filter: &mut AgreementFilter) -> diesel::QueryResult<()> {
+        match &mut filter.q {
+            Some(search) => crate::search::plan(conn, &crate::search::AGREEMENTS, search),
+            None => Ok(()),
+        }
+    }
+
     fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
         queries::matching(filter)
     }

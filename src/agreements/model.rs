@@ -333,7 +333,8 @@ pub struct AgreementFilter {
     pub active_on: Option<NaiveDate>,
     /// Case-insensitive search in titles and summaries: records containing `q` (trimmed), in any
     /// script, every character literal (`%`, `_`, quotes); one character is enough.
-    pub q: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub q: Option<crate::search::Search>,
     /// Sort by `id` (default), `title`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]
     pub sort: Option<AgreementOrder>,

@@ -113,7 +113,7 @@ pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
     }
     if let Some(q) = filter
         .q
-        .as_deref()
+        .as_ref()
         .and_then(|q| crate::search::filter(&crate::search::AGREEMENTS, q))
     {
         query = query.filter(q);

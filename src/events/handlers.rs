@@ -35,6 +35,13 @@ impl Listed for Events {
         filter.sort.unwrap_or_default()
     }
 
+    fn plan(conn: &mut DbConnection, filter: &mut EventFilter) -> diesel::QueryResult<()> {
+        match &mut filter.q {
+            Some(search) => crate::search::plan(conn, &crate::search::EVENTS, search),
+            None => Ok(()),
+        }
+    }
+
     fn matching(filter: &EventFilter) -> Rows<events::table> {
         queries::matching(filter)
     }

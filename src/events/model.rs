@@ -322,7 +322,8 @@ pub struct EventFilter {
     /// Case-insensitive search in titles, cities, venues and descriptions: records containing `q`
     /// (trimmed), in any script, every character literal (`%`, `_`, quotes); one character is
     /// enough.
-    pub q: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub q: Option<crate::search::Search>,
     /// Sort by `starts_on` (default), `id`, `title`, `created_at` or `updated_at`; `-` in front
     /// for descending.
     #[param(inline)]

@@ -100,7 +100,7 @@ pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     }
     if let Some(q) = filter
         .q
-        .as_deref()
+        .as_ref()
         .and_then(|q| crate::search::filter(&crate::search::EVENTS, q))
     {
         query = query.filter(q);

@@ -91,7 +91,7 @@ impl CalendarFilter {
             has_agreement: self.has_agreement,
             from,
             to: self.to,
-            q: self.q,
+            q: self.q.map(Into::into),
             sort: None,
             updated_after: None,
             updated_before: None,

@@ -101,7 +101,7 @@ impl From<ActivityFilter> for AgreementFilter {
             signed_from: filter.signed_from,
             signed_to: filter.signed_to,
             active_on: filter.active_on,
-            q: filter.q,
+            q: filter.q.map(Into::into),
             sort: None,
             updated_after: None,
             updated_before: None,

@@ -30,6 +30,13 @@ impl Listed for Partners {
         filter.sort.unwrap_or_default()
     }
 
+    fn plan(conn: &mut DbConnection, filter: &mut PartnerFilter) -> diesel::QueryResult<()> {
+        match &mut filter.q {
+            Some(search) => crate::search::plan(conn, &crate::search::PARTNERS, search),
+            None => Ok(()),
+        }
+    }
+
     fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
         queries::matching(filter)
     }

@@ -248,7 +248,8 @@ pub struct PartnerFilter {
     /// Case-insensitive search in names, acronyms and descriptions: records containing `q`
     /// (trimmed), in any script, every character literal (`%`, `_`, quotes); one character is
     /// enough.
-    pub q: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub q: Option<crate::search::Search>,
     /// Sort by `name` (default), `id`, `created_at` or `updated_at`; `-` in front for descending.
     #[param(inline)]
     pub sort: Option<PartnerOrder>,

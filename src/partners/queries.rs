@@ -48,7 +48,7 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     }
     if let Some(q) = filter
         .q
-        .as_deref()
+        .as_ref()
         .and_then(|q| crate::search::filter(&crate::search::PARTNERS, q))
     {
         query = query.filter(q);

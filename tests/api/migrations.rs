@@ -122,7 +122,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         ("o", vec![1, 2]),
     ] {
         let filter = coop_registry::partners::model::PartnerFilter {
-            q: Some(q.to_owned()),
+            q: Some(q.to_owned().into()),
             ..Default::default()
         };
         let mut found: Vec<i64> = coop_registry::partners::queries::matching(&filter)
