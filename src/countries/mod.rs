@@ -7,6 +7,7 @@ pub mod queries;
 
 use crate::crud;
 use crate::routing::Routes;
+use crate::shape::{self, Embedding, Include};
 
 pub use handlers::Countries;
 pub use model::{Country, CountryFilter, CountryInput, CountrySort};
@@ -15,3 +16,14 @@ pub use model::{Country, CountryFilter, CountryInput, CountrySort};
 pub fn routes() -> Routes {
     crud::routes::<Countries>()
 }
+
+/// `include=country`: the country a record's `country_code` names, embedded as `country`.
+pub const EMBEDDED_BY_CODE: Include = Include {
+    path: "country",
+    at: Embedding::One {
+        from: "country_code",
+        to: "country",
+    },
+    schema: "Country",
+    load: shape::load::<Countries>,
+};

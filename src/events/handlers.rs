@@ -11,7 +11,7 @@ use super::rendered::RenderedEvents;
 use crate::agreements::Agreements;
 use crate::audit::ResourceType;
 use crate::auth::Role;
-use crate::countries::Countries;
+use crate::countries;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -193,15 +193,7 @@ partners, the country and the agreement it names must exist.";
             schema: "Agreement",
             load: shape::load::<Agreements>,
         },
-        Include {
-            path: "country",
-            at: Embedding::One {
-                from: "country_code",
-                to: "country",
-            },
-            schema: "Country",
-            load: shape::load::<Countries>,
-        },
+        countries::EMBEDDED_BY_CODE,
     ];
 
     fn key_from_path(text: &str) -> Result<i64, ApiError> {

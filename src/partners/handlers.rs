@@ -7,7 +7,7 @@ use super::model::{
 use super::queries;
 use crate::audit::ResourceType;
 use crate::auth::Role;
-use crate::countries::Countries;
+use crate::countries;
 use crate::crud::{self, Described};
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -15,7 +15,7 @@ use crate::pagination::{Rows, Sort};
 use crate::references::{self, Target};
 use crate::resource::{Listed, Resource};
 use crate::schema::partners;
-use crate::shape::{self, Embedding, Include};
+use crate::shape::Include;
 use crate::validation::Validator;
 
 /// The partner collection, as the common behaviour sees it.
@@ -125,15 +125,7 @@ impl Described for Partners {
     type Create = PartnerInput;
     type Patch = PartnerPatch;
     type Page = PartnerPage;
-    const INCLUDES: &'static [Include] = &[Include {
-        path: "country",
-        at: Embedding::One {
-            from: "country_code",
-            to: "country",
-        },
-        schema: "Country",
-        load: shape::load::<Countries>,
-    }];
+    const INCLUDES: &'static [Include] = &[countries::EMBEDDED_BY_CODE];
 
     fn key_from_path(text: &str) -> Result<i64, ApiError> {
         crud::id_from_path(text)
