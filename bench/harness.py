@@ -91,6 +91,11 @@ class Service:
             tail = "".join(log_file.readlines()[-20:])
         raise SystemExit(f"the service {how} during {during}; last lines of {self.log_path}:\n{tail}")
 
+    def etag(self, path):
+        """The ETag of a GET of `path`."""
+        with urllib.request.urlopen(self.base + path, timeout=30) as answer:
+            return answer.headers["ETag"]
+
     def get(self, path):
         with urllib.request.urlopen(self.base + path, timeout=30) as answer:
             return json.load(answer)
@@ -231,11 +236,18 @@ end
     listing = "/api/v1/events?country=KZ&from=2018-01-01&to=2021-12-31&sort=starts_on&limit=50"
     first_page = "/api/v1/events?sort=starts_on&limit=50"
     deep = deep_cursor(service, sizes["deep"])
+    # A poller whose copy is current: the list's weak ETag, answered 304 without the page.
+    unchanged = lua(work, "list_unchanged", f"""
+wrk.headers["If-None-Match"] = '{service.etag(listing)}'
+""")
+    included = listing + "&include=participants.partner,agreement,country"
     return [
         ("get_event", "/api/v1/events/1", get_event),
         ("list_events", listing, None),
         ("page_1", first_page, None),
         ("page_deep", first_page + "&cursor=" + deep, None),
+        ("list_unchanged", listing, unchanged),
+        ("list_included", included, None),
         ("search_partners", "/api/v1/partners?q=ministry&limit=50", None),
         ("create_event", "/api/v1/events", create),
         ("patch_agreement", "/api/v1/agreements/1", patch),
@@ -408,10 +420,12 @@ def report(ceil, backends, sizes, smoke):
                      f"peak RSS {peak:.1f} MiB ({'met' if peak <= 40 else 'missed'})")
     lines += ["", "Scenarios: `get_event` GET /events/{random id} (with participants); `list_events` 50 events of one "
               "country in a date range, by start date; `page_1` / `page_deep` the events list by start date at its first "
-              f"page and {sizes['deep']} rows deep (keyset cursor); `search_partners` `q` over partners; `create_event` "
+              f"page and {sizes['deep']} rows deep (keyset cursor); `list_unchanged` `list_events` polled with "
+              "`If-None-Match` holding its current ETag (304, no page read); `list_included` `list_events` with "
+              "`include=participants.partner,agreement,country`; `search_partners` `q` over partners; `create_event` "
               "POST an event with 3 participants (editor token, audit entry); `patch_agreement` merge patch of a random "
               "agreement with `If-Match: *` (the precondition is checked, and no request races another into a 412); "
-              "`mixed_90_10` 90% GET event, 10% create event. `failed` counts non-2xx answers and socket errors.", ""]
+              "`mixed_90_10` 90% GET event, 10% create event. `failed` counts answers other than 2xx and 3xx, and socket errors.", ""]
     return "\n".join(lines)
 
 
