@@ -436,7 +436,7 @@ impl Sender {
         let owner = self.owner.clone();
         let now = self
             .db
-            .read_point(move |conn| Ok(queries::leased_version(conn, webhook, &owner)?))
+            .read_aside(move |conn| Ok(queries::leased_version(conn, webhook, &owner)?))
             .await?;
         Ok(now == Some(version))
     }
