@@ -6,6 +6,12 @@ per request is reported beside the rate: it does not depend on what else runs.
 
     python3 bench/writecost.py --before /path/to/old/target/release --after target/release \\
         [--postgres postgres://postgres@127.0.0.1:5432/postgres] [--turns 5] [--seconds 3]
+
+With --before-sql the two sides may be one build, the "before" database altered after seeding
+(PostgreSQL), e.g. the change feed's write cost alone, its txid default and index taken out:
+
+    python3 bench/writecost.py --before target/release --no-sqlite --postgres URL \\
+        --before-sql "ALTER TABLE audit_log ALTER COLUMN txid SET DEFAULT 0; DROP INDEX audit_log_feed_idx"
 """
 
 import argparse
@@ -19,10 +25,12 @@ from webhooks import cpu_seconds, free_port
 SIZES = {"partners": 200, "agreements": 2000, "events": 10000}
 
 
-def prepare(binary, url, work, label):
+def prepare(binary, url, work, label, sql=None):
     subprocess.run([binary, "--database-url", url, "seed-bench", "--partners", str(SIZES["partners"]),
                     "--agreements", str(SIZES["agreements"]), "--events", str(SIZES["events"])],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if sql:
+        harness.psql(url, sql)
     token = subprocess.run([binary, "--database-url", url, "token", "create", "--name", "bench", "--role", "editor"],
                            check=True, capture_output=True, text=True).stdout.strip()
     service = harness.Service(binary, url, free_port(), os.path.join(work, f"{label}.log"))
@@ -33,7 +41,8 @@ def compare(backend, urls, binaries, args, work):
     services = {}
     try:
         for side in ("before", "after"):
-            services[side] = prepare(binaries[side], urls[side], work, f"{backend}-{side}")
+            sql = args.before_sql if side == "before" and backend == "postgres" else None
+            services[side] = prepare(binaries[side], urls[side], work, f"{backend}-{side}", sql)
         figures = {(side, name): [] for side in services for name in ("create_event", "patch_agreement")}
         scripts = {}
         for side, (service, token) in services.items():
@@ -73,6 +82,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server: measure there too")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--before-sql", help="SQL run on the before side's PostgreSQL database after seeding")
     args = parser.parse_args()
     binaries = {side: os.path.join(getattr(args, side), "coop-registry") for side in ("before", "after")}
     with tempfile.TemporaryDirectory() as work:

@@ -265,6 +265,9 @@ pub type Pool = r2d2::Pool<ConnectionFactory>;
 pub struct Db {
     readers: Pool,
     writer: Pool,
+    /// One connection apart from the requests' pool, for the webhook worker's check before
+    /// each attempt (`read_aside`).
+    aside: Pool,
     kind: BackendKind,
     /// On SQLite, the queue of the writer thread that commits writes in batches.
     writes: Option<mpsc::Sender<Box<dyn WriteJob>>>,
@@ -309,6 +312,7 @@ impl Db {
                 .build_unchecked(factory)
         };
         let readers = build(settings.pool_size, factory.clone());
+        let aside = build(1, factory.clone());
         let deliveries = Arc::new(Notify::new());
         let (writer, writes) = match kind {
             BackendKind::Sqlite => {
@@ -321,6 +325,7 @@ impl Db {
         Ok(Self {
             readers,
             writer,
+            aside,
             kind,
             writes,
             deliveries,
@@ -384,6 +389,27 @@ impl Db {
             return result;
         }
         self.read(f).await
+    }
+
+    /// Runs a short read on a connection kept apart from the requests' pool: the webhook
+    /// worker reads its webhook before each attempt, and would otherwise queue behind the
+    /// requests for a connection under load. On SQLite it runs right here, as `read_point`.
+    pub async fn read_aside<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.kind == BackendKind::Sqlite
+            && let Some(mut conn) = self.aside.try_get()
+        {
+            return f(&mut conn);
+        }
+        let pool = self.aside.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
     }
 
     /// Runs `f` as one transaction, off the async workers: either all of its changes land or

@@ -9,7 +9,10 @@
 //! SQLite no write lock) during an HTTP call, and records the outcomes of each run of up to
 //! [`PER_WRITE`] attempts in one write (an attempt made but not yet recorded when the instance
 //! dies is made again). A delivery that fails ends its run and holds back the later ones until
-//! it is delivered or marked failed. Each body is made from the change's audit entry when it
+//! it is delivered or marked failed. Before each attempt after a run's first the worker reads
+//! the webhook's version (`queries::leased_version`): a change committed meanwhile
+//! (deactivation, deletion, a new secret or URL) ends the run, so no attempt starts with the
+//! old settings. Each body is made from the change's audit entry when it
 //! is sent (`queries::heads`), the same bytes on every attempt. An instance that dies
 //! leaves its lease to expire ([`LEASE`]); its deliveries are still in the database and are
 //! sent by whichever instance claims the webhook next: at least once, never lost.
@@ -371,7 +374,7 @@ impl Sender {
             let next = self
                 .db
                 .read(move |conn| {
-                    let Some((url, key)) = queries::leased(conn, webhook, &owner)? else {
+                    let Some(target) = queries::leased(conn, webhook, &owner)? else {
                         return Ok(None);
                     };
                     let to = horizon(conn)?;
@@ -381,20 +384,27 @@ impl Sender {
                     if let Some(waiting) = heads.iter().position(|head| !head.due(now)) {
                         heads.truncate(waiting);
                     }
-                    Ok(Some((url, key, heads)))
+                    Ok(Some((target, heads)))
                 })
                 .await?;
-            let Some((url, key, heads)) = next.filter(|(_, _, heads)| !heads.is_empty()) else {
+            let Some((target, heads)) = next.filter(|(_, heads)| !heads.is_empty()) else {
                 return Ok(());
             };
             let mut records = Vec::with_capacity(heads.len());
             let mut held_back = false;
-            for head in heads {
+            for (n, head) in heads.into_iter().enumerate() {
                 if renewed.elapsed() >= RECORD_EVERY {
                     break;
                 }
+                // The first attempt follows the read of the target; a later one starts only if
+                // the webhook is unchanged since (not deactivated, deleted, rotated, retargeted).
+                if n > 0 && !self.unchanged(webhook, target.version).await? {
+                    break;
+                }
                 let at = crate::time::now();
-                let attempt = self.attempt(&url, &key, head.id, &head.payload).await;
+                let attempt = self
+                    .attempt(&target.url, &target.key, head.id, &head.payload)
+                    .await;
                 let record = self.outcome(head.id, at, &attempt, head.attempts + 1);
                 held_back = record.status != DeliveryStatus::Delivered;
                 records.push(record);
@@ -419,6 +429,16 @@ impl Sender {
             }
         }
         Ok(())
+    }
+
+    /// Whether `webhook` is still active, leased by this instance and at `version`.
+    async fn unchanged(&self, webhook: i64, version: i64) -> Result<bool, ApiError> {
+        let owner = self.owner.clone();
+        let now = self
+            .db
+            .read_aside(move |conn| Ok(queries::leased_version(conn, webhook, &owner)?))
+            .await?;
+        Ok(now == Some(version))
     }
 
     /// One signed POST of `body`; no database connection is held meanwhile.

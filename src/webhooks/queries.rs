@@ -385,19 +385,46 @@ pub fn release(conn: &mut DbConnection, webhook: i64, owner: &str) -> QueryResul
     .execute(conn)
 }
 
+/// What the worker sends a run of deliveries with, and the webhook's version it was read at.
+#[derive(Debug)]
+pub struct LeasedWebhook {
+    pub url: String,
+    /// The stored signing key.
+    pub key: String,
+    pub version: i64,
+}
+
 /// The webhook as the worker needs it, if `owner` holds its lease and it is active.
 pub fn leased(
     conn: &mut DbConnection,
     webhook: i64,
     owner: &str,
-) -> QueryResult<Option<(String, String)>> {
+) -> QueryResult<Option<LeasedWebhook>> {
     webhooks::table
         .filter(webhooks::id.eq(webhook))
         .filter(webhooks::active.eq(true))
         .filter(webhooks::lease_owner.eq(owner))
-        .select((webhooks::url, webhooks::secret))
+        .select((webhooks::url, webhooks::secret, webhooks::version))
         .first(conn)
         .optional()
+        .map(|found| found.map(|(url, key, version)| LeasedWebhook { url, key, version }))
+}
+
+/// The webhook's version, if it is still active and `owner` holds its lease: every change to
+/// a webhook (its URL, events, active flag or secret) moves the version, and a deleted one
+/// has none. Read by the worker before each attempt, so none starts after such a change.
+pub fn leased_version(
+    conn: &mut DbConnection,
+    webhook: i64,
+    owner: &str,
+) -> QueryResult<Option<i64>> {
+    crate::on_backend!(conn, |c| webhooks::table
+        .filter(webhooks::id.eq(webhook))
+        .filter(webhooks::active.eq(true))
+        .filter(webhooks::lease_owner.eq(owner))
+        .select(webhooks::version)
+        .first(c)
+        .optional())
 }
 
 /// What one attempt came to, as it is stored.

@@ -50,6 +50,8 @@ per_backend!(
     no_delivery_is_lost_when_the_service_is_killed,
     two_instances_share_a_webhook_sending_one_at_a_time_and_never_twice,
     a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded,
+    no_attempt_of_a_run_starts_after_its_webhook_is_made_inactive,
+    no_attempt_of_a_run_is_signed_with_a_secret_rotated_during_it,
 );
 
 /// One request the receiver got.
@@ -88,6 +90,11 @@ struct Inbox {
     /// Requests being answered now, and the most there ever were at once.
     in_flight: AtomicUsize,
     most_at_once: AtomicUsize,
+    /// Requests that have come, counted as they arrive (before a hold).
+    arrived: AtomicUsize,
+    /// The arrivals held (1 for the first request) until the test lets each go on.
+    held: Mutex<HashSet<usize>>,
+    gate: tokio::sync::Notify,
 }
 
 /// A real HTTP server that records what it is sent.
@@ -100,6 +107,10 @@ struct Receiver {
 async fn receive(req: HttpRequest, body: web::Bytes, inbox: web::Data<Inbox>) -> HttpResponse {
     let now = inbox.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     inbox.most_at_once.fetch_max(now, Ordering::SeqCst);
+    let number = inbox.arrived.fetch_add(1, Ordering::SeqCst) + 1;
+    if inbox.held.lock().expect("lock").remove(&number) {
+        inbox.gate.notified().await;
+    }
     let delay = inbox.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -167,6 +178,29 @@ impl Receiver {
             .lock()
             .expect("lock")
             .push_back((status, retry_after.map(str::to_owned)));
+    }
+
+    /// Holds the `number`th request to come (1 for the first) until [`Receiver::let_go`].
+    fn hold(&self, number: usize) {
+        self.inbox.held.lock().expect("lock").insert(number);
+    }
+
+    /// Lets the request being held go on to its answer.
+    fn let_go(&self) {
+        self.inbox.gate.notify_one();
+    }
+
+    /// Waits (up to a minute) until `count` requests have arrived, held ones included.
+    async fn wait_for_arrivals(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.inbox.arrived.load(Ordering::SeqCst) < count {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {count} requests arrived",
+                self.inbox.arrived.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn received(&self) -> Vec<Received> {
@@ -902,6 +936,108 @@ async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded
         .collect();
     assert_eq!(order, expected, "in feed order");
     assert_eq!(received[0].id(), received[1].id(), "the failed one first");
+}
+
+/// Brings the worker to the middle of a run: six deliveries pending, the run that sends them
+/// begun, and its first attempt held by the receiver. (The first delivery fails once while
+/// the other five are written, so that its retry's run takes all six.) Answers the webhook's
+/// id and secret, and the partners in feed order.
+async fn held_in_a_run(app: &TestApp, receiver: &Receiver) -> (i64, String, Vec<String>) {
+    receiver.answer(503, None);
+    receiver.hold(1);
+    receiver.hold(2);
+    let (webhook, secret) = register(app, &receiver.url(), json!(["partner.created"])).await;
+    let mut partners = vec![create_partner(app, "Run partner 0").await.to_string()];
+    receiver.wait_for_arrivals(1).await;
+    for i in 1..6 {
+        partners.push(
+            create_partner(app, &format!("Run partner {i}"))
+                .await
+                .to_string(),
+        );
+    }
+    receiver.let_go();
+    receiver.wait_for_arrivals(2).await;
+    (webhook, secret, partners)
+}
+
+fn resource_of(received: &Received) -> String {
+    received.json()["data"]["resource_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
+/// A run sends up to 64 deliveries one after another: a webhook made inactive during it gets
+/// no attempt after the one under way, and the rest wait, unsent, until it is active again.
+async fn no_attempt_of_a_run_starts_after_its_webhook_is_made_inactive(backend: Backend) {
+    let app = hooked_app(backend, vec![1, 1, 1]).await;
+    let receiver = Receiver::start();
+    let (webhook, _, partners) = held_in_a_run(&app, &receiver).await;
+    let path = format!("/api/v1/webhooks/{webhook}");
+    assert_eq!(
+        app.patch_json(&path, &json!({"active": false}), None)
+            .await
+            .status(),
+        200
+    );
+    receiver.let_go();
+    // The run's outcomes are recorded when it ends: the first delivery's second attempt (its
+    // first failed before the run), and no other one.
+    let items = deliveries_when(&app, webhook, 6, |d| d["attempts"] != 1).await;
+    assert_eq!(items[5]["status"], "delivered");
+    for item in &items[..5] {
+        assert_eq!(item["attempts"], 0, "not attempted: {item}");
+    }
+    assert_eq!(
+        receiver.received().len(),
+        2,
+        "nothing sent after the change"
+    );
+
+    assert_eq!(
+        app.patch_json(&path, &json!({"active": true}), None)
+            .await
+            .status(),
+        200
+    );
+    let received = receiver.wait_for(7).await;
+    let order: Vec<String> = received[1..].iter().map(resource_of).collect();
+    assert_eq!(order, partners, "the rest go once active again, in order");
+}
+
+/// A new secret applies from the attempt after the one under way: the rest of the run is
+/// signed with it, none with the old one.
+async fn no_attempt_of_a_run_is_signed_with_a_secret_rotated_during_it(backend: Backend) {
+    let app = hooked_app(backend, vec![1, 1, 1]).await;
+    let receiver = Receiver::start();
+    let (webhook, old_secret, partners) = held_in_a_run(&app, &receiver).await;
+    let rotated = json(
+        app.as_admin(
+            Method::POST,
+            &format!("/api/v1/webhooks/{webhook}/rotate-secret"),
+        )
+        .send()
+        .await
+        .expect("answered"),
+        200,
+    )
+    .await;
+    let new_secret = rotated["secret"].as_str().expect("a secret").to_owned();
+    receiver.let_go();
+    let received = receiver.wait_for(7).await;
+    assert!(
+        verifies(&old_secret, &received[1]),
+        "under way: the old key"
+    );
+    for later in &received[2..] {
+        assert!(verifies(&new_secret, later), "signed with the new secret");
+        assert!(!verifies(&old_secret, later), "not with the old one");
+    }
+    let order: Vec<String> = received[1..].iter().map(resource_of).collect();
+    assert_eq!(order, partners, "in feed order");
+    deliveries_when(&app, webhook, 6, |d| d["status"] == "delivered").await;
+    assert_eq!(receiver.received().len(), 7, "each once");
 }
 
 async fn no_delivery_is_lost_when_the_service_is_killed(backend: Backend) {
