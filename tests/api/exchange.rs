@@ -294,6 +294,9 @@ async fn an_export_is_the_list_in_its_order_across_chunks(app: TestApp) {
         "sort=title",
         "sort=-starts_on&kind=forum",
         "q=event%206&sort=-id",
+        // More than a chunk within `from` and `to`, each bound giving way to the cursor's.
+        "from=2024-03-01&to=2024-10-31",
+        "sort=-starts_on&to=2024-10-31",
     ] {
         let listed = app.walk(&format!("/api/v1/events?limit=500&{query}")).await;
         let ndjson = app
