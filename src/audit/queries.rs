@@ -119,9 +119,9 @@ pub fn matching(filter: &AuditFilter) -> Rows<audit_log::table> {
 /// another order, so the mark is the change feed's head (the last entry of a transaction older
 /// than every one still running) with the number of entries committed beyond it: an entry that
 /// commits later than a higher one either raises that number or, once readable, the head. Only
-/// this database's own entries move it, never other databases' transactions.
+/// this database's own entries move it, never other databases' transactions. (The PostgreSQL
+/// function, kept with its plans for the session, is in the `audit_mark` migration.)
 pub fn mark(conn: &mut DbConnection) -> QueryResult<String> {
-    use diesel::sql_types::BigInt;
     match conn {
         DbConnection::Sqlite(lite) => {
             let last: Option<i64> = audit_log::table
@@ -129,25 +129,11 @@ pub fn mark(conn: &mut DbConnection) -> QueryResult<String> {
                 .get_result(lite)?;
             Ok(last.unwrap_or(0).to_string())
         }
-        DbConnection::Postgres(pg) => {
-            #[derive(QueryableByName)]
-            struct Mark {
-                #[diesel(sql_type = BigInt)]
-                txid: i64,
-                #[diesel(sql_type = BigInt)]
-                id: i64,
-                #[diesel(sql_type = BigInt)]
-                beyond: i64,
-            }
-            let mark: Mark = diesel::sql_query(
-                "SELECT coalesce(head.txid, 0) AS txid, coalesce(head.id, 0) AS id, \
-                 (SELECT count(*) FROM audit_log WHERE txid >= h.horizon) AS beyond \
-                 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h \
-                 LEFT JOIN LATERAL (SELECT txid, id FROM audit_log WHERE txid < h.horizon \
-                 ORDER BY txid DESC, id DESC LIMIT 1) head ON true",
-            )
-            .get_result(pg)?;
-            Ok(format!("{}.{}.{}", mark.txid, mark.id, mark.beyond))
-        }
+        DbConnection::Postgres(pg) => diesel::select(audit_mark()).get_result(pg),
     }
+}
+
+diesel::define_sql_function! {
+    /// The PostgreSQL mark (migration `audit_mark`).
+    fn audit_mark() -> diesel::sql_types::Text;
 }
