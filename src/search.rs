@@ -34,15 +34,25 @@ pub struct SearchIndex {
     sqlite_short: &'static str,
     postgres_long: &'static str,
     postgres_short: &'static str,
-    /// How many rows (up to [`COMMON`]) the needle matches, on SQLite (`?` binds it).
+    /// On SQLite (`?` binds the needle): how many rows it matches, counted up to [`MOST`], and
+    /// the table's largest id, about its size.
     sqlite_long_count: &'static str,
     sqlite_short_count: &'static str,
 }
 
-/// From this many matches a term is common: a page is found sooner by walking the list's order
-/// and testing each row than by reading every match and sorting them. (A million events:
-/// 10 000 matches took 78 ms read and sorted, 9 ms walked; 2 matches 6 ms read, 145 ms walked.)
-pub const COMMON: i64 = 1000;
+/// The most matches [`plan`] counts.
+const MOST: i64 = 1000;
+
+/// Whether a term with `matches` matches in a table of about `rows` rows is common: a page is
+/// then found sooner by walking the list's order and testing each row (about 50 × rows /
+/// matches rows) than by reading every match and sorting them (`matches` rows, each costing
+/// some fifty times a walked one): from about the square root of the table's size. (A million
+/// events: 10 000 matches took 78 ms read and sorted, 9 ms walked; 2 matches 6 ms read, 145 ms
+/// walked. 2 000 partners, `ministry`: see bench/RESULTS.md.)
+pub fn is_common(matches: i64, rows: i64) -> bool {
+    let root = (rows.max(0) as f64).sqrt() as i64;
+    matches >= root.clamp(20, MOST)
+}
 
 macro_rules! index_of {
     ($table:literal) => {
@@ -72,14 +82,18 @@ macro_rules! index_of {
             ),
             postgres_short: concat!("search_grams(", $table, ".search_text) @> ARRAY[{}]"),
             sqlite_long_count: concat!(
-                "SELECT count(*) AS matches FROM (SELECT 1 FROM ",
+                "SELECT count(*) AS matches, (SELECT coalesce(max(rowid), 0) FROM ",
+                $table,
+                ") AS size FROM (SELECT 1 FROM ",
                 $table,
                 "_trigrams WHERE ",
                 $table,
                 "_trigrams MATCH '\"' || replace(?, '\"', '\"\"') || '\"' LIMIT 1000)"
             ),
             sqlite_short_count: concat!(
-                "SELECT count(*) AS matches FROM (SELECT 1 FROM ",
+                "SELECT count(*) AS matches, (SELECT coalesce(max(rowid), 0) FROM ",
+                $table,
+                ") AS size FROM (SELECT 1 FROM ",
                 $table,
                 "_grams WHERE ",
                 $table,
@@ -137,9 +151,9 @@ fn needle(q: &str) -> String {
     q.trim().to_lowercase()
 }
 
-/// Decides how `search` is best answered, before a page is read: on SQLite a term with
-/// [`COMMON`] matches or more is walked. PostgreSQL's planner weighs this itself, from the
-/// index's statistics.
+/// Decides how `search` is best answered, before a page is read: on SQLite a common term
+/// ([`is_common`]) is walked. PostgreSQL's planner weighs this itself, from the index's
+/// statistics.
 pub fn plan(
     conn: &mut crate::db::DbConnection,
     index: &SearchIndex,
@@ -149,6 +163,8 @@ pub fn plan(
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         matches: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        size: i64,
     }
     let crate::db::DbConnection::Sqlite(lite) = conn else {
         return Ok(());
@@ -162,7 +178,7 @@ pub fn plan(
     let found: Count = diesel::sql_query(count)
         .bind::<Text, _>(needle)
         .get_result(lite)?;
-    search.walk = found.matches >= COMMON;
+    search.walk = is_common(found.matches, found.size);
     Ok(())
 }
 
@@ -265,15 +281,24 @@ mod tests {
     }
 
     #[test]
-    fn the_counts_stop_at_common() {
+    fn the_counts_stop_at_the_most_counted() {
         for index in [PARTNERS, AGREEMENTS, EVENTS] {
             for count in [index.sqlite_long_count, index.sqlite_short_count] {
-                assert!(count.ends_with(&format!("LIMIT {COMMON})")), "{count}");
+                assert!(count.ends_with(&format!("LIMIT {MOST})")), "{count}");
             }
             for filter in [index.sqlite_long, index.sqlite_short] {
                 assert!(filter.starts_with('+'), "{filter}");
             }
         }
+    }
+
+    #[test]
+    fn a_term_is_common_from_about_the_square_root_of_the_table() {
+        assert!(is_common(1000, 1_000_000) && !is_common(999, 1_000_000));
+        assert!(is_common(1000, 50_000_000), "counted up to 1 000 at most");
+        assert!(is_common(44, 2000) && !is_common(43, 2000));
+        assert!(!is_common(19, 100) && is_common(20, 100), "at least 20");
+        assert!(!is_common(0, 0));
     }
 
     #[test]
