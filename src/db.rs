@@ -360,14 +360,7 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.readers.clone();
-        let (result, statements) = web::block(move || match pool.get() {
-            Ok(mut conn) => counted(|| f(&mut conn)),
-            Err(error) => (Err(error.into()), 0),
-        })
-        .await?;
-        charge_request(statements);
-        result
+        read_from(&self.readers, f).await
     }
 
     /// Runs a point read (one row by its key, and its relations) as cheaply as possible.
@@ -383,14 +376,7 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        if self.kind == BackendKind::Sqlite
-            && let Some(mut conn) = self.readers.try_get()
-        {
-            let (result, statements) = counted(|| f(&mut conn));
-            charge_request(statements);
-            return result;
-        }
-        self.read(f).await
+        self.point_read_from(&self.readers, f).await
     }
 
     /// Runs a short read on a connection kept apart from the requests' pool: the webhook
@@ -401,17 +387,23 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        self.point_read_from(&self.aside, f).await
+    }
+
+    /// A point read (see [`Db::read_point`]) on a connection of `pool`.
+    async fn point_read_from<T, F>(&self, pool: &Pool, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         if self.kind == BackendKind::Sqlite
-            && let Some(mut conn) = self.aside.try_get()
+            && let Some(mut conn) = pool.try_get()
         {
-            return f(&mut conn);
+            let (result, statements) = counted(|| f(&mut conn));
+            charge_request(statements);
+            return result;
         }
-        let pool = self.aside.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await?
+        read_from(pool, f).await
     }
 
     /// Runs `f` as one transaction, off the async workers: either all of its changes land or
@@ -563,6 +555,23 @@ fn charge_request(statements: u64) {
 
 /// The most writes one SQLite commit takes.
 const MAX_BATCH: usize = 64;
+
+/// Runs `f` on a connection of `pool`, off the async workers; its statements count for the
+/// request being answered, if any.
+async fn read_from<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let (result, statements) = web::block(move || match pool.get() {
+        Ok(mut conn) => counted(|| f(&mut conn)),
+        Err(error) => (Err(error.into()), 0),
+    })
+    .await?;
+    charge_request(statements);
+    result
+}
 
 /// Hands `f` to the SQLite writer thread and waits for its answer.
 async fn queued<T, F>(

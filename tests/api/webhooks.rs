@@ -277,7 +277,7 @@ async fn deliveries(app: &TestApp, webhook: i64) -> Vec<Value> {
     let page = json(
         app.as_admin(
             Method::GET,
-            &format!("/api/v1/webhooks/{webhook}/deliveries"),
+            &format!("/api/v1/webhooks/{webhook}/deliveries?limit=500"),
         )
         .send()
         .await
@@ -286,6 +286,22 @@ async fn deliveries(app: &TestApp, webhook: i64) -> Vec<Value> {
     )
     .await;
     page["items"].as_array().expect("items").clone()
+}
+
+/// Rotates `webhook`'s secret; the new one.
+async fn rotate_secret(app: &TestApp, webhook: i64) -> String {
+    let rotated = json(
+        app.as_admin(
+            Method::POST,
+            &format!("/api/v1/webhooks/{webhook}/rotate-secret"),
+        )
+        .send()
+        .await
+        .expect("answered"),
+        200,
+    )
+    .await;
+    rotated["secret"].as_str().expect("a secret").to_owned()
 }
 
 /// Waits until every delivery of `webhook` satisfies `done`.
@@ -588,18 +604,7 @@ async fn deliveries_are_signed_as_standard_webhooks_and_rotation_changes_the_key
     assert_eq!(body["data"], entry);
 
     // A new secret: later deliveries verify with it, not with the old one.
-    let rotated = json(
-        app.as_admin(
-            Method::POST,
-            &format!("/api/v1/webhooks/{webhook}/rotate-secret"),
-        )
-        .send()
-        .await
-        .expect("answered"),
-        200,
-    )
-    .await;
-    let new_secret = rotated["secret"].as_str().expect("a secret").to_owned();
+    let new_secret = rotate_secret(&app, webhook).await;
     assert_eq!(
         app.patch_json(
             &format!("/api/v1/partners/{partner}"),
@@ -891,26 +896,7 @@ async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded
         expected.push(id.to_string());
     }
     receiver.wait_for(CHANGES + 1).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let items = loop {
-        let page = json(
-            app.as_admin(
-                Method::GET,
-                &format!("/api/v1/webhooks/{webhook}/deliveries?limit=500"),
-            )
-            .send()
-            .await
-            .expect("answered"),
-            200,
-        )
-        .await;
-        let items = page["items"].as_array().expect("items").clone();
-        if items.iter().all(|d| d["status"] == "delivered") || Instant::now() > deadline {
-            break items;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(items.len(), CHANGES);
+    let items = deliveries_when(&app, webhook, CHANGES, |d| d["status"] == "delivered").await;
     for (n, item) in items.iter().rev().enumerate() {
         assert_eq!(item["status"], "delivered", "{item}");
         assert_eq!(item["attempts"], if n == 0 { 2 } else { 1 }, "{item}");
@@ -928,10 +914,7 @@ async fn a_backlog_longer_than_a_run_goes_out_once_each_in_order_and_is_recorded
         .iter()
         .map(|r| {
             assert!(verifies(&secret, r), "signed");
-            r.json()["data"]["resource_id"]
-                .as_str()
-                .expect("an id")
-                .to_owned()
+            resource_of(r)
         })
         .collect();
     assert_eq!(order, expected, "in feed order");
@@ -1012,18 +995,7 @@ async fn no_attempt_of_a_run_is_signed_with_a_secret_rotated_during_it(backend: 
     let app = hooked_app(backend, vec![1, 1, 1]).await;
     let receiver = Receiver::start();
     let (webhook, old_secret, partners) = held_in_a_run(&app, &receiver).await;
-    let rotated = json(
-        app.as_admin(
-            Method::POST,
-            &format!("/api/v1/webhooks/{webhook}/rotate-secret"),
-        )
-        .send()
-        .await
-        .expect("answered"),
-        200,
-    )
-    .await;
-    let new_secret = rotated["secret"].as_str().expect("a secret").to_owned();
+    let new_secret = rotate_secret(&app, webhook).await;
     receiver.let_go();
     let received = receiver.wait_for(7).await;
     assert!(
