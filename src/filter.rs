@@ -9,7 +9,10 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::QueryDsl;
+use diesel::expression::{AsExpression, BoxableExpression, TypedExpressionType};
+use diesel::helper_types as dsl;
+use diesel::sql_types::{BoolOrNullableBool, SingleValue, SqlType};
+use diesel::{Column, ExpressionMethods, QueryDsl};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -17,6 +20,7 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFo
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::db::MultiBackend;
 use crate::pagination::{ListTable, Rows, SortColumn};
 
 /// The values a parameter was given, in the order given, each at most once.
@@ -69,6 +73,27 @@ impl<T: ToSchema> ToSchema for AnyOf<T> {
     fn name() -> Cow<'static, str> {
         Cow::Owned(format!("AnyOf{}", T::name()))
     }
+}
+
+/// `rows` narrowed to those whose `column` holds one of `values`. One value is asked as `=`:
+/// PostgreSQL walks a `(column, sort key)` index in order for `=`, but reads every match of
+/// `= ANY(…)` and sorts them (1 415 rows instead of 51 for a page of one country's events).
+pub fn any_of<Tab, C, T, Test>(rows: Rows<Tab>, column: C, mut values: Vec<T>) -> Rows<Tab>
+where
+    Tab: ListTable,
+    C: Column<Table = Tab> + ExpressionMethods + Copy,
+    C::SqlType: SqlType + TypedExpressionType + SingleValue,
+    T: AsExpression<C::SqlType> + 'static,
+    Test: BoolOrNullableBool + SingleValue + 'static,
+    dsl::Eq<C, T>: BoxableExpression<Tab, MultiBackend, SqlType = Test> + 'static,
+    dsl::EqAny<C, Vec<T>>: BoxableExpression<Tab, MultiBackend, SqlType = Test> + 'static,
+{
+    let condition: Box<dyn BoxableExpression<Tab, MultiBackend, SqlType = Test>> =
+        match values.len() {
+            1 => Box::new(column.eq(values.remove(0))),
+            _ => Box::new(column.eq_any(values)),
+        };
+    rows.filter(condition)
 }
 
 /// A country code as a filter value: ISO 3166-1 alpha-2, in any case.

@@ -58,10 +58,10 @@ pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i
 pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
     let mut query = agreements::table.into_boxed();
     if let Some(status) = &filter.status {
-        query = query.filter(agreements::status.eq_any(status.to_vec()));
+        query = crate::filter::any_of(query, agreements::status, status.to_vec());
     }
     if let Some(kind) = &filter.kind {
-        query = query.filter(agreements::kind.eq_any(kind.to_vec()));
+        query = crate::filter::any_of(query, agreements::kind, kind.to_vec());
     }
     if let Some(partner) = filter.partner {
         query = query.filter(

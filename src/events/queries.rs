@@ -78,10 +78,10 @@ fn starts_early_enough(to: NaiveDate) -> Dialects<Bool, AsExprOf<NaiveDate, Date
 pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     let mut query = events::table.into_boxed();
     if let Some(kind) = &filter.kind {
-        query = query.filter(events::kind.eq_any(kind.to_vec()));
+        query = crate::filter::any_of(query, events::kind, kind.to_vec());
     }
     if let Some(country) = &filter.country {
-        query = query.filter(events::country_code.eq_any(country.country_codes()));
+        query = crate::filter::any_of(query, events::country_code, country.country_codes());
     }
     if let Some(partner) = filter.partner {
         query = query.filter(

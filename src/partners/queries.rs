@@ -41,10 +41,10 @@ pub fn name_owner(
 pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     let mut query = partners::table.into_boxed();
     if let Some(kind) = &filter.kind {
-        query = query.filter(partners::kind.eq_any(kind.to_vec()));
+        query = crate::filter::any_of(query, partners::kind, kind.to_vec());
     }
     if let Some(country) = &filter.country {
-        query = query.filter(partners::country_code.eq_any(country.country_codes()));
+        query = crate::filter::any_of(query, partners::country_code, country.country_codes());
     }
     if let Some(q) = filter
         .q
