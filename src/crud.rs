@@ -79,7 +79,8 @@ pub fn routes<R: Described>() -> Routes {
         .get("", Access::Read, list::<R>)
         .post("", write, create::<R>);
     // Export and import come before one record's routes, which would take `export` for a key.
-    crate::exchange::routes::<R>(collection)
+    let collection = crate::exchange::routes::<R>(collection);
+    crate::history::routes::<R>(collection)
         .get(one, Access::Read, get::<R>)
         .put(one, write, replace::<R>)
         .patch(one, write, update::<R>)
@@ -235,6 +236,7 @@ pub fn document<R: Described>(document: &mut OpenApi) {
     schemas.extend(shape_names::<R>());
     components.schemas.extend(schemas);
     crate::exchange::document::<R>(document);
+    crate::history::document::<R>(document);
 }
 
 fn set_operation(item: &mut PathItem, method: HttpMethod, operation: Operation) {
@@ -260,7 +262,7 @@ fn operation<R: Described>(id: &str, summary: String, description: &str) -> Oper
 }
 
 /// The name of the resource without its article: `partner`.
-fn singular<R: Described>() -> &'static str {
+pub(crate) fn singular<R: Described>() -> &'static str {
     R::ONE.split_once(' ').map_or(R::ONE, |(_, name)| name)
 }
 
@@ -641,7 +643,7 @@ fn body<T: ToSchema>() -> utoipa::openapi::request_body::RequestBody {
         .build()
 }
 
-fn key_parameter<R: Described>(operation: &str) -> Parameter {
+pub(crate) fn key_parameter<R: Described>(operation: &str) -> Parameter {
     let (name, description) = R::KEY;
     ParameterBuilder::new()
         .name(name)

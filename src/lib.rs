@@ -18,6 +18,7 @@ pub mod exchange;
 pub mod feeds;
 pub mod filter;
 pub mod health;
+pub mod history;
 pub mod http;
 pub mod idempotency;
 pub mod openapi;

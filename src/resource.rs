@@ -93,13 +93,20 @@ pub fn render_rows<L: Listed + ?Sized>(
     cursor: Option<&Cursor>,
     fetch: i64,
 ) -> Result<Vec<RenderedItem>, ApiError> {
-    L::Sort::read(conn, &|| L::matching(filter), sort, cursor, fetch)?
+    let items = L::Sort::read(conn, &|| L::matching(filter), sort, cursor, fetch)?;
+    render_items(&items, fetch, &sort)
+}
+
+/// Renders the items of a page, read `fetch` rows at most in `sort`, one by one.
+pub fn render_items<T: Serialize, S: SortKeys>(
+    items: &[T],
+    fetch: i64,
+    sort: &Sort<S>,
+) -> Result<Vec<RenderedItem>, ApiError> {
+    items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let json = render_json(item)?;
-            RenderedItem::new(json, i, fetch, &sort)
-        })
+        .map(|(i, item)| RenderedItem::new(render_json(item)?, i, fetch, sort))
         .collect()
 }
 

@@ -265,6 +265,7 @@ async fn seed_one_of_each(app: &TestApp) -> BTreeMap<&'static str, String> {
         ("agreements", agreement["id"].to_string()),
         ("events", event["id"].to_string()),
         ("countries", "KZ".to_owned()),
+        ("history", "1".to_owned()),
     ])
 }
 

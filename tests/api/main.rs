@@ -16,6 +16,7 @@ mod exchange;
 mod feeds;
 mod filters;
 mod hardening;
+mod history;
 mod idempotency;
 mod migrations;
 mod openapi;
