@@ -191,6 +191,7 @@ pub fn all_routes() -> Vec<routing::Routes> {
     vec![
         countries::routes(),
         partners::routes(),
+        partners::identifier_scheme_routes(),
         agreements::routes(),
         events::routes(),
         audit::routes(),

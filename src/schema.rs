@@ -33,6 +33,25 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        identifiers -> Text,
+    }
+}
+
+diesel::table! {
+    identifier_schemes (code) {
+        code -> Text,
+        name -> Text,
+        pattern -> Nullable<Text>,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    partner_identifiers (scheme, value) {
+        partner_id -> BigInt,
+        scheme -> Text,
+        value -> Text,
+        position -> Integer,
     }
 }
 
@@ -185,6 +204,8 @@ diesel::table! {
 diesel::joinable!(partners -> countries (country_code));
 diesel::joinable!(agreement_parties -> agreements (agreement_id));
 diesel::joinable!(agreement_parties -> partners (partner_id));
+diesel::joinable!(partner_identifiers -> partners (partner_id));
+diesel::joinable!(partner_identifiers -> identifier_schemes (scheme));
 diesel::joinable!(agreement_countries -> agreements (agreement_id));
 diesel::joinable!(agreement_countries -> countries (country_code));
 diesel::joinable!(events -> agreements (agreement_id));
@@ -196,6 +217,8 @@ diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(
     countries,
     partners,
+    identifier_schemes,
+    partner_identifiers,
     agreements,
     agreement_parties,
     agreement_countries,

@@ -119,6 +119,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                     website: Some(format!("https://partner-{i}.example.org")),
                     email: None,
                     description: Some(format!("Works on {}.", rng.pick(&TOPICS))),
+                    identifiers: Vec::new(),
                 };
                 let changes = checked(|v| input.check(v))?;
                 partner_ids.push(partners::queries::insert(conn, changes)?.id);

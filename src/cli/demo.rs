@@ -16,6 +16,7 @@ use crate::countries;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::events::{self, EventInput, EventKind, Participant, ParticipantRole};
+use crate::partners::identifiers::Identifier;
 use crate::partners::{self, PartnerInput, PartnerKind};
 use crate::validation::Validator;
 
@@ -118,6 +119,12 @@ const fn org(
 }
 
 const UNDP_OFFICE: Option<&str> = Some("UNDP's country office.");
+
+/// The public identifiers of partners in other registries: (partner key, scheme, value).
+const IDENTIFIERS: &[(&str, &str, &str)] = &[
+    ("UNDP", "iati-org", "XM-DAC-41114"),
+    ("UNDP", "xm-dac", "41114"),
+];
 
 const PARTNERS: &[PartnerFact] = &[
     org(
@@ -969,6 +976,14 @@ fn partner_input(fact: &PartnerFact) -> PartnerInput {
         website: fact.website.map(str::to_owned),
         email: None,
         description: fact.description.map(str::to_owned),
+        identifiers: IDENTIFIERS
+            .iter()
+            .filter(|(key, _, _)| *key == fact.key)
+            .map(|(_, scheme, value)| Identifier {
+                scheme: (*scheme).to_owned(),
+                value: (*value).to_owned(),
+            })
+            .collect(),
     }
 }
 

@@ -379,8 +379,8 @@ fn tail() -> Vec<u8> {
 /// One agreement as the activity it is published as.
 struct Activity<'a> {
     agreement: &'a Agreement,
-    /// Role code, organisation type code, name.
-    organisations: Vec<(&'static str, &'static str, &'a str)>,
+    /// Role code, organisation type code, name, and its IATI organisation identifier if known.
+    organisations: Vec<(&'static str, &'static str, &'a str, Option<&'a str>)>,
     status: &'static str,
     /// Date type code, date.
     dates: Vec<(&'static str, NaiveDate)>,
@@ -401,7 +401,13 @@ impl<'a> Activity<'a> {
             .filter_map(|party| {
                 let role = organisation_role(party.role)?;
                 let partner = partners.get(&party.partner_id)?;
-                Some((role, organisation_type(partner.kind), partner.name.as_str()))
+                let iati = partner.identifiers.iter().find(|i| i.scheme == "iati-org");
+                Some((
+                    role,
+                    organisation_type(partner.kind),
+                    partner.name.as_str(),
+                    iati.map(|i| i.value.as_str()),
+                ))
             })
             .collect();
         if organisations.is_empty() {
@@ -442,9 +448,13 @@ impl<'a> Activity<'a> {
                     .write_inner_content(|w| {
                         narrative(w, lang, a.summary.as_deref().unwrap_or(&a.title))
                     })?;
-                for (role, kind, name) in &self.organisations {
+                for (role, kind, name, iati) in &self.organisations {
+                    let mut attributes = vec![("role", *role), ("type", *kind)];
+                    if let Some(iati) = iati {
+                        attributes.push(("ref", iati));
+                    }
                     w.create_element("participating-org")
-                        .with_attributes([("role", *role), ("type", *kind)])
+                        .with_attributes(attributes)
                         .write_inner_content(|w| narrative(w, lang, name))?;
                 }
                 w.create_element("activity-status")
@@ -558,6 +568,7 @@ fn write_failed(error: std::io::Error) -> ApiError {
 mod tests {
     use super::*;
     use crate::agreements::model::Party;
+    use crate::partners::identifiers::Identifier;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("a date")
@@ -574,6 +585,7 @@ mod tests {
             website: None,
             email: None,
             description: None,
+            identifiers: Vec::new(),
             created_at: at,
             updated_at: at,
             version: 1,
@@ -627,7 +639,10 @@ mod tests {
             &[PartyRole::Observer, PartyRole::Implementing],
         );
         let activity = Activity::of(&mixed, &partners, today).expect("published");
-        assert_eq!(activity.organisations, [("4", "10", "Partner <2> & co")]);
+        assert_eq!(
+            activity.organisations,
+            [("4", "10", "Partner <2> & co", None)]
+        );
         assert_eq!(
             activity.dates,
             [("2", day(2021, 3, 1)), ("3", day(2027, 12, 31))]
@@ -644,9 +659,12 @@ mod tests {
 
     #[test]
     fn texts_are_escaped_and_narratives_carry_their_language() {
-        let partners: HashMap<i64, Partner> = [(1, partner(1, PartnerKind::Academic))]
-            .into_iter()
-            .collect();
+        let mut known = partner(1, PartnerKind::Academic);
+        known.identifiers.push(Identifier {
+            scheme: "iati-org".into(),
+            value: "XM-DAC-41114".into(),
+        });
+        let partners: HashMap<i64, Partner> = [(1, known)].into_iter().collect();
         let a = agreement(AgreementStatus::Expired, &[PartyRole::Signatory]);
         let activity = Activity::of(&a, &partners, day(2030, 1, 1)).expect("published");
         let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
@@ -655,7 +673,7 @@ mod tests {
             .expect("written");
         let xml = String::from_utf8(w.into_inner()).expect("UTF-8");
         assert!(xml.contains("<iati-identifier>XX-COOP-REGISTRY-5</iati-identifier>"));
-        assert!(xml.contains(r#"<participating-org role="2" type="80">"#));
+        assert!(xml.contains(r#"<participating-org role="2" type="80" ref="XM-DAC-41114">"#));
         assert!(xml.contains(r#"<narrative xml:lang="en">Partner &lt;1&gt; &amp; co</narrative>"#));
         assert!(xml.contains(r#"<activity-status code="4"/>"#));
         assert!(xml.contains(r#"<activity-date type="4" iso-date="2027-12-31"/>"#));

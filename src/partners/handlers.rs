@@ -4,7 +4,7 @@
 use super::model::{
     Partner, PartnerChanges, PartnerFilter, PartnerInput, PartnerPage, PartnerPatch, PartnerSort,
 };
-use super::queries;
+use super::{identifiers, queries};
 use crate::audit::ResourceType;
 use crate::auth::Role;
 use crate::countries;
@@ -70,7 +70,8 @@ impl Resource for Partners {
         queries::find_many(conn, keys)
     }
 
-    /// The field rules, the headquarters country, and the name unique ignoring case.
+    /// The field rules, the headquarters country, the identifiers' schemes, the name unique
+    /// ignoring case and each identifier held by one partner.
     fn prepare(
         conn: &mut DbConnection,
         input: PartnerInput,
@@ -81,11 +82,19 @@ impl Resource for Partners {
         if let Some(code) = &changes.fields.country_code {
             references::check_countries(conn, &mut v, [("country_code".to_owned(), code.clone())])?;
         }
+        identifiers::check_schemes(conn, &mut v, &changes.fields.identifiers)?;
         v.finish()?;
         if let Some(owner) = queries::name_owner(conn, &changes.name_key, id.copied())? {
             return Err(ApiError::Conflict(format!(
                 "partner {owner} already has the name {:?} (names are unique ignoring case)",
                 changes.fields.name
+            )));
+        }
+        let held = identifiers::held_elsewhere(conn, &changes.fields.identifiers, id.copied())?;
+        if let Some((identifier, holder)) = held {
+            return Err(ApiError::Conflict(format!(
+                "partner {holder} already holds the identifier {}:{}",
+                identifier.scheme, identifier.value
             )));
         }
         Ok(changes)
@@ -97,11 +106,11 @@ impl Resource for Partners {
 
     fn update(
         conn: &mut DbConnection,
-        id: &i64,
+        _id: &i64,
         current: &Partner,
         changes: PartnerChanges,
     ) -> diesel::QueryResult<Option<Partner>> {
-        queries::update(conn, *id, current.version, changes)
+        queries::update(conn, current, changes)
     }
 
     fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {

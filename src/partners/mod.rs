@@ -1,6 +1,7 @@
 //! Partners: the ministries, agencies, UN bodies, hubs, universities and NGOs the hub works with.
 
 pub mod handlers;
+pub mod identifiers;
 pub mod model;
 pub mod queries;
 
@@ -13,4 +14,9 @@ pub use model::{Partner, PartnerFilter, PartnerInput, PartnerKind, PartnerSort};
 /// The partner routes: the operations every resource has.
 pub fn routes() -> Routes {
     crud::routes::<Partners>()
+}
+
+/// The routes of the schemes partners' identifiers come from.
+pub fn identifier_scheme_routes() -> Routes {
+    identifiers::routes()
 }

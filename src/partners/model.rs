@@ -8,10 +8,12 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use super::identifiers::{self, Identifier, IdentifierFilter};
 use crate::filter::{AnyOf, CountryCodes};
 use crate::http::merge_patch_schema;
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::partners;
+use crate::sql::JsonList;
 use crate::text_enum;
 use crate::validation::{Validator, search_text};
 
@@ -42,6 +44,7 @@ text_enum! {
     "id": 3, "name": "Ministry of the Interior and Safety", "acronym": "MOIS",
     "kind": "government", "country_code": "KR", "website": "https://www.mois.go.kr",
     "email": null, "description": "Korea's ministry for government innovation and digital government.",
+    "identifiers": [],
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Partner {
@@ -69,6 +72,9 @@ pub struct Partner {
     #[schema(max_length = 5000)]
     #[schema(required = true)]
     pub description: Option<String>,
+    /// Its codes in other registries, in the order given.
+    #[diesel(deserialize_as = JsonList<Identifier>)]
+    pub identifiers: Vec<Identifier>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[diesel(deserialize_as = crate::time::StoredTimestamp)]
@@ -133,6 +139,12 @@ pub struct PartnerInput {
         pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
     )]
     pub description: Option<String>,
+    /// Its codes in other registries (at most 20), each (scheme, value) held by one partner
+    /// only; replaced as a whole.
+    #[serde(default)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub identifiers: Vec<Identifier>,
 }
 
 /// The body of PATCH: a JSON Merge Patch of the partner's [`PartnerInput`], for the OpenAPI document
@@ -176,6 +188,7 @@ impl PartnerInput {
         let website = v.http_url("website", self.website.as_deref());
         let email = v.email("email", self.email.as_deref());
         let description = v.optional_multi_line("description", self.description.as_deref(), 5000);
+        let identifiers = identifiers::check(v, self.identifiers);
         PartnerChanges {
             name_key: name.to_lowercase(),
             search_text: search_text([
@@ -190,6 +203,7 @@ impl PartnerInput {
                 website,
                 email,
                 description,
+                identifiers,
                 ..self
             },
         }
@@ -257,6 +271,9 @@ pub struct PartnerFilter {
     pub updated_after: Option<crate::filter::UpdatedAfter>,
     #[param(inline)]
     pub updated_before: Option<crate::filter::UpdatedBefore>,
+    /// The partner holding this identifier, as `<scheme>:<value>`.
+    #[param(inline)]
+    pub identifier: Option<IdentifierFilter>,
 }
 
 #[cfg(test)]
@@ -272,6 +289,10 @@ mod tests {
             website: Some("https://www.astanacivilservicehub.org".into()),
             email: Some("info@astanahub.com".into()),
             description: None,
+            identifiers: vec![Identifier {
+                scheme: "wikidata".into(),
+                value: " Q123 ".into(),
+            }],
         }
     }
 
@@ -284,6 +305,7 @@ mod tests {
         assert_eq!(changes.name_key, "astana civil service hub");
         assert_eq!(changes.fields.country_code.as_deref(), Some("KZ"));
         assert_eq!(changes.fields.kind, PartnerKind::Multilateral);
+        assert_eq!(changes.fields.identifiers[0].value, "Q123");
     }
 
     #[test]

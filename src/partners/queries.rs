@@ -2,10 +2,13 @@
 
 use diesel::prelude::*;
 
+use super::identifiers::{IdentifierFilter, PartnerIdentifiers};
 use super::model::{Partner, PartnerChanges, PartnerFilter};
 use crate::db::DbConnection;
 use crate::pagination::Rows;
-use crate::schema::partners;
+use crate::relation::{self, Relation};
+use crate::schema::{partner_identifiers, partners};
+use crate::sql::JsonList;
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
     crate::on_backend!(conn, |c| partners::table
@@ -46,6 +49,16 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     if let Some(country) = &filter.country {
         query = crate::filter::any_of(query, partners::country_code, country.country_codes());
     }
+    if let Some(IdentifierFilter(identifier)) = &filter.identifier {
+        query = query.filter(
+            partners::id.eq_any(
+                partner_identifiers::table
+                    .filter(partner_identifiers::scheme.eq(identifier.scheme.clone()))
+                    .filter(partner_identifiers::value.eq(identifier.value.clone()))
+                    .select(partner_identifiers::partner_id),
+            ),
+        );
+    }
     if let Some(q) = filter
         .q
         .as_ref()
@@ -61,30 +74,35 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     )
 }
 
-pub fn insert(conn: &mut DbConnection, changes: PartnerChanges) -> QueryResult<Partner> {
+/// Stores a new partner with its identifiers.
+pub fn insert(conn: &mut DbConnection, mut changes: PartnerChanges) -> QueryResult<Partner> {
     let now = crate::sql::database_now();
+    let list = std::mem::take(&mut changes.fields.identifiers);
     let id: i64 = diesel::insert_into(partners::table)
         .values((
             changes,
+            partners::identifiers.eq(JsonList::text(&list)?),
             partners::created_at.eq(now),
             partners::updated_at.eq(now),
             partners::version.eq(1),
         ))
         .returning(partners::id)
         .get_result(conn)?;
+    relation::write::<PartnerIdentifiers>(conn, id, None, &list)?;
     partners::table
         .find(id)
         .select(Partner::as_select())
         .first(conn)
 }
 
-/// Stores `changes` if the partner is still at `version`; `None` when it has moved on.
+/// Stores `changes` if the partner is still at `current`'s version; `None` when it has moved on.
 pub fn update(
     conn: &mut DbConnection,
-    id: i64,
-    version: i64,
-    changes: PartnerChanges,
+    current: &Partner,
+    mut changes: PartnerChanges,
 ) -> QueryResult<Option<Partner>> {
+    let (id, version) = (current.id, current.version);
+    let list = std::mem::take(&mut changes.fields.identifiers);
     let updated = diesel::update(
         partners::table
             .find(id)
@@ -92,6 +110,7 @@ pub fn update(
     )
     .set((
         changes,
+        partners::identifiers.eq(JsonList::text(&list)?),
         partners::updated_at.eq(crate::sql::database_now()),
         partners::version.eq(version + 1),
     ))
@@ -99,9 +118,12 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
+    relation::write::<PartnerIdentifiers>(conn, id, Some(&current.identifiers), &list)?;
     find(conn, id)
 }
 
+/// Deletes the partner with its identifiers.
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    PartnerIdentifiers::clear(conn, id)?;
     diesel::delete(partners::table.find(id)).execute(conn)
 }

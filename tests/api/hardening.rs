@@ -266,6 +266,7 @@ async fn seed_one_of_each(app: &TestApp) -> BTreeMap<&'static str, String> {
         ("events", event["id"].to_string()),
         ("countries", "KZ".to_owned()),
         ("history", "1".to_owned()),
+        ("identifier-schemes", "iati-org".to_owned()),
     ])
 }
 

@@ -18,6 +18,7 @@ mod filters;
 mod hardening;
 mod history;
 mod idempotency;
+mod identifiers;
 mod migrations;
 mod openapi;
 mod params;

@@ -56,6 +56,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
     // Back to before that migration: the ones after it go first.
     for version in [
+        "20261130000024",
         "20261130000021",
         "20261130000020",
         "20261130000016",
@@ -114,6 +115,13 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         .expect("reads")
         .expect("agreement 2");
     assert!(bare.parties.is_empty() && bare.country_codes.is_empty());
+
+    // Partners written before identifiers have none, and keep everything else.
+    let partner = coop_registry::partners::queries::find(&mut conn, 2)
+        .expect("reads")
+        .expect("partner 2");
+    assert_eq!((partner.name.as_str(), partner.version), ("Two", 1));
+    assert!(partner.identifiers.is_empty());
 
     // The search indexes hold the rows that were there before them, at every length of `q`.
     for (q, expected) in [
