@@ -44,6 +44,8 @@ diesel::table! {
         status -> Text,
         signed_on -> Nullable<Date>,
         starts_on -> Nullable<Date>,
+        entered_into_force_on -> Nullable<Date>,
+        expires_on -> Nullable<Date>,
         ends_on -> Nullable<Date>,
         summary -> Nullable<Text>,
         document_url -> Nullable<Text>,
@@ -53,6 +55,7 @@ diesel::table! {
         version -> BigInt,
         parties -> Text,
         country_codes -> Text,
+        documents -> Text,
     }
 }
 
@@ -62,6 +65,9 @@ diesel::table! {
         partner_id -> BigInt,
         role -> Text,
         position -> Integer,
+        signed_on -> Nullable<Date>,
+        entered_into_force_on -> Nullable<Date>,
+        withdrew_on -> Nullable<Date>,
     }
 }
 
@@ -91,6 +97,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         participants -> Text,
+        documents -> Text,
     }
 }
 

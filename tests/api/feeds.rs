@@ -566,6 +566,7 @@ async fn the_iati_activity_file_publishes_joint_projects_by_the_documented_rules
         json!({
             "title": "Regional project on digital government",
             "kind": "joint_project", "status": "active", "signed_on": day_text(past),
+            "entered_into_force_on": day_text(past),
             "starts_on": day_text(past), "ends_on": day_text(future),
             "summary": "Capacity building for e-government in seven countries.",
             "parties": [

@@ -56,6 +56,8 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
     // Back to before that migration: the ones after it go first.
     for version in [
+        "20261130000023",
+        "20261130000022",
         "20261130000021",
         "20261130000020",
         "20261130000016",
@@ -114,6 +116,34 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         .expect("reads")
         .expect("agreement 2");
     assert!(bare.parties.is_empty() && bare.country_codes.is_empty());
+
+    // Documents (migration 22): none yet, on every record that was there.
+    assert!(agreement.documents.is_empty() && bare.documents.is_empty());
+    assert!(event.documents.is_empty());
+    // The lifecycle (migration 23): no dates yet, the agreement's nor its parties'; the
+    // parties are as they were, and none is in force on any day.
+    assert_eq!(
+        (agreement.entered_into_force_on, agreement.expires_on),
+        (None, None)
+    );
+    assert!(agreement.parties.iter().all(|p| p.signed_on.is_none()
+        && p.entered_into_force_on.is_none()
+        && p.withdrew_on.is_none()));
+    let in_force = coop_registry::agreements::AgreementFilter {
+        party_active_on: chrono::NaiveDate::from_ymd_opt(2024, 6, 1),
+        ..Default::default()
+    };
+    let found: Vec<i64> = agreements::matching(&in_force)
+        .select(coop_registry::schema::agreements::id)
+        .load(&mut conn)
+        .expect("filters");
+    assert!(found.is_empty());
+    let rows: i64 = coop_registry::schema::agreement_parties::table
+        .filter(coop_registry::schema::agreement_parties::signed_on.is_null())
+        .count()
+        .get_result(&mut conn)
+        .expect("counts");
+    assert_eq!(rows, 2, "both party rows kept, without dates");
 
     // The search indexes hold the rows that were there before them, at every length of `q`.
     for (q, expected) in [
