@@ -334,7 +334,7 @@ impl Lifecycle<'_> {
 }
 
 /// The lifecycle of an agreement as a write compares it: its status, its dates, and each party's
-/// dates (of the parties that have any).
+/// dates (of the parties that have any, by partner: their order is no change).
 #[derive(PartialEq)]
 struct LifecycleState {
     status: AgreementStatus,
@@ -344,14 +344,15 @@ struct LifecycleState {
 
 impl LifecycleState {
     fn of(status: AgreementStatus, dates: [Option<NaiveDate>; 3], parties: &[Party]) -> Self {
-        let parties = parties
+        let mut parties = parties
             .iter()
             .filter(|p| p.has_dates())
             .map(|p| {
                 let dates = [p.signed_on, p.entered_into_force_on, p.withdrew_on];
                 (p.partner_id, dates)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        parties.sort_unstable();
         LifecycleState {
             status,
             dates,

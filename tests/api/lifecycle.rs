@@ -379,6 +379,10 @@ async fn stored_agreements_are_checked_again_only_when_their_lifecycle_changes(a
     let parties = json!({"parties": [{"partner_id": p, "role": "signatory", "signed_on": "2024-06-03"},
                                      {"partner_id": q, "role": "observer"}]});
     json(app.patch_json(&url, &parties, None).await, 200).await;
+    // Nor does putting the parties in another order.
+    let parties = json!({"parties": [{"partner_id": q, "role": "observer"},
+                                     {"partner_id": p, "role": "signatory", "signed_on": "2024-06-03"}]});
+    json(app.patch_json(&url, &parties, None).await, 200).await;
     // Giving the date makes it whole again.
     let fixed = json!({"entered_into_force_on": "2024-07-01", "expires_on": "2030-01-01"});
     json(app.patch_json(&url, &fixed, None).await, 200).await;
