@@ -407,9 +407,7 @@ impl AgreementInput {
             },
         }
     }
-}
 
-impl AgreementInput {
     /// The lifecycle rules: present dates in order, always (the agreement's `signed_on` ≤
     /// `entered_into_force_on` ≤ `expires_on`, and each party's `signed_on` ≤
     /// `entered_into_force_on` ≤ `withdrew_on`); and, when the write is a create or changes
@@ -503,7 +501,10 @@ impl AgreementInput {
                 v.check(
                     expires.is_none_or(|d| d >= today),
                     "expires_on",
-                    format!("must not be before today ({today}) when the status is active; the status expired says that"),
+                    format!(
+                        "must not be before today ({today}) when the status is active \
+                         (an agreement past its expiry is expired)"
+                    ),
                 );
             }
             AgreementStatus::Expired => {
