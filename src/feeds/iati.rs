@@ -90,6 +90,10 @@ pub struct ActivityFilter {
     /// Only agreements in force on this date: `starts_on` ≤ date and `ends_on` (if any) ≥ date.
     #[param(format = Date)]
     pub active_on: Option<NaiveDate>,
+    /// Only agreements with a party in force on this date (as the agreements list's filter of
+    /// that name; with `partner`, that partner).
+    #[param(format = Date, example = "2025-06-01")]
+    pub party_active_on: Option<NaiveDate>,
     /// Case-insensitive search in titles and summaries.
     pub q: Option<String>,
 }
@@ -105,7 +109,7 @@ impl From<ActivityFilter> for AgreementFilter {
             signed_from: filter.signed_from,
             signed_to: filter.signed_to,
             active_on: filter.active_on,
-            party_active_on: None,
+            party_active_on: filter.party_active_on,
             q: filter.q.map(Into::into),
             sort: None,
             updated_after: None,

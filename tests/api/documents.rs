@@ -269,7 +269,7 @@ async fn joint_projects_publish_their_documents_as_iati_document_links(app: Test
          "language": "ru"},
     ]));
     body["parties"] = json!([{"partner_id": hub, "role": "coordinating"}]);
-    json(app.post_json("/api/v1/agreements", &body).await, 201).await;
+    let created = json(app.post_json("/api/v1/agreements", &body).await, 201).await;
     let response = app.get("/api/v1/iati/activities.xml").await;
     assert_eq!(response.status().as_u16(), 200);
     let xml = response.text().await.expect("text");
@@ -290,8 +290,16 @@ async fn joint_projects_publish_their_documents_as_iati_document_links(app: Test
             .unwrap_or_else(|| panic!("{part} in order in {xml}"));
         at += found + part.len();
     }
-    assert!(
-        xml[..xml.find("<document-link").expect("a link")].contains("</recipient-country>")
-            || !xml.contains("<recipient-country")
-    );
+    // The file takes the agreements list's `party_active_on`: no party is in force yet.
+    let path = "/api/v1/iati/activities.xml?party_active_on=2025-06-01";
+    problem(app.get(path).await, 404).await;
+    let url = format!("/api/v1/agreements/{}", created["id"]);
+    let signed = json!({"status": "signed", "signed_on": "2025-01-10", "parties": [
+        {"partner_id": hub, "role": "coordinating", "signed_on": "2025-01-10",
+         "entered_into_force_on": "2025-02-01"}]});
+    json(app.patch_json(&url, &signed, None).await, 200).await;
+    let response = app.get(path).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let xml = response.text().await.expect("text");
+    assert_eq!(xml.matches("<iati-activity ").count(), 1);
 }
