@@ -11,6 +11,7 @@ pub mod config;
 pub mod countries;
 pub mod crud;
 pub mod db;
+pub mod documents;
 pub mod enums;
 pub mod error;
 pub mod events;

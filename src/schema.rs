@@ -63,6 +63,8 @@ diesel::table! {
         status -> Text,
         signed_on -> Nullable<Date>,
         starts_on -> Nullable<Date>,
+        entered_into_force_on -> Nullable<Date>,
+        expires_on -> Nullable<Date>,
         ends_on -> Nullable<Date>,
         summary -> Nullable<Text>,
         document_url -> Nullable<Text>,
@@ -72,6 +74,7 @@ diesel::table! {
         version -> BigInt,
         parties -> Text,
         country_codes -> Text,
+        documents -> Text,
     }
 }
 
@@ -81,6 +84,9 @@ diesel::table! {
         partner_id -> BigInt,
         role -> Text,
         position -> Integer,
+        signed_on -> Nullable<Date>,
+        entered_into_force_on -> Nullable<Date>,
+        withdrew_on -> Nullable<Date>,
     }
 }
 
@@ -110,6 +116,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         participants -> Text,
+        documents -> Text,
     }
 }
 

@@ -24,6 +24,9 @@ pub const MULTI_LINE: &str = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00
 /// space or control character anywhere.
 pub const HTTP_URL: &str = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$";
 
+/// The schema pattern of a BCP 47 language tag, roughly (the service checks the subtags too).
+pub const LANGUAGE_TAG: &str = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$";
+
 /// The schema pattern of a text query parameter: anything but NUL, which PostgreSQL cannot
 /// compare text with (see `openapi::TextParametersRefuseNul`).
 pub const NO_NUL: &str = r"^[^\x00]*$";
@@ -35,6 +38,7 @@ pub fn pattern_rule(pattern: &str) -> String {
         MULTI_LINE => "must not be blank, and must hold no control characters other than line breaks and tabs".to_owned(),
         HTTP_URL => "must be an absolute http or https URL without spaces or control characters".to_owned(),
         NO_NUL => "must not contain NUL characters".to_owned(),
+        LANGUAGE_TAG => "must be a BCP 47 language tag, such as ru, kk-Latn or en-GB".to_owned(),
         other => format!("must match the pattern {other}"),
     }
 }
@@ -146,8 +150,24 @@ impl Validator {
     pub fn http_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         // The URL rule below names control characters itself.
         let value = self.optional_text(field, value?, 2000, |_| true)?;
+        self.url_rule(field, &value);
+        Some(value)
+    }
+
+    /// A required absolute http(s) URL, as [`Self::http_url`] checks it; `None` when blank.
+    pub fn required_http_url(&mut self, field: &str, value: &str) -> Option<String> {
+        if value.trim().is_empty() {
+            self.check(false, field, "must not be blank");
+            return None;
+        }
+        let value = self.text(field, value, 1, 2000, |_| true);
+        self.url_rule(field, &value);
+        Some(value)
+    }
+
+    fn url_rule(&mut self, field: &str, value: &str) {
         let ok = !value.chars().any(|c| c.is_whitespace() || c.is_control())
-            && url::Url::parse(&value).is_ok_and(|u| {
+            && url::Url::parse(value).is_ok_and(|u| {
                 matches!(u.scheme(), "http" | "https")
                     && u.host_str().is_some_and(|h| !h.is_empty())
             });
@@ -156,7 +176,23 @@ impl Validator {
             field,
             "must be an absolute http or https URL without spaces or control characters",
         );
-        Some(value)
+    }
+
+    /// A BCP 47 language tag (`ru`, `kk-Latn`, `en-GB`): well-formed, its subtags in the IANA
+    /// registry, returned in canonical case (`KK-latn` → `kk-Latn`).
+    pub fn language_tag(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim();
+        match language_tags::LanguageTag::parse(value) {
+            Ok(tag) if tag.is_valid() && value.len() <= 35 => tag.into_string(),
+            _ => {
+                self.check(
+                    false,
+                    field,
+                    "must be a BCP 47 language tag with registered subtags, such as ru, kk-Latn or en-GB",
+                );
+                value.to_owned()
+            }
+        }
     }
 
     /// An optional e-mail address.
@@ -191,6 +227,28 @@ impl Validator {
     ) {
         if let (Some(start), Some(end)) = (start, end) {
             self.check(end >= start, end_field, "must not be before the start date");
+        }
+    }
+
+    /// Dates that must come in the order given where present (`signed_on` ≤
+    /// `entered_into_force_on` ≤ `expires_on`): each present date that comes before the last
+    /// present one above it is recorded at its field, naming the field it clashes with.
+    /// A missing date is skipped, so its neighbours are still compared.
+    pub fn ordered_dates(&mut self, dates: &[(&str, Option<NaiveDate>)]) {
+        let mut latest: Option<(&str, NaiveDate)> = None;
+        for (field, date) in dates {
+            let Some(date) = *date else { continue };
+            match latest {
+                Some((earlier, before)) if date < before => {
+                    let earlier = earlier.rsplit('.').next().unwrap_or(earlier);
+                    self.check(
+                        false,
+                        *field,
+                        format!("must not be before {earlier} ({before})"),
+                    );
+                }
+                _ => latest = Some((field, date)),
+            }
         }
     }
 
@@ -410,6 +468,29 @@ mod tests {
         v.date_order("ends_on", start, end);
         v.date_order("ends_on", end, start);
         assert_eq!(v.errors.len(), 7);
+    }
+
+    #[test]
+    fn present_dates_must_come_in_order_and_each_clash_names_the_other_field() {
+        let day = |d| NaiveDate::from_ymd_opt(2024, 6, d);
+        let mut v = Validator::new();
+        v.ordered_dates(&[("a", day(1)), ("b", None), ("c", day(1)), ("d", day(2))]);
+        v.ordered_dates(&[("a", None), ("b", None), ("c", None)]);
+        assert!(v.errors.is_empty());
+        v.ordered_dates(&[("signed_on", day(5)), ("x", None), ("expires_on", day(4))]);
+        v.ordered_dates(&[("p[0].a", day(3)), ("p[0].b", day(9)), ("p[0].c", day(8))]);
+        let found: Vec<_> = v
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("expires_on", "must not be before signed_on (2024-06-05)"),
+                ("p[0].c", "must not be before b (2024-06-09)")
+            ]
+        );
     }
 
     #[test]

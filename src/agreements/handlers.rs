@@ -3,7 +3,7 @@
 
 use super::model::{
     Agreement, AgreementChanges, AgreementFilter, AgreementInput, AgreementPage, AgreementPatch,
-    AgreementSort,
+    AgreementSort, Lifecycle,
 };
 use super::queries;
 use crate::audit::ResourceType;
@@ -72,14 +72,23 @@ impl Resource for Agreements {
         queries::find_many(conn, keys)
     }
 
-    /// The field rules, and parties and countries that exist.
+    /// The field rules, and parties and countries that exist. The lifecycle rules compare the
+    /// agreement with its stored self (see `AgreementInput::check_lifecycle`).
     fn prepare(
         conn: &mut DbConnection,
         input: AgreementInput,
-        _: Option<&i64>,
+        id: Option<&i64>,
     ) -> Result<AgreementChanges, ApiError> {
+        let current = match id {
+            Some(id) => queries::find(conn, *id)?,
+            None => None,
+        };
+        let lifecycle = Lifecycle {
+            current: current.as_ref(),
+            ..Lifecycle::new_today()
+        };
         let mut v = Validator::new();
-        let draft = input.check(&mut v);
+        let draft = input.check(&mut v, lifecycle);
         let parties = draft.fields.parties.iter().enumerate();
         references::check_partners(
             conn,

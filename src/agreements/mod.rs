@@ -11,7 +11,7 @@ use crate::routing::Routes;
 pub use handlers::Agreements;
 pub use model::{
     Agreement, AgreementFilter, AgreementInput, AgreementKind, AgreementSort, AgreementStatus,
-    Party, PartyRole,
+    Lifecycle, Party, PartyRole,
 };
 
 /// The agreement routes: the operations every resource has.

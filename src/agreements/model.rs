@@ -8,6 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::documents::{self, Document};
 use crate::filter::{AnyOf, CountryCodes};
 use crate::http::merge_patch_schema;
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
@@ -63,14 +64,65 @@ text_enum! {
     }
 }
 
-/// A partner party to an agreement, and its role.
+/// A partner party to an agreement, its role, and its own lifecycle: when it signed, when the
+/// agreement entered into force for it, and when it withdrew. Each date is left out of the
+/// record while it is not known; present ones are ordered: `signed_on` ≤
+/// `entered_into_force_on` ≤ `withdrew_on`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"partner_id": 3, "role": "signatory"}))]
+#[schema(example = json!({"partner_id": 3, "role": "signatory", "signed_on": "2025-04-15",
+                          "entered_into_force_on": "2025-05-15"}))]
 pub struct Party {
     /// An existing partner; each appears once per agreement.
     pub partner_id: i64,
     pub role: PartyRole,
+    /// When this party signed. Not while the agreement is a `draft` or in `negotiation`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::optional_date::serialize"
+    )]
+    #[schema(format = Date, example = "2025-04-15")]
+    pub signed_on: Option<NaiveDate>,
+    /// When the agreement entered into force for this party (ratification, notification…):
+    /// from this day the party is in force (see the `party_active_on` filter). Not before its
+    /// `signed_on`; not while the agreement is a `draft` or in `negotiation`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::optional_date::serialize"
+    )]
+    #[schema(format = Date, example = "2025-05-15")]
+    pub entered_into_force_on: Option<NaiveDate>,
+    /// When this party withdrew: it is no longer in force from this day. Not before its
+    /// `signed_on` or `entered_into_force_on`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::optional_date::serialize"
+    )]
+    #[schema(format = Date, example = "2027-01-31")]
+    pub withdrew_on: Option<NaiveDate>,
+}
+
+impl Party {
+    /// A party in `role`, with no dates yet.
+    pub fn new(partner_id: i64, role: PartyRole) -> Self {
+        Self {
+            partner_id,
+            role,
+            signed_on: None,
+            entered_into_force_on: None,
+            withdrew_on: None,
+        }
+    }
+
+    /// Whether any of its lifecycle dates is known.
+    fn has_dates(&self) -> bool {
+        self.signed_on.is_some()
+            || self.entered_into_force_on.is_some()
+            || self.withdrew_on.is_some()
+    }
 }
 
 /// A cooperation agreement, with its parties and the countries it covers: as stored, and as
@@ -80,9 +132,12 @@ pub struct Party {
 #[schema(example = json!({
     "id": 1, "title": "Regional project on digital government for Central Asia and the South Caucasus",
     "kind": "joint_project", "status": "expired", "signed_on": "2021-03-01",
-    "starts_on": "2021-03-01", "ends_on": "2023-12-31", "summary": null, "document_url": null,
-    "parties": [{"partner_id": 1, "role": "coordinating"}, {"partner_id": 2, "role": "implementing"}],
+    "entered_into_force_on": "2021-04-01", "expires_on": "2023-12-31", "starts_on": "2021-03-01", "ends_on": "2023-12-31", "summary": null, "document_url": null,
+    "parties": [{"partner_id": 1, "role": "coordinating", "signed_on": "2021-03-01", "entered_into_force_on": "2021-04-01"},
+                {"partner_id": 2, "role": "implementing"}],
     "country_codes": ["KZ", "KG", "TJ", "UZ", "AZ", "AM", "GE"],
+    "documents": [{"title": "Final report of the project", "url": "https://example.org/documents/project-report.pdf",
+                   "category": "report", "language": "en", "published_on": "2024-03-01"}],
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Agreement {
@@ -100,6 +155,19 @@ pub struct Agreement {
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
     #[schema(required = true)]
     pub signed_on: Option<NaiveDate>,
+    /// When the agreement entered into force (a legal date, independent of the implementation
+    /// period `starts_on`/`ends_on`). Not before `signed_on`.
+    #[schema(format = Date, example = "2021-04-01")]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[schema(required = true)]
+    pub entered_into_force_on: Option<NaiveDate>,
+    /// The last day it is in force. Not before `entered_into_force_on` (nor `signed_on`).
+    #[schema(format = Date, example = "2023-12-31")]
+    #[serde(serialize_with = "crate::time::optional_date::serialize")]
+    #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
+    #[schema(required = true)]
+    pub expires_on: Option<NaiveDate>,
     #[schema(format = Date)]
     #[serde(serialize_with = "crate::time::optional_date::serialize")]
     #[diesel(deserialize_as = crate::time::StoredOptionalDate)]
@@ -123,6 +191,9 @@ pub struct Agreement {
     /// The countries it covers, in the order given.
     #[diesel(deserialize_as = JsonList<String>)]
     pub country_codes: Vec<String>,
+    /// Links to documents about it, in the order given.
+    #[diesel(deserialize_as = JsonList<Document>)]
+    pub documents: Vec<Document>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[diesel(deserialize_as = crate::time::StoredTimestamp)]
@@ -146,8 +217,10 @@ pub struct Agreement {
     "title": "Memorandum of understanding on digital government between Uzbekistan and Korea",
     "kind": "memorandum_of_understanding", "status": "signed", "signed_on": "2025-04-15",
     "starts_on": "2025-04-15", "ends_on": "2028-04-14",
-    "parties": [{"partner_id": 3, "role": "signatory"}, {"partner_id": 1, "role": "coordinating"}],
-    "country_codes": ["UZ", "KR"]
+    "parties": [{"partner_id": 3, "role": "signatory", "signed_on": "2025-04-15"}, {"partner_id": 1, "role": "coordinating"}],
+    "country_codes": ["UZ", "KR"],
+    "documents": [{"title": "Memorandum of understanding, signed text", "url": "https://example.org/documents/mou-2025-uz-kr.pdf",
+                   "category": "memorandum_of_understanding", "language": "ru", "published_on": "2025-04-15"}]
 }))]
 pub struct AgreementInput {
     /// One line without control characters; trimmed, and must not be blank.
@@ -159,9 +232,21 @@ pub struct AgreementInput {
     pub title: String,
     pub kind: AgreementKind,
     pub status: AgreementStatus,
+    /// Required from `signed` on; not while `draft` or `negotiation`.
     #[serde(default)]
     #[schema(format = Date)]
     pub signed_on: Option<NaiveDate>,
+    /// When it entered into force: not before `signed_on`; not while `draft` or
+    /// `negotiation`; required, and not in the future, when the status is set to `active`.
+    #[serde(default)]
+    #[schema(format = Date, example = "2025-05-15")]
+    pub entered_into_force_on: Option<NaiveDate>,
+    /// The last day it is in force: not before `entered_into_force_on` or `signed_on`; not in
+    /// the past when the status is set to `active`; required, and in the past, when it is
+    /// set to `expired`.
+    #[serde(default)]
+    #[schema(format = Date, example = "2030-04-14")]
+    pub expires_on: Option<NaiveDate>,
     #[serde(default)]
     #[schema(format = Date)]
     pub starts_on: Option<NaiveDate>,
@@ -184,7 +269,8 @@ pub struct AgreementInput {
         pattern = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$"
     )]
     pub document_url: Option<String>,
-    /// Each partner at most once; every partner must exist.
+    /// Each partner at most once; every partner must exist. Its dates follow the same rules
+    /// as the agreement's.
     #[serde(default)]
     #[diesel(skip_insertion)]
     #[diesel(skip_update)]
@@ -195,6 +281,12 @@ pub struct AgreementInput {
     #[diesel(skip_insertion)]
     #[diesel(skip_update)]
     pub country_codes: Vec<String>,
+    /// Links to documents about it (at most 50), in the order given; replaced as a whole.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub documents: Vec<Document>,
 }
 
 /// The body of PATCH: a JSON Merge Patch of the agreement's [`AgreementInput`], for the OpenAPI document
@@ -223,9 +315,57 @@ pub struct AgreementChanges {
     pub search_text: String,
 }
 
+/// What an agreement's lifecycle rules are checked against: today (UTC), and the agreement as
+/// stored before the write (`None` for a new one).
+#[derive(Clone, Copy, Debug)]
+pub struct Lifecycle<'a> {
+    pub today: NaiveDate,
+    pub current: Option<&'a Agreement>,
+}
+
+impl Lifecycle<'_> {
+    /// For a new agreement, today.
+    pub fn new_today() -> Self {
+        Lifecycle {
+            today: chrono::Utc::now().date_naive(),
+            current: None,
+        }
+    }
+}
+
+/// The lifecycle of an agreement as a write compares it: its status, its dates, and each party's
+/// dates (of the parties that have any, by partner: their order is no change).
+#[derive(PartialEq)]
+struct LifecycleState {
+    status: AgreementStatus,
+    dates: [Option<NaiveDate>; 3],
+    parties: Vec<(i64, [Option<NaiveDate>; 3])>,
+}
+
+impl LifecycleState {
+    fn of(status: AgreementStatus, dates: [Option<NaiveDate>; 3], parties: &[Party]) -> Self {
+        let mut parties = parties
+            .iter()
+            .filter(|p| p.has_dates())
+            .map(|p| {
+                let dates = [p.signed_on, p.entered_into_force_on, p.withdrew_on];
+                (p.partner_id, dates)
+            })
+            .collect::<Vec<_>>();
+        parties.sort_unstable();
+        LifecycleState {
+            status,
+            dates,
+            parties,
+        }
+    }
+}
+
 impl AgreementInput {
-    /// Checks the rules that need no database, recording broken ones in `v`.
-    pub fn check(self, v: &mut Validator) -> AgreementChanges {
+    /// Checks the rules that need no database, recording broken ones in `v`. The rules of the
+    /// lifecycle that depend on the status and on today are checked only when the write sets
+    /// or changes the status or a lifecycle date (see [`Self::check_lifecycle`]).
+    pub fn check(self, v: &mut Validator, lifecycle: Lifecycle<'_>) -> AgreementChanges {
         let title = v.single_line("title", &self.title, 1, 300);
         let signed_on = v.date("signed_on", self.signed_on);
         v.check(
@@ -233,6 +373,7 @@ impl AgreementInput {
             "signed_on",
             format!("is required when the status is {}", self.status.as_str()),
         );
+        self.check_lifecycle(v, lifecycle);
         let starts_on = v.date("starts_on", self.starts_on);
         let ends_on = v.date("ends_on", self.ends_on);
         v.date_order("ends_on", starts_on, ends_on);
@@ -250,6 +391,7 @@ impl AgreementInput {
             .map(|(i, code)| v.letters(&format!("country_codes[{i}]"), code, 2))
             .collect();
         v.no_repeats("country_codes", "", country_codes.iter());
+        let documents = documents::check(v, "documents", self.documents);
         AgreementChanges {
             search_text: search_text([Some(title.as_str()), summary.as_deref()]),
             fields: AgreementInput {
@@ -260,8 +402,124 @@ impl AgreementInput {
                 summary,
                 document_url,
                 country_codes,
+                documents,
                 ..self
             },
+        }
+    }
+
+    /// The lifecycle rules: present dates in order, always (the agreement's `signed_on` ≤
+    /// `entered_into_force_on` ≤ `expires_on`, and each party's `signed_on` ≤
+    /// `entered_into_force_on` ≤ `withdrew_on`); and, when the write is a create or changes
+    /// the status or any of these dates, what the status asks of them against today (UTC):
+    /// `draft` and `negotiation` carry no signature or entry-into-force date (the agreement's
+    /// or a party's); `active` needs `entered_into_force_on` not after today and no
+    /// `expires_on` before today; `expired` needs `expires_on` before today. So time passing
+    /// never makes a stored agreement invalid, and a write that leaves the lifecycle alone (a
+    /// new title) is not refused for it.
+    fn check_lifecycle(&self, v: &mut Validator, lifecycle: Lifecycle<'_>) {
+        let entered = v.date("entered_into_force_on", self.entered_into_force_on);
+        let expires = v.date("expires_on", self.expires_on);
+        v.ordered_dates(&[
+            ("signed_on", self.signed_on),
+            ("entered_into_force_on", entered),
+            ("expires_on", expires),
+        ]);
+        for (i, party) in self.parties.iter().enumerate() {
+            let at = |name: &str| format!("parties[{i}].{name}");
+            let (signed, entered, withdrew) = (
+                at("signed_on"),
+                at("entered_into_force_on"),
+                at("withdrew_on"),
+            );
+            let dates = [
+                v.date(&signed, party.signed_on),
+                v.date(&entered, party.entered_into_force_on),
+                v.date(&withdrew, party.withdrew_on),
+            ];
+            v.ordered_dates(&[
+                (&signed, dates[0]),
+                (&entered, dates[1]),
+                (&withdrew, dates[2]),
+            ]);
+        }
+        let after = LifecycleState::of(
+            self.status,
+            [self.signed_on, entered, expires],
+            &self.parties,
+        );
+        let changed = lifecycle.current.is_none_or(|current| {
+            let before = LifecycleState::of(
+                current.status,
+                [
+                    current.signed_on,
+                    current.entered_into_force_on,
+                    current.expires_on,
+                ],
+                &current.parties,
+            );
+            before != after
+        });
+        if !changed {
+            return;
+        }
+        let (status, today) = (self.status.as_str(), lifecycle.today);
+        match self.status {
+            AgreementStatus::Draft | AgreementStatus::Negotiation => {
+                let unsigned = format!("must be null while the status is {status}");
+                v.check(self.signed_on.is_none(), "signed_on", unsigned.as_str());
+                v.check(
+                    entered.is_none(),
+                    "entered_into_force_on",
+                    unsigned.as_str(),
+                );
+                for (i, party) in self.parties.iter().enumerate() {
+                    let at = |name: &str| format!("parties[{i}].{name}");
+                    v.check(
+                        party.signed_on.is_none(),
+                        at("signed_on"),
+                        unsigned.as_str(),
+                    );
+                    v.check(
+                        party.entered_into_force_on.is_none(),
+                        at("entered_into_force_on"),
+                        unsigned.as_str(),
+                    );
+                }
+            }
+            AgreementStatus::Active => {
+                v.check(
+                    entered.is_some_and(|d| d <= today),
+                    "entered_into_force_on",
+                    match entered {
+                        None => "is required when the status is active".to_owned(),
+                        Some(_) => {
+                            format!("must not be after today ({today}) when the status is active")
+                        }
+                    },
+                );
+                v.check(
+                    expires.is_none_or(|d| d >= today),
+                    "expires_on",
+                    format!(
+                        "must not be before today ({today}) when the status is active \
+                         (an agreement past its expiry is expired)"
+                    ),
+                );
+            }
+            AgreementStatus::Expired => {
+                v.check(
+                    expires.is_some_and(|d| d < today),
+                    "expires_on",
+                    match expires {
+                        None => "is required when the status is expired".to_owned(),
+                        Some(_) => {
+                            format!("must be before today ({today}) when the status is expired")
+                        }
+                    },
+                );
+            }
+            AgreementStatus::Signed | AgreementStatus::Terminated => {}
         }
     }
 }
@@ -331,6 +589,12 @@ pub struct AgreementFilter {
     /// Only agreements in force on this date: `starts_on` ≤ date and `ends_on` (if any) ≥ date.
     #[param(format = Date)]
     pub active_on: Option<NaiveDate>,
+    /// Only agreements with a party in force on this date: a party whose
+    /// `entered_into_force_on` is on or before it and whose `withdrew_on`, if any, is after
+    /// it, of an agreement whose `expires_on`, if any, is on or after it. With `partner`, that
+    /// partner must be the party in force.
+    #[param(format = Date, example = "2025-06-01")]
+    pub party_active_on: Option<NaiveDate>,
     /// Case-insensitive search in titles and summaries: records containing `q` (trimmed), in any
     /// script, every character literal (`%`, `_`, quotes); one character is enough.
     #[param(value_type = Option<String>)]
@@ -354,22 +618,22 @@ mod tests {
             kind: AgreementKind::MemorandumOfUnderstanding,
             status: AgreementStatus::Signed,
             signed_on: NaiveDate::from_ymd_opt(2024, 6, 3),
+            entered_into_force_on: None,
+            expires_on: None,
             starts_on: None,
             ends_on: None,
             summary: None,
             document_url: None,
-            parties: vec![Party {
-                partner_id: 1,
-                role: PartyRole::Signatory,
-            }],
+            parties: vec![Party::new(1, PartyRole::Signatory)],
             country_codes: vec!["kz".into(), "KR".into()],
+            documents: Vec::new(),
         }
     }
 
     #[test]
     fn a_valid_agreement_is_normalized() {
         let mut v = Validator::new();
-        let draft = input().check(&mut v);
+        let draft = input().check(&mut v, Lifecycle::new_today());
         assert!(v.finish().is_ok());
         assert_eq!(draft.fields.country_codes, ["KZ", "KR"]);
     }
@@ -383,7 +647,7 @@ mod tests {
                 signed_on: None,
                 ..input()
             }
-            .check(&mut v);
+            .check(&mut v, Lifecycle::new_today());
             assert_eq!(v.finish().is_err(), status.is_signed(), "{status:?}");
         }
     }
@@ -399,19 +663,13 @@ mod tests {
             summary: Some("s".repeat(10_001)),
             document_url: Some("mailto:x@example.org".into()),
             parties: vec![
-                Party {
-                    partner_id: 1,
-                    role: PartyRole::Signatory,
-                },
-                Party {
-                    partner_id: 1,
-                    role: PartyRole::Funding,
-                },
+                Party::new(1, PartyRole::Signatory),
+                Party::new(1, PartyRole::Funding),
             ],
             country_codes: vec!["KZ".into(), "kz".into(), "K".into()],
             ..input()
         }
-        .check(&mut v);
+        .check(&mut v, Lifecycle::new_today());
         let Err(crate::error::ApiError::Validation(errors)) = v.finish() else {
             panic!("expected validation errors");
         };

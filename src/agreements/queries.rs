@@ -2,6 +2,7 @@
 //! connection, so the caller owns the transaction (an agreement and its relations are always
 //! written together).
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::model::{Agreement, AgreementChanges, AgreementFilter, Party, PartyRole};
@@ -18,6 +19,9 @@ struct NewParty {
     partner_id: i64,
     role: PartyRole,
     position: i32,
+    signed_on: Option<NaiveDate>,
+    entered_into_force_on: Option<NaiveDate>,
+    withdrew_on: Option<NaiveDate>,
 }
 
 #[derive(Insertable)]
@@ -111,6 +115,31 @@ pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
             ),
         );
     }
+    if let Some(day) = filter.party_active_on {
+        let in_force = agreement_parties::table
+            .filter(agreement_parties::entered_into_force_on.le(day))
+            .filter(
+                agreement_parties::withdrew_on
+                    .gt(day)
+                    .or(agreement_parties::withdrew_on.is_null()),
+            );
+        query = match filter.partner {
+            Some(partner) => query.filter(
+                agreements::id.eq_any(
+                    in_force
+                        .filter(agreement_parties::partner_id.eq(partner))
+                        .select(agreement_parties::agreement_id),
+                ),
+            ),
+            None => query
+                .filter(agreements::id.eq_any(in_force.select(agreement_parties::agreement_id))),
+        };
+        query = query.filter(
+            agreements::expires_on
+                .ge(day)
+                .or(agreements::expires_on.is_null()),
+        );
+    }
     if let Some(q) = filter
         .q
         .as_ref()
@@ -132,12 +161,14 @@ pub fn insert(conn: &mut DbConnection, mut draft: AgreementChanges) -> QueryResu
     let party_list = std::mem::take(&mut draft.fields.parties);
     let code_list = std::mem::take(&mut draft.fields.country_codes);
     let (parties, country_codes) = (JsonList::text(&party_list)?, JsonList::text(&code_list)?);
+    let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
     let agreement: Agreement =
         crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
             .values((
                 draft,
                 agreements::parties.eq(&parties),
                 agreements::country_codes.eq(&country_codes),
+                agreements::documents.eq(&documents),
                 agreements::created_at.eq(now),
                 agreements::updated_at.eq(now),
                 agreements::version.eq(1),
@@ -159,6 +190,7 @@ pub fn update(
     let party_list = std::mem::take(&mut draft.fields.parties);
     let code_list = std::mem::take(&mut draft.fields.country_codes);
     let (parties, country_codes) = (JsonList::text(&party_list)?, JsonList::text(&code_list)?);
+    let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
     let updated: Option<Agreement> = crate::on_backend!(conn, |c| diesel::update(
         agreements::table
             .find(id)
@@ -168,6 +200,7 @@ pub fn update(
         draft,
         agreements::parties.eq(&parties),
         agreements::country_codes.eq(&country_codes),
+        agreements::documents.eq(&documents),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))
@@ -211,6 +244,9 @@ impl Relation for Parties {
                 partner_id: party.partner_id,
                 role: party.role,
                 position,
+                signed_on: party.signed_on,
+                entered_into_force_on: party.entered_into_force_on,
+                withdrew_on: party.withdrew_on,
             })
             .collect();
         crate::on_backend!(conn, |c| diesel::insert_into(agreement_parties::table)

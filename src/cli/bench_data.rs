@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 
-use crate::agreements::{self, AgreementInput, AgreementKind, AgreementStatus, Party, PartyRole};
+use crate::agreements::{
+    self, AgreementInput, AgreementKind, AgreementStatus, Lifecycle, Party, PartyRole,
+};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::events::{self, EventInput, EventKind, Participant, ParticipantRole};
@@ -129,6 +131,8 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
         eprintln!("seed-bench: {} partners", partner_ids.len());
     }
     let mut agreement_ids = Vec::with_capacity(sizes.agreements);
+    let lifecycle = Lifecycle::new_today();
+    let yesterday = lifecycle.today - chrono::Days::new(1);
     for chunk in chunks(sizes.agreements) {
         conn.transaction(|conn| {
             for i in chunk.clone() {
@@ -137,11 +141,21 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                 let (party_count, country_count) = (2 + rng.below(4), 1 + rng.below(7));
                 let parties = rng.distinct(party_count, partner_ids.len());
                 let countries = rng.distinct(country_count, COUNTRIES.len());
+                // An active or expired agreement entered into force (and an expired one
+                // expired) before today: its legal dates are its start, or yesterday.
+                let in_force = matches!(status, AgreementStatus::Active | AgreementStatus::Expired);
+                let legal = if in_force {
+                    starts_on.min(yesterday)
+                } else {
+                    starts_on
+                };
                 let input = AgreementInput {
                     title: format!("Agreement {i} on {}", rng.pick(&TOPICS)),
                     kind: *rng.pick(AgreementKind::ALL),
                     status,
-                    signed_on: status.is_signed().then_some(starts_on),
+                    signed_on: status.is_signed().then_some(legal),
+                    entered_into_force_on: in_force.then_some(legal),
+                    expires_on: (status == AgreementStatus::Expired).then_some(legal),
                     starts_on: Some(starts_on),
                     ends_on: Some(starts_on + chrono::Days::new(365 + rng.below(1500) as u64)),
                     summary: Some(format!(
@@ -151,17 +165,15 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                     document_url: None,
                     parties: parties
                         .into_iter()
-                        .map(|p| Party {
-                            partner_id: partner_ids[p],
-                            role: *rng.pick(PartyRole::ALL),
-                        })
+                        .map(|p| Party::new(partner_ids[p], *rng.pick(PartyRole::ALL)))
                         .collect(),
                     country_codes: countries
                         .into_iter()
                         .map(|c| COUNTRIES[c].to_owned())
                         .collect(),
+                    documents: Vec::new(),
                 };
-                let draft = checked(|v| input.check(v))?;
+                let draft = checked(|v| input.check(v, lifecycle))?;
                 agreement_ids.push(agreements::queries::insert(conn, draft)?.id);
             }
             Ok::<_, ApiError>(())
@@ -195,6 +207,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                             role: *rng.pick(ParticipantRole::ALL),
                         })
                         .collect(),
+                    documents: Vec::new(),
                 };
                 let draft = checked(|v| input.check(v))?;
                 events::queries::insert(conn, draft)?;

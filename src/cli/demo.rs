@@ -14,6 +14,7 @@ use crate::agreements::{self, AgreementInput, AgreementKind, AgreementStatus, Pa
 use crate::audit::{self, AuditAction, ResourceType};
 use crate::countries;
 use crate::db::DbConnection;
+use crate::documents::{Document, DocumentCategory};
 use crate::error::ApiError;
 use crate::events::{self, EventInput, EventKind, Participant, ParticipantRole};
 use crate::partners::identifiers::Identifier;
@@ -559,6 +560,187 @@ const AGREEMENTS: &[AgreementFact] = &[
     },
 ];
 
+/// The legal lifecycle of a demo agreement, by its key: when it entered into force, when it
+/// expires, and each party's dates (signed, entered into force, withdrew). The regional
+/// project's expiry is the end of the project the sources give; the examples' dates are
+/// examples. Agreements not listed have none.
+struct LifecycleFact {
+    key: &'static str,
+    entered_into_force_on: Option<NaiveDate>,
+    expires_on: Option<NaiveDate>,
+    parties: &'static [PartyDates],
+}
+
+/// A party's key, and when it signed, when it entered into force for it, when it withdrew.
+type PartyDates = (
+    &'static str,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+);
+
+const LIFECYCLES: &[LifecycleFact] = &[
+    LifecycleFact {
+        key: "project",
+        entered_into_force_on: Some(day(2021, 7, 1)),
+        expires_on: Some(day(2023, 12, 31)),
+        parties: &[],
+    },
+    LifecycleFact {
+        key: "ex-grant",
+        entered_into_force_on: Some(day(2024, 4, 1)),
+        expires_on: None,
+        parties: &[
+            (
+                "UNDP-UZ",
+                Some(day(2024, 3, 15)),
+                Some(day(2024, 4, 1)),
+                None,
+            ),
+            ("ACSH", Some(day(2024, 3, 15)), Some(day(2024, 4, 1)), None),
+        ],
+    },
+    LifecycleFact {
+        key: "ex-skills",
+        entered_into_force_on: Some(day(2023, 3, 1)),
+        expires_on: None,
+        parties: &[
+            ("ACSH", Some(day(2023, 2, 1)), Some(day(2023, 3, 1)), None),
+            (
+                "UNDP-AM",
+                Some(day(2023, 2, 1)),
+                Some(day(2023, 3, 1)),
+                None,
+            ),
+            (
+                "UNDP-GE",
+                Some(day(2023, 2, 1)),
+                Some(day(2023, 3, 1)),
+                None,
+            ),
+            (
+                "UNDP-AZ",
+                Some(day(2023, 2, 1)),
+                Some(day(2023, 4, 15)),
+                Some(day(2024, 12, 31)),
+            ),
+        ],
+    },
+    LifecycleFact {
+        key: "ex-network",
+        entered_into_force_on: Some(day(2022, 6, 1)),
+        expires_on: Some(day(2025, 5, 31)),
+        parties: &[
+            ("ACSH", Some(day(2022, 5, 10)), Some(day(2022, 6, 1)), None),
+            (
+                "UNDP-KG",
+                Some(day(2022, 5, 10)),
+                Some(day(2022, 6, 1)),
+                None,
+            ),
+        ],
+    },
+];
+
+/// The lifecycle [`LIFECYCLES`] gives the agreement `key`.
+fn lifecycle_of(key: &str) -> Option<&'static LifecycleFact> {
+    LIFECYCLES.iter().find(|fact| fact.key == key)
+}
+
+/// A link to a document of a demo record, by the record's title. Only examples link to
+/// documents, at `example.org` (a domain kept for examples): the sources give no document
+/// addresses that the demo could vouch for.
+struct DocumentFact {
+    of: &'static str,
+    title: &'static str,
+    url: &'static str,
+    category: DocumentCategory,
+    language: Option<&'static str>,
+    published_on: Option<NaiveDate>,
+}
+
+const DOCUMENTS: &[DocumentFact] = &[
+    DocumentFact {
+        of: "Example: grant for case studies on public-service innovation",
+        title: "Example: signed grant agreement",
+        url: "https://example.org/coop-registry/ex-grant/agreement.pdf",
+        category: DocumentCategory::AgreementText,
+        language: Some("en"),
+        published_on: Some(day(2024, 3, 15)),
+    },
+    DocumentFact {
+        of: "Example: grant for case studies on public-service innovation",
+        title: "Example: budget of the case studies",
+        url: "https://example.org/coop-registry/ex-grant/budget.xlsx",
+        category: DocumentCategory::Budget,
+        language: Some("ru"),
+        published_on: Some(day(2024, 3, 15)),
+    },
+    DocumentFact {
+        of: "Example: joint project on digital skills for civil servants",
+        title: "Example: mid-term review of the project",
+        url: "https://example.org/coop-registry/ex-skills/review.pdf",
+        category: DocumentCategory::Evaluation,
+        language: Some("en"),
+        published_on: Some(day(2024, 9, 30)),
+    },
+    DocumentFact {
+        of: "Example: joint project on digital skills for civil servants",
+        title: "Example: the project's web page",
+        url: "https://example.org/coop-registry/ex-skills/",
+        category: DocumentCategory::WebPage,
+        language: None,
+        published_on: None,
+    },
+    DocumentFact {
+        of: "Example: memorandum of understanding on training exchanges",
+        title: "Example: draft text of the memorandum",
+        url: "https://example.org/coop-registry/ex-exchanges/draft-mou.docx",
+        category: DocumentCategory::MemorandumOfUnderstanding,
+        language: Some("ru"),
+        published_on: None,
+    },
+    DocumentFact {
+        of: "Example: seminar on merit-based recruitment",
+        title: "Example: agenda of the seminar",
+        url: "https://example.org/coop-registry/seminar-bishkek/agenda.pdf",
+        category: DocumentCategory::Agenda,
+        language: Some("ky"),
+        published_on: Some(day(2024, 9, 2)),
+    },
+    DocumentFact {
+        of: "Example: conference on civil service reform in Central Asia",
+        title: "Example: programme of the conference",
+        url: "https://example.org/coop-registry/conference-astana/programme.pdf",
+        category: DocumentCategory::Agenda,
+        language: Some("kk"),
+        published_on: Some(day(2025, 9, 1)),
+    },
+    DocumentFact {
+        of: "Example: conference on civil service reform in Central Asia",
+        title: "Example: report of the conference",
+        url: "https://example.org/coop-registry/conference-astana/report.pdf",
+        category: DocumentCategory::Report,
+        language: Some("en"),
+        published_on: Some(day(2025, 11, 3)),
+    },
+];
+
+/// The documents [`DOCUMENTS`] lists for the record titled `title`.
+fn documents_of(title: &str) -> Vec<Document> {
+    DOCUMENTS
+        .iter()
+        .filter(|fact| fact.of == title)
+        .map(|fact| Document {
+            title: fact.title.to_owned(),
+            url: fact.url.to_owned(),
+            category: fact.category,
+            language: fact.language.map(str::to_owned),
+            published_on: fact.published_on,
+        })
+        .collect()
+}
+
 /// An event: a public fact, or an example whose title says so.
 struct EventFact {
     title: &'static str,
@@ -913,6 +1095,8 @@ pub fn seed(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
                 kind: fact.kind,
                 status: fact.status,
                 signed_on: fact.signed_on,
+                entered_into_force_on: lifecycle_of(fact.key).and_then(|l| l.entered_into_force_on),
+                expires_on: lifecycle_of(fact.key).and_then(|l| l.expires_on),
                 starts_on: fact.starts_on,
                 ends_on: fact.ends_on,
                 summary: Some(fact.summary.to_owned()),
@@ -921,13 +1105,19 @@ pub fn seed(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
                     .parties
                     .iter()
                     .map(|(key, role)| {
-                        Ok(Party {
-                            partner_id: partner(key)?,
-                            role: *role,
-                        })
+                        let mut party = Party::new(partner(key)?, *role);
+                        let dates = lifecycle_of(fact.key)
+                            .and_then(|l| l.parties.iter().find(|(k, ..)| k == key));
+                        if let Some((_, signed, entered, withdrew)) = dates {
+                            party.signed_on = *signed;
+                            party.entered_into_force_on = *entered;
+                            party.withdrew_on = *withdrew;
+                        }
+                        Ok(party)
                     })
                     .collect::<Result<_, ApiError>>()?,
                 country_codes: fact.countries.iter().map(|c| (*c).to_owned()).collect(),
+                documents: documents_of(fact.title),
             };
             let id = ensure_agreement(conn, &mut report, input)?;
             agreement_ids.insert(fact.key, id);
@@ -960,6 +1150,7 @@ pub fn seed(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
                         })
                     })
                     .collect::<Result<_, ApiError>>()?,
+                documents: documents_of(fact.title),
             };
             ensure_event(conn, &mut report, input)?;
         }
@@ -1050,7 +1241,7 @@ fn ensure_agreement(
         return Ok(id);
     }
     let mut v = Validator::new();
-    let draft = input.check(&mut v);
+    let draft = input.check(&mut v, agreements::Lifecycle::new_today());
     v.finish()?;
     let agreement = agreements::queries::insert(conn, draft)?;
     audit::record(
@@ -1089,4 +1280,30 @@ fn ensure_event(
     )?;
     report.events += 1;
     Ok(event.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_lifecycle_belongs_to_an_agreement_and_its_parties() {
+        for fact in LIFECYCLES {
+            let agreement = AGREEMENTS.iter().find(|a| a.key == fact.key);
+            let agreement = agreement.unwrap_or_else(|| panic!("{} is no agreement", fact.key));
+            for (party, ..) in fact.parties {
+                assert!(agreement.parties.iter().any(|(key, _)| key == party));
+            }
+        }
+    }
+
+    #[test]
+    fn every_demo_document_belongs_to_an_example_record() {
+        for fact in DOCUMENTS {
+            let known = AGREEMENTS.iter().any(|a| a.title == fact.of)
+                || EVENTS.iter().any(|e| e.title == fact.of);
+            assert!(known, "{} names no demo record", fact.of);
+            assert!(fact.of.starts_with("Example:") && fact.title.starts_with("Example:"));
+        }
+    }
 }

@@ -8,6 +8,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::documents::{self, Document};
 use crate::filter::{AnyOf, CountryCodes};
 use crate::http::merge_patch_schema;
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
@@ -68,6 +69,8 @@ pub struct EventStub {
     "starts_on": "2024-06-24", "ends_on": "2024-06-26", "city": "Incheon", "venue": "Songdo Convensia",
     "country_code": "KR", "agreement_id": null, "description": null, "url": null,
     "participants": [{"partner_id": 3, "role": "host"}, {"partner_id": 1, "role": "participant"}],
+    "documents": [{"title": "Programme of the forum", "url": "https://example.org/documents/unpsf-2024-programme.pdf",
+                   "category": "agenda", "language": "en", "published_on": "2024-06-10"}],
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Event {
@@ -110,6 +113,9 @@ pub struct Event {
     /// list_reads migration; the relation table is the record filters and references use.)
     #[diesel(deserialize_as = JsonList<Participant>)]
     pub participants: Vec<Participant>,
+    /// Links to documents about it, in the order given.
+    #[diesel(deserialize_as = JsonList<Document>)]
+    pub documents: Vec<Document>,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[diesel(deserialize_as = crate::time::StoredTimestamp)]
@@ -133,7 +139,9 @@ pub struct Event {
 #[schema(example = json!({
     "title": "Study visit on one-stop public service centres to Astana", "kind": "study_visit",
     "starts_on": "2025-10-06", "ends_on": "2025-10-09", "city": "Astana", "country_code": "KZ",
-    "participants": [{"partner_id": 1, "role": "host"}, {"partner_id": 4, "role": "participant"}]
+    "participants": [{"partner_id": 1, "role": "host"}, {"partner_id": 4, "role": "participant"}],
+    "documents": [{"title": "Programme of the study visit", "url": "https://example.org/documents/study-visit-programme.pdf",
+                   "category": "agenda", "language": "kk", "published_on": null}]
 }))]
 pub struct EventInput {
     /// One line without control characters; trimmed, and must not be blank.
@@ -191,6 +199,12 @@ pub struct EventInput {
     #[diesel(skip_insertion)]
     #[diesel(skip_update)]
     pub participants: Vec<Participant>,
+    /// Links to documents about it (at most 50), in the order given; replaced as a whole.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub documents: Vec<Document>,
 }
 
 /// The body of PATCH: a JSON Merge Patch of the event's [`EventInput`], for the OpenAPI document
@@ -241,6 +255,7 @@ impl EventInput {
             ".partner_id",
             self.participants.iter().map(|p| p.partner_id),
         );
+        let documents = documents::check(v, "documents", self.documents);
         EventChanges {
             search_text: search_text([
                 Some(title.as_str()),
@@ -256,6 +271,7 @@ impl EventInput {
                 country_code,
                 description,
                 url,
+                documents,
                 ..self
             },
         }
@@ -354,6 +370,7 @@ mod tests {
                 partner_id: 1,
                 role: ParticipantRole::Host,
             }],
+            documents: Vec::new(),
         }
     }
 

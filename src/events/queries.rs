@@ -142,10 +142,12 @@ pub fn insert(conn: &mut DbConnection, mut draft: EventChanges) -> QueryResult<E
     let now = crate::sql::database_now();
     let list = std::mem::take(&mut draft.fields.participants);
     let participants = JsonList::text(&list)?;
+    let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
     let event: Event = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values((
             draft,
             events::participants.eq(&participants),
+            events::documents.eq(&documents),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
@@ -165,6 +167,7 @@ pub fn update(
     let id = current.id;
     let list = std::mem::take(&mut draft.fields.participants);
     let participants = JsonList::text(&list)?;
+    let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
     let updated: Option<Event> = crate::on_backend!(conn, |c| diesel::update(
         events::table
             .find(id)
@@ -173,6 +176,7 @@ pub fn update(
     .set((
         draft,
         events::participants.eq(&participants),
+        events::documents.eq(&documents),
         events::updated_at.eq(crate::sql::database_now()),
         events::version.eq(current.version + 1),
     ))

@@ -325,6 +325,7 @@ mod tests {
             description: Some("line one\r\nline two".into()),
             url: None,
             participants: Vec::new(),
+            documents: Vec::new(),
             created_at: at,
             updated_at: at,
             version: 3,

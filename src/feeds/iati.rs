@@ -13,7 +13,10 @@
 //! - status: `negotiation` → 1 Pipeline/identification, `signed` → 1 before `starts_on` and 2
 //!   Implementation from it, `active` → 2, `expired` → 4 Closed, `terminated` → 5 Cancelled;
 //! - `starts_on`/`ends_on` → activity dates, actual (2, 4) when on or before today (UTC),
-//!   planned (1, 3) after it.
+//!   planned (1, 3) after it;
+//! - each of `documents` → a `document-link`: its category's IATI DocumentCategory code (see
+//!   `documents::DocumentCategory`), the media type its URL's extension names (`text/html`
+//!   when none), its language's ISO 639-1 code, its date.
 //!
 //! The activities are read `CHUNK` agreements a statement, each with the partners not met
 //! before, and sent as they are written: memory stays flat however many there are.
@@ -39,6 +42,7 @@ use crate::agreements::model::{
 use crate::auth::Access;
 use crate::config::FeedSettings;
 use crate::db::Db;
+use crate::documents::Document;
 use crate::error::{ApiError, responses};
 use crate::filter::{AnyOf, CountryCodes};
 use crate::http::QueryParams;
@@ -86,6 +90,10 @@ pub struct ActivityFilter {
     /// Only agreements in force on this date: `starts_on` ≤ date and `ends_on` (if any) ≥ date.
     #[param(format = Date)]
     pub active_on: Option<NaiveDate>,
+    /// Only agreements with a party in force on this date (as the agreements list's filter of
+    /// that name; with `partner`, that partner).
+    #[param(format = Date, example = "2025-06-01")]
+    pub party_active_on: Option<NaiveDate>,
     /// Case-insensitive search in titles and summaries.
     pub q: Option<String>,
 }
@@ -101,6 +109,7 @@ impl From<ActivityFilter> for AgreementFilter {
             signed_from: filter.signed_from,
             signed_to: filter.signed_to,
             active_on: filter.active_on,
+            party_active_on: filter.party_active_on,
             q: filter.q.map(Into::into),
             sort: None,
             updated_after: None,
@@ -118,7 +127,8 @@ impl From<ActivityFilter> for AgreementFilter {
 /// (funding → 1, signatory → 2, coordinating → 3, implementing → 4; observers are left out),
 /// `activity-status` (negotiation → 1; signed → 1 before its start, 2 from it; active → 2;
 /// expired → 4; terminated → 5), `activity-date` (start and end, actual when on or before today,
-/// else planned), a `recipient-country` per covered country and `last-updated-datetime`.
+/// else planned), a `recipient-country` per covered country, a `document-link` per document
+/// (its category's IATI code, media type, language and date) and `last-updated-datetime`.
 /// Drafts are not published, nor agreements without a party in an IATI role or without a start
 /// date. 404 when nothing is left to publish: an IATI file holds at least one activity.
 #[utoipa::path(
@@ -127,7 +137,7 @@ impl From<ActivityFilter> for AgreementFilter {
     responses(
         (status = 200, description = "An IATI 2.03 activity file", content_type = "application/xml",
          body = String,
-         example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\" generated-datetime=\"2026-11-30T08:00:00Z\">\n<iati-activity last-updated-datetime=\"2024-06-24T09:00:00Z\" xml:lang=\"en\">\n  <iati-identifier>XX-COOP-REGISTRY-1</iati-identifier>\n  <reporting-org ref=\"XX-COOP-REGISTRY\" type=\"40\">\n    <narrative xml:lang=\"en\">Cooperation Registry</narrative>\n  </reporting-org>\n  <title>\n    <narrative xml:lang=\"en\">Regional project on digital government</narrative>\n  </title>\n  <description type=\"1\">\n    <narrative xml:lang=\"en\">Regional project on digital government</narrative>\n  </description>\n  <participating-org role=\"3\" type=\"40\">\n    <narrative xml:lang=\"en\">Astana Civil Service Hub</narrative>\n  </participating-org>\n  <activity-status code=\"4\"/>\n  <activity-date type=\"2\" iso-date=\"2021-03-01\"/>\n  <activity-date type=\"4\" iso-date=\"2023-12-31\"/>\n  <recipient-country code=\"KZ\"/>\n</iati-activity>\n</iati-activities>\n")),
+         example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\" generated-datetime=\"2026-11-30T08:00:00Z\">\n<iati-activity last-updated-datetime=\"2024-06-24T09:00:00Z\" xml:lang=\"en\">\n  <iati-identifier>XX-COOP-REGISTRY-1</iati-identifier>\n  <reporting-org ref=\"XX-COOP-REGISTRY\" type=\"40\">\n    <narrative xml:lang=\"en\">Cooperation Registry</narrative>\n  </reporting-org>\n  <title>\n    <narrative xml:lang=\"en\">Regional project on digital government</narrative>\n  </title>\n  <description type=\"1\">\n    <narrative xml:lang=\"en\">Regional project on digital government</narrative>\n  </description>\n  <participating-org role=\"3\" type=\"40\">\n    <narrative xml:lang=\"en\">Astana Civil Service Hub</narrative>\n  </participating-org>\n  <activity-status code=\"4\"/>\n  <activity-date type=\"2\" iso-date=\"2021-03-01\"/>\n  <activity-date type=\"4\" iso-date=\"2023-12-31\"/>\n  <recipient-country code=\"KZ\"/>\n  <document-link url=\"https://example.org/documents/project-report.pdf\" format=\"application/pdf\">\n    <title>\n      <narrative xml:lang=\"en\">Final report of the project</narrative>\n    </title>\n    <category code=\"A08\"/>\n    <language code=\"en\"/>\n    <document-date iso-date=\"2024-03-01\"/>\n  </document-link>\n</iati-activity>\n</iati-activities>\n")),
         (status = 400, response = responses::BadRequest),
         (status = 401, response = responses::Unauthorized),
         (status = 404, response = responses::NotFound),
@@ -473,9 +483,71 @@ impl<'a> Activity<'a> {
                         .with_attribute(("code", code.as_str()))
                         .write_empty()?;
                 }
+                for document in &a.documents {
+                    document_link(w, lang, document)?;
+                }
                 Ok(())
             })?;
         Ok(())
+    }
+}
+
+/// `document-link`: the document's URL, its media type as its name's extension says
+/// ([`media_type`]), its title, its category's IATI code, its language (the ISO 639-1 code
+/// IATI takes, when the tag's language has one) and its date.
+fn document_link(w: &mut Writer<Vec<u8>>, lang: &str, document: &Document) -> std::io::Result<()> {
+    w.create_element("document-link")
+        .with_attributes([
+            ("url", document.url.as_str()),
+            ("format", media_type(&document.url)),
+        ])
+        .write_inner_content(|w| {
+            w.create_element("title")
+                .write_inner_content(|w| narrative(w, lang, &document.title))?;
+            w.create_element("category")
+                .with_attribute(("code", document.category.iati_code()))
+                .write_empty()?;
+            let language = document
+                .language
+                .as_deref()
+                .and_then(|tag| tag.split('-').next())
+                .filter(|primary| primary.len() == 2);
+            if let Some(code) = language {
+                w.create_element("language")
+                    .with_attribute(("code", code))
+                    .write_empty()?;
+            }
+            if let Some(date) = document.published_on {
+                w.create_element("document-date")
+                    .with_attribute(("iso-date", date.format("%Y-%m-%d").to_string().as_str()))
+                    .write_empty()?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// The IANA media type of a document, from the extension of its URL's path (`.pdf`, `.docx`…);
+/// `text/html`, a web page, when the extension says nothing known.
+pub fn media_type(url: &str) -> &'static str {
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_ascii_lowercase())
+        .unwrap_or_default();
+    let extension = path.rsplit_once('.').map_or("", |(_, e)| e);
+    match extension {
+        "pdf" => "application/pdf",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "zip" => "application/zip",
+        _ => "text/html",
     }
 }
 
@@ -600,6 +672,8 @@ mod tests {
             kind: AgreementKind::JointProject,
             status,
             signed_on: Some(day(2021, 3, 1)),
+            entered_into_force_on: None,
+            expires_on: None,
             starts_on: Some(day(2021, 3, 1)),
             ends_on: Some(day(2027, 12, 31)),
             summary: None,
@@ -607,12 +681,10 @@ mod tests {
             parties: roles
                 .iter()
                 .enumerate()
-                .map(|(i, role)| Party {
-                    partner_id: i as i64 + 1,
-                    role: *role,
-                })
+                .map(|(i, role)| Party::new(i as i64 + 1, *role))
                 .collect(),
             country_codes: vec!["KZ".into(), "GE".into()],
+            documents: Vec::new(),
             created_at: at,
             updated_at: at,
             version: 2,
@@ -678,5 +750,46 @@ mod tests {
         assert!(xml.contains(r#"<activity-status code="4"/>"#));
         assert!(xml.contains(r#"<activity-date type="4" iso-date="2027-12-31"/>"#));
         assert!(xml.contains(r#"<recipient-country code="GE"/>"#));
+    }
+
+    #[test]
+    fn documents_are_linked_with_their_category_format_language_and_date() {
+        let partners: HashMap<i64, Partner> = [(1, partner(1, PartnerKind::Academic))]
+            .into_iter()
+            .collect();
+        let a = Agreement {
+            documents: vec![
+                Document {
+                    title: "Report & annex".into(),
+                    url: "https://example.org/r.PDF?a=1&b=2".into(),
+                    category: crate::documents::DocumentCategory::Report,
+                    language: Some("kk-Latn".into()),
+                    published_on: Some(day(2024, 3, 1)),
+                },
+                Document {
+                    title: "Page".into(),
+                    url: "https://example.org/page".into(),
+                    category: crate::documents::DocumentCategory::WebPage,
+                    language: Some("kok".into()),
+                    published_on: None,
+                },
+            ],
+            ..agreement(AgreementStatus::Expired, &[PartyRole::Signatory])
+        };
+        let activity = Activity::of(&a, &partners, day(2030, 1, 1)).expect("published");
+        let mut w = Writer::new(Vec::new());
+        activity
+            .write(&mut w, &FeedSettings::default())
+            .expect("written");
+        let xml = String::from_utf8(w.into_inner()).expect("UTF-8");
+        assert!(xml.contains(concat!(
+            r#"<document-link url="https://example.org/r.PDF?a=1&amp;b=2" format="application/pdf">"#,
+            r#"<title><narrative xml:lang="en">Report &amp; annex</narrative></title>"#,
+            r#"<category code="A08"/><language code="kk"/><document-date iso-date="2024-03-01"/>"#,
+            "</document-link>",
+            r#"<document-link url="https://example.org/page" format="text/html">"#,
+            r#"<title><narrative xml:lang="en">Page</narrative></title>"#,
+            r#"<category code="A12"/></document-link>"#,
+        )), "{xml}");
     }
 }

@@ -77,6 +77,34 @@ async fn seed_demo_loads_the_hubs_public_record_and_marked_examples_once(app: Te
     assert_eq!(project[0]["status"], "expired");
     assert_eq!(project[0]["starts_on"], "2021-08-24");
     assert_eq!(project[0]["ends_on"], "2023-12-31");
+    assert_eq!(project[0]["expires_on"], "2023-12-31");
+    // Examples link to documents, and carry party lifecycles.
+    let skills = app.walk("/api/v1/agreements?q=digital%20skills").await;
+    assert_eq!(skills.len(), 1);
+    assert_eq!(skills[0]["documents"].as_array().map(Vec::len), Some(2));
+    assert!(
+        skills[0]["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|d| d["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://example.org/")))
+    );
+    let in_force = app
+        .walk("/api/v1/agreements?party_active_on=2025-06-01")
+        .await;
+    let titles: Vec<&str> = in_force
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Example: grant for case studies on public-service innovation",
+            "Example: joint project on digital skills for civil servants"
+        ]
+    );
     assert_eq!(
         project[0]["country_codes"].as_array().map(Vec::len),
         Some(7)

@@ -566,6 +566,7 @@ async fn the_iati_activity_file_publishes_joint_projects_by_the_documented_rules
         json!({
             "title": "Regional project on digital government",
             "kind": "joint_project", "status": "active", "signed_on": day_text(past),
+            "entered_into_force_on": day_text(past),
             "starts_on": day_text(past), "ends_on": day_text(future),
             "summary": "Capacity building for e-government in seven countries.",
             "parties": [
@@ -763,6 +764,7 @@ async fn the_iati_activity_file_is_a_404_when_nothing_is_left_to_publish(app: Te
     for (query, field) in [
         ("?status=lost", "status"),
         ("?active_on=2025-13-01", "active_on"),
+        ("?party_active_on=2025-13-01", "party_active_on"),
     ] {
         let body = problem(activities(&app, query).await, 400).await;
         let named = body["errors"][0]["field"].as_str().unwrap_or_default();

@@ -97,7 +97,8 @@ async fn several_values_are_given_comma_separated_or_repeated(app: TestApp) {
         created(
             &app,
             "/api/v1/agreements",
-            json!({"title": title, "kind": "grant", "status": status, "signed_on": signed}),
+            json!({"title": title, "kind": "grant", "status": status, "signed_on": signed,
+                   "entered_into_force_on": (status == "active").then_some(signed)}),
         )
         .await;
     }

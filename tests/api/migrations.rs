@@ -57,6 +57,8 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     // Back to before that migration: the ones after it go first.
     for version in [
         "20261130000024",
+        "20261130000023",
+        "20261130000022",
         "20261130000021",
         "20261130000020",
         "20261130000016",
@@ -116,6 +118,34 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         .expect("agreement 2");
     assert!(bare.parties.is_empty() && bare.country_codes.is_empty());
 
+    // Documents (migration 22): none yet, on every record that was there.
+    assert!(agreement.documents.is_empty() && bare.documents.is_empty());
+    assert!(event.documents.is_empty());
+    // The lifecycle (migration 23): no dates yet, the agreement's nor its parties'; the
+    // parties are as they were, and none is in force on any day.
+    assert_eq!(
+        (agreement.entered_into_force_on, agreement.expires_on),
+        (None, None)
+    );
+    assert!(agreement.parties.iter().all(|p| p.signed_on.is_none()
+        && p.entered_into_force_on.is_none()
+        && p.withdrew_on.is_none()));
+    let in_force = coop_registry::agreements::AgreementFilter {
+        party_active_on: chrono::NaiveDate::from_ymd_opt(2024, 6, 1),
+        ..Default::default()
+    };
+    let found: Vec<i64> = agreements::matching(&in_force)
+        .select(coop_registry::schema::agreements::id)
+        .load(&mut conn)
+        .expect("filters");
+    assert!(found.is_empty());
+    let rows: i64 = coop_registry::schema::agreement_parties::table
+        .filter(coop_registry::schema::agreement_parties::signed_on.is_null())
+        .count()
+        .get_result(&mut conn)
+        .expect("counts");
+    assert_eq!(rows, 2, "both party rows kept, without dates");
+
     // Partners written before identifiers have none, and keep everything else.
     let partner = coop_registry::partners::queries::find(&mut conn, 2)
         .expect("reads")
@@ -155,4 +185,86 @@ fn sqlite_existing_relations_are_copied_into_their_rows() {
 )]
 fn postgres_existing_relations_are_copied_into_their_rows() {
     existing_relations_are_copied_into_their_rows(Backend::Postgres);
+}
+
+/// Reverting the lifecycle migration (23) takes the party dates out of the parties' JSON too,
+/// so that the service before it reads every agreement again; the documents migration (22)
+/// reverts after it.
+fn the_lifecycle_migration_reverts_with_dates_stored(backend: Backend) {
+    use coop_registry::db::ConnectionFactory;
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+
+    #[derive(QueryableByName)]
+    struct Parties {
+        #[diesel(sql_type = Text)]
+        parties: String,
+    }
+
+    let database = TestDatabase::create(backend);
+    coop_registry::app::prepare_database(
+        &Db::new(&Settings::with_database(database.url())).expect("the database opens"),
+    )
+    .expect("migrations apply");
+    let mut conn = ConnectionFactory::new(database.url())
+        .expect("a database URL")
+        .connect()
+        .expect("connects");
+    conn.batch_execute(
+        r#"INSERT INTO partners (id, name, name_key, kind, search_text, created_at, updated_at, version)
+             VALUES (1, 'One', 'one', 'government', 'one', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1),
+                    (2, 'Two', 'two', 'government', 'two', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1);
+         INSERT INTO agreements (id, title, kind, status, signed_on, entered_into_force_on, search_text,
+                                 created_at, updated_at, version, parties, documents)
+             VALUES (1, 'A', 'joint_project', 'signed', '2024-01-01', '2024-02-01', 'a',
+                     '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1,
+                     '[{"partner_id":2,"role":"signatory","signed_on":"2024-01-01","entered_into_force_on":"2024-02-01"},{"partner_id":1,"role":"funding"}]',
+                     '[{"title":"T","url":"https://example.org/t.pdf","category":"report","language":null,"published_on":null}]'),
+                    (2, 'B', 'joint_project', 'draft', NULL, NULL, 'b',
+                     '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1, '[{"partner_id":1,"role":"observer"}]', '[]');
+         INSERT INTO agreement_parties (agreement_id, partner_id, role, position, signed_on, entered_into_force_on)
+             VALUES (1, 2, 'signatory', 0, '2024-01-01', '2024-02-01'), (1, 1, 'funding', 1, NULL, NULL),
+                    (2, 1, 'observer', 0, NULL, NULL);"#,
+    )
+    .expect("rows with dates");
+    let directory = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
+    for version in ["20261130000023", "20261130000022"] {
+        let reverted = conn
+            .revert_last_migration(chain.clone())
+            .expect("the last migration reverts");
+        assert_eq!(reverted.to_string(), version);
+    }
+    let lists: Vec<Parties> = diesel::sql_query("SELECT parties FROM agreements ORDER BY id")
+        .load(&mut conn)
+        .expect("reads");
+    let lists: Vec<&str> = lists.iter().map(|l| l.parties.as_str()).collect();
+    assert_eq!(
+        lists,
+        [
+            r#"[{"partner_id":2,"role":"signatory"},{"partner_id":1,"role":"funding"}]"#,
+            r#"[{"partner_id":1,"role":"observer"}]"#
+        ]
+    );
+    conn.run_pending_migrations(chain)
+        .expect("the migrations apply again");
+}
+
+#[test]
+fn sqlite_the_lifecycle_migration_reverts_with_dates_stored() {
+    the_lifecycle_migration_reverts_with_dates_stored(Backend::Sqlite);
+}
+
+#[test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set"
+)]
+fn postgres_the_lifecycle_migration_reverts_with_dates_stored() {
+    the_lifecycle_migration_reverts_with_dates_stored(Backend::Postgres);
 }

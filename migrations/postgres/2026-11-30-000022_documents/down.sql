@@ -1,0 +1,2 @@
+ALTER TABLE events DROP COLUMN documents;
+ALTER TABLE agreements DROP COLUMN documents;
