@@ -181,9 +181,11 @@ pub fn prepare_database(db: &Db) -> Result<Vec<String>, SetupError> {
     db.migrate(load_reference_data)
 }
 
-/// The reference data a new registry needs: the ISO 3166 countries.
+/// The reference data a registry needs: the ISO 3166 countries, with their names in the hub's
+/// languages.
 pub fn load_reference_data(conn: &mut DbConnection) -> QueryResult<()> {
-    countries::queries::load_iso_countries(conn).map(drop)
+    countries::queries::load_iso_countries(conn)?;
+    countries::queries::add_iso_names(conn).map(drop)
 }
 
 /// Every documented route, part by part, each with the access it needs.

@@ -3,6 +3,7 @@
 //! ([`Described`]). A resource module describes itself and gets its routes and its part of
 //! the OpenAPI document from here; the behaviour of each operation is in `crate::resource`.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -29,6 +30,7 @@ use crate::pagination::PageParams;
 use crate::resource::{self, Resource};
 use crate::routing::Routes;
 use crate::shape::{Embedding, Include, Shape, ShapeParams};
+use crate::translations::Text;
 
 /// What a resource says about itself, from which its routes and its operations in the OpenAPI
 /// document are made.
@@ -60,6 +62,8 @@ pub trait Described: Resource<Filter: IntoParams + DeserializeOwned> {
     type Page: ToSchema;
     /// The records it refers to that `include=` can embed in it.
     const INCLUDES: &'static [Include] = &[];
+    /// Its fields that have texts in other languages (`translations`, `display`).
+    const TRANSLATED: &'static [Text];
 
     /// The key a path names, or the error that answers it.
     fn key_from_path(text: &str) -> Result<Self::Key, ApiError>;
@@ -102,9 +106,10 @@ async fn list<R: Described>(
     QueryParams(filter): QueryParams<R::Filter>,
     QueryParams(shaping): QueryParams<ShapeParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let shape = shape::<R>(&shaping)?;
+    let shape = shape::<R>(&req, &shaping)?;
     let read_page = R::read_page(&req)?;
-    resource::list_read_by::<R>(&db, &req, page, filter, shape, read_page).await
+    let page = resource::list_read_by::<R>(&db, &req, page, filter, shape, read_page).await?;
+    Ok(varies_by_language(page))
 }
 
 async fn get<R: Described>(
@@ -114,18 +119,39 @@ async fn get<R: Described>(
     QueryParams(shaping): QueryParams<ShapeParams>,
 ) -> Result<HttpResponse, ApiError> {
     let key = R::key_from_path(&path)?;
-    let shape = shape::<R>(&shaping)?;
-    resource::get::<R>(&db, &req, key, shaping, shape).await
+    let shape = shape::<R>(&req, &shaping)?;
+    let record = resource::get::<R>(&db, &req, key, shaping, shape).await?;
+    Ok(varies_by_language(record))
 }
 
-/// How `fields=` and `include=` shape the resource's records.
-fn shape<R: Described>(shaping: &ShapeParams) -> Result<Shape, ApiError> {
+/// How `fields=`, `include=` and `lang=` (or `Accept-Language`) shape the resource's records.
+fn shape<R: Described>(req: &HttpRequest, shaping: &ShapeParams) -> Result<Shape, ApiError> {
     let fields = if shaping.fields.is_some() {
         field_names::<R>()
     } else {
         Vec::new()
     };
-    Shape::parse(shaping, &fields, R::INCLUDES)
+    let accept_language = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok());
+    Shape::parse(
+        shaping,
+        &fields,
+        R::INCLUDES,
+        R::TRANSLATED,
+        accept_language,
+    )
+}
+
+/// A read of records answers by `Accept-Language` too (their `display`), so caches keep one
+/// copy per language.
+fn varies_by_language(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().append(
+        header::VARY,
+        header::HeaderValue::from_static("Accept-Language"),
+    );
+    response
 }
 
 /// The members of the resource's records, as its schema names them: its key first.
@@ -560,6 +586,9 @@ fn shaped_schema<R: Described>(schemas: &[(String, RefOr<Schema>)]) -> RefOr<Sch
             }
         }
     }
+    object["properties"]["display"] =
+        serde_json::to_value(crate::translations::display_schema(R::TRANSLATED))
+            .unwrap_or_default();
     object.insert("examples".into(), json!([example]));
     serde_json::from_value(json).unwrap_or_else(|_| R::Item::schema())
 }
@@ -599,6 +628,26 @@ fn shape_parameters<R: Described>() -> Vec<Parameter> {
         &format!("{item}Field"),
         json!(names.iter().take(2).collect::<Vec<_>>()),
     )];
+    parameters.push(
+        ParameterBuilder::new()
+            .name("lang")
+            .parameter_in(ParameterIn::Query)
+            .description(Some(
+                "Adds `display`: the translatable fields in the first of these languages \
+                 (BCP 47 tags, comma-separated, best first) the record has texts in, else their \
+                 canonical text. Without it, `Accept-Language` asks the same. The answer then \
+                 says `Content-Language`, and its ETag is weak.",
+            ))
+            .required(Required::False)
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(200))
+                    .pattern(Some(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*( *, *[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)*$")),
+            ))
+            .example(Some(json!("ru")))
+            .build(),
+    );
     if let Some(first) = R::INCLUDES.first() {
         parameters.push(list_parameter(
             "include",

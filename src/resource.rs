@@ -7,7 +7,7 @@
 use std::fmt::Display;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::EntityTag;
+use actix_web::http::header::{self, EntityTag, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -195,9 +195,15 @@ pub async fn list_read_by<L: Listed>(
     let builder = PageBuilder::new(sort, page.limit()?);
     let (cursor, fetch, with_total) = (page.cursor(&sort)?, builder.fetch(), page.with_total());
     let known = NoneMatch::of(req);
+    // A page in other languages is another representation: its tag says which.
+    let languages = shape.languages_key();
     let listing = db
         .read(move |conn| {
-            let tag = pagination::list_etag(&audit::mark(conn)?);
+            let mark = audit::mark(conn)?;
+            let tag = match languages.as_str() {
+                "" => pagination::list_etag(&mark),
+                languages => pagination::list_etag(&format!("{mark}.{languages}")),
+            };
             if known.holds(&tag) {
                 return Ok(Listing::NotModified(tag));
             }
@@ -205,22 +211,38 @@ pub async fn list_read_by<L: Listed>(
             let mut filter = filter;
             L::plan(conn, &mut filter)?;
             let mut rows = read_page(conn, &filter, sort, cursor.as_ref(), fetch)?;
-            shape.apply(conn, rows.iter_mut().map(|row| &mut row.json).collect())?;
-            Ok(Listing::Page { tag, rows, total })
+            let shaped = shape.apply(conn, rows.iter_mut().map(|row| &mut row.json).collect())?;
+            let language = shaped.content_language();
+            Ok(Listing::Page {
+                tag,
+                rows,
+                total,
+                language,
+            })
         })
         .await?;
-    let (tag, mut rows, total) = match listing {
+    let (tag, mut rows, total, language) = match listing {
         Listing::NotModified(tag) => return Ok(not_modified(&tag)),
-        Listing::Page { tag, rows, total } => (tag, rows, total),
+        Listing::Page {
+            tag,
+            rows,
+            total,
+            language,
+        } => (tag, rows, total, language),
     };
     let next_cursor = builder.cut(&mut rows);
-    Ok(pagination::respond(
-        req,
-        &tag,
-        &rows,
-        next_cursor.as_deref(),
-        total,
-    ))
+    let page = pagination::respond(req, &tag, &rows, next_cursor.as_deref(), total);
+    Ok(with_content_language(page, language))
+}
+
+/// `response` with `Content-Language` when its records are shown in a language.
+fn with_content_language(mut response: HttpResponse, language: Option<String>) -> HttpResponse {
+    if let Some(value) = language.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value);
+    }
+    response
 }
 
 /// What a list read found: a page, or that the client's copy is current.
@@ -230,6 +252,7 @@ enum Listing {
         tag: EntityTag,
         rows: Vec<RenderedItem>,
         total: Option<i64>,
+        language: Option<String>,
     },
 }
 
@@ -248,15 +271,19 @@ pub async fn get<R: Resource>(
             .await?;
         return Ok(respond_with_etag(req, R::version(&item), &item));
     }
-    let (json, tag) = db
+    let (json, tag, language) = db
         .read_point(move |conn| {
             let item = R::find(conn, &key)?.ok_or_else(|| R::not_found(&key))?;
             let mut json = render_json(&item)?;
-            let embedded = shape.apply(conn, vec![&mut json])?;
-            Ok((json, Shape::etag(&params, R::version(&item), &embedded)))
+            let shaped = shape.apply(conn, vec![&mut json])?;
+            let tag = shape.etag(&params, R::version(&item), &shaped.embedded);
+            Ok((json, tag, shaped.content_language()))
         })
         .await?;
-    Ok(respond_with_weak_etag(req, &tag, json))
+    Ok(with_content_language(
+        respond_with_weak_etag(req, &tag, json),
+        language,
+    ))
 }
 
 /// `POST` on a collection: 201 with `Location` and `ETag`.

@@ -15,6 +15,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        translations -> Text,
     }
 }
 
@@ -34,6 +35,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         identifiers -> Text,
+        translations -> Text,
     }
 }
 
@@ -75,6 +77,7 @@ diesel::table! {
         parties -> Text,
         country_codes -> Text,
         documents -> Text,
+        translations -> Text,
     }
 }
 
@@ -117,6 +120,7 @@ diesel::table! {
         version -> BigInt,
         participants -> Text,
         documents -> Text,
+        translations -> Text,
     }
 }
 

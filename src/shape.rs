@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::http::render_json;
+use crate::translations::{Preference, Text, display};
 
 /// The shaping parameters as sent: comma-separated lists (a repeated parameter has been joined
 /// with commas by `crate::http::QueryParams`).
@@ -30,6 +31,7 @@ use crate::http::render_json;
 pub struct ShapeParams {
     pub fields: Option<String>,
     pub include: Option<String>,
+    pub lang: Option<String>,
 }
 
 /// A record another one refers to, which `include=` can embed.
@@ -91,6 +93,29 @@ pub struct Shape {
     /// The members to keep, in the record's order; `None` keeps all.
     fields: Option<BTreeSet<String>>,
     includes: Vec<&'static Include>,
+    /// The languages asked for, and the record's fields that have texts in them: a `display`.
+    display: Option<(Preference, &'static [Text])>,
+}
+
+/// What shaping a set of records did: the records it embedded, and the languages of the
+/// `display`s it wrote.
+#[derive(Default)]
+pub struct Shaped {
+    pub embedded: Vec<Embedded>,
+    pub languages: BTreeSet<String>,
+}
+
+impl Shaped {
+    /// The `Content-Language` of the answer, when a `display` is in a language.
+    pub fn content_language(&self) -> Option<String> {
+        (!self.languages.is_empty()).then(|| {
+            self.languages
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
 }
 
 impl Shape {
@@ -99,18 +124,30 @@ impl Shape {
         Self {
             fields: None,
             includes: Vec::new(),
+            display: None,
         }
     }
 
     /// Reads the parameters for a resource whose records have the members `fields` (the first
-    /// is its key, always kept) and can embed `includes`: a 400 naming the parameter, and what
-    /// it takes, for a name it does not know.
+    /// is its key, always kept), can embed `includes` and have texts in other languages for
+    /// `translated`: a 400 naming the parameter, and what it takes, for a name it does not
+    /// know. Without `lang=`, the request's `Accept-Language` asks for the languages.
     pub fn parse(
         params: &ShapeParams,
         fields: &[String],
         includes: &'static [Include],
+        translated: &'static [Text],
+        accept_language: Option<&str>,
     ) -> Result<Self, ApiError> {
         let mut shape = Self::plain();
+        let preference = match (&params.lang, accept_language) {
+            (Some(lang), _) => Some(Preference::from_param(lang)),
+            (None, Some(header)) => Some(Preference::from_header(header)),
+            (None, None) => None,
+        };
+        shape.display = preference
+            .filter(|p| !p.is_empty() && !translated.is_empty())
+            .map(|p| (p, translated));
         if let Some(text) = &params.include {
             for path in names("include", text)? {
                 let include = includes
@@ -141,7 +178,7 @@ impl Shape {
     }
 
     pub fn is_plain(&self) -> bool {
-        self.fields.is_none() && self.includes.is_empty()
+        self.fields.is_none() && self.includes.is_empty() && self.display.is_none()
     }
 
     /// Shapes rendered records in place, reading each include's records in one statement; what
@@ -150,16 +187,16 @@ impl Shape {
         &self,
         conn: &mut DbConnection,
         mut records: Vec<&mut Bytes>,
-    ) -> Result<Vec<Embedded>, ApiError> {
+    ) -> Result<Shaped, ApiError> {
+        let mut shaped = Shaped::default();
         if self.is_plain() {
-            return Ok(Vec::new());
+            return Ok(shaped);
         }
         let mut parsed = records
             .iter()
             .map(|json| serde_json::from_slice::<Members>(json.as_ref()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::internal("a rendered record is not a JSON object", e))?;
-        let mut embedded = Vec::new();
         for include in &self.includes {
             let keys = references(&parsed, include.at)?;
             let found = if keys.is_empty() {
@@ -174,25 +211,50 @@ impl Shape {
             for record in &mut parsed {
                 embed(record, include.at, &by_key)?;
             }
-            embedded.extend(found);
+            shaped.embedded.extend(found);
         }
         for (json, mut record) in records.iter_mut().zip(parsed) {
+            let display = match &self.display {
+                Some((preference, translated)) => {
+                    let mut texts = serde_json::Map::new();
+                    let names = translated.iter().map(|t| t.name).chain(["translations"]);
+                    for name in names {
+                        texts.insert(name.to_owned(), record.value(name)?);
+                    }
+                    let shown = display(&texts, translated, preference, &mut shaped.languages);
+                    Some(to_raw(&shown)?)
+                }
+                None => None,
+            };
             if let Some(kept) = &self.fields {
                 record.0.retain(|(name, _)| kept.contains(name));
             }
+            if let Some(display) = display {
+                record.0.push(("display".to_owned(), display));
+            }
             **json = render_json(&record)?;
         }
-        Ok(embedded)
+        Ok(shaped)
+    }
+
+    /// The languages asked for, as they shape the representation (empty: none).
+    pub fn languages_key(&self) -> String {
+        self.display
+            .as_ref()
+            .map(|(preference, _)| preference.key())
+            .unwrap_or_default()
     }
 
     /// The weak ETag of a record at `version` shaped by `params` with `embedded` in it: one
     /// tag per representation (RFC 9110, 8.8.3), changing with any record it shows.
-    pub fn etag(params: &ShapeParams, version: i64, embedded: &[Embedded]) -> EntityTag {
+    pub fn etag(&self, params: &ShapeParams, version: i64, embedded: &[Embedded]) -> EntityTag {
         let mut hash = Sha256::new();
         for part in [&params.fields, &params.include] {
             hash.update(part.as_deref().unwrap_or("").as_bytes());
             hash.update([0]);
         }
+        hash.update(self.languages_key().as_bytes());
+        hash.update([0]);
         let mut versions: Vec<(&str, i64)> = embedded
             .iter()
             .map(|record| (record.key.as_str(), record.version))
@@ -431,9 +493,10 @@ mod tests {
         let params = ShapeParams {
             fields: fields.map(str::to_owned),
             include: include.map(str::to_owned),
+            lang: None,
         };
         let fields = ["id", "name", "country_code"].map(str::to_owned);
-        Shape::parse(&params, &fields, &INCLUDES)
+        Shape::parse(&params, &fields, &INCLUDES, &[], None)
     }
 
     fn message(error: ApiError) -> String {
@@ -508,7 +571,9 @@ mod tests {
         let params = |include: &str| ShapeParams {
             fields: None,
             include: Some(include.to_owned()),
+            lang: None,
         };
+        let shape = Shape::plain();
         let at = |version| {
             vec![Embedded {
                 key: "KZ".to_owned(),
@@ -516,11 +581,11 @@ mod tests {
                 json: Bytes::new(),
             }]
         };
-        let tag = Shape::etag(&params("country"), 3, &at(1));
+        let tag = shape.etag(&params("country"), 3, &at(1));
         assert!(tag.weak && tag.tag().starts_with("3-"));
-        assert_eq!(tag, Shape::etag(&params("country"), 3, &at(1)));
-        assert_ne!(tag, Shape::etag(&params("country"), 3, &at(2)));
-        assert_ne!(tag, Shape::etag(&params("country"), 4, &at(1)));
-        assert_ne!(tag, Shape::etag(&params("agreement"), 3, &at(1)));
+        assert_eq!(tag, shape.etag(&params("country"), 3, &at(1)));
+        assert_ne!(tag, shape.etag(&params("country"), 3, &at(2)));
+        assert_ne!(tag, shape.etag(&params("country"), 4, &at(1)));
+        assert_ne!(tag, shape.etag(&params("agreement"), 3, &at(1)));
     }
 }

@@ -128,6 +128,7 @@ impl Resource for Agreements {
 }
 
 impl Described for Agreements {
+    const TRANSLATED: &'static [crate::translations::Text] = super::model::TRANSLATED;
     const PLURAL: &'static str = "agreements";
     const ONE: &'static str = "an agreement";
     const KEY: (&'static str, &'static str) = ("id", "The agreement's id");

@@ -16,6 +16,7 @@ use crate::partners::model::PartnerKinds;
 use crate::schema::agreements;
 use crate::sql::JsonList;
 use crate::text_enum;
+use crate::translations::{self, Text, Translations};
 use crate::validation::{Validator, search_text};
 
 text_enum! {
@@ -194,6 +195,8 @@ pub struct Agreement {
     /// Links to documents about it, in the order given.
     #[diesel(deserialize_as = JsonList<Document>)]
     pub documents: Vec<Document>,
+    #[schema(schema_with = translations_schema)]
+    pub translations: Translations,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[diesel(deserialize_as = crate::time::StoredTimestamp)]
@@ -287,6 +290,22 @@ pub struct AgreementInput {
     #[diesel(skip_insertion)]
     #[diesel(skip_update)]
     pub documents: Vec<Document>,
+    #[serde(default)]
+    #[schema(schema_with = translations_schema)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub translations: Translations,
+}
+
+/// The fields of an agreement that have texts in other languages.
+pub const TRANSLATED: &[Text] = &[Text::line("title", 300), Text::lines("summary", 10_000)];
+
+fn translations_schema() -> RefOr<Schema> {
+    translations::schema(
+        TRANSLATED,
+        json!({"ru": {"title": "Меморандум о взаимопонимании в области цифрового правительства"},
+               "ko": {"title": "디지털 정부 협력 양해각서"}}),
+    )
 }
 
 /// The body of PATCH: a JSON Merge Patch of the agreement's [`AgreementInput`], for the OpenAPI document
@@ -392,8 +411,13 @@ impl AgreementInput {
             .collect();
         v.no_repeats("country_codes", "", country_codes.iter());
         let documents = documents::check(v, "documents", self.documents);
+        let translations = self.translations.check(v, TRANSLATED);
         AgreementChanges {
-            search_text: search_text([Some(title.as_str()), summary.as_deref()]),
+            search_text: search_text(
+                [Some(title.as_str()), summary.as_deref()]
+                    .into_iter()
+                    .chain(translations.texts().map(Some)),
+            ),
             fields: AgreementInput {
                 title,
                 signed_on,
@@ -403,6 +427,7 @@ impl AgreementInput {
                 document_url,
                 country_codes,
                 documents,
+                translations,
                 ..self
             },
         }
@@ -627,6 +652,7 @@ mod tests {
             parties: vec![Party::new(1, PartyRole::Signatory)],
             country_codes: vec!["kz".into(), "KR".into()],
             documents: Vec::new(),
+            translations: Default::default(),
         }
     }
 

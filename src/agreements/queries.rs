@@ -162,6 +162,7 @@ pub fn insert(conn: &mut DbConnection, mut draft: AgreementChanges) -> QueryResu
     let code_list = std::mem::take(&mut draft.fields.country_codes);
     let (parties, country_codes) = (JsonList::text(&party_list)?, JsonList::text(&code_list)?);
     let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
+    let translations = draft.fields.translations.text()?;
     let agreement: Agreement =
         crate::on_backend!(conn, |c| diesel::insert_into(agreements::table)
             .values((
@@ -169,6 +170,7 @@ pub fn insert(conn: &mut DbConnection, mut draft: AgreementChanges) -> QueryResu
                 agreements::parties.eq(&parties),
                 agreements::country_codes.eq(&country_codes),
                 agreements::documents.eq(&documents),
+                agreements::translations.eq(&translations),
                 agreements::created_at.eq(now),
                 agreements::updated_at.eq(now),
                 agreements::version.eq(1),
@@ -191,6 +193,7 @@ pub fn update(
     let code_list = std::mem::take(&mut draft.fields.country_codes);
     let (parties, country_codes) = (JsonList::text(&party_list)?, JsonList::text(&code_list)?);
     let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
+    let translations = draft.fields.translations.text()?;
     let updated: Option<Agreement> = crate::on_backend!(conn, |c| diesel::update(
         agreements::table
             .find(id)
@@ -201,6 +204,7 @@ pub fn update(
         agreements::parties.eq(&parties),
         agreements::country_codes.eq(&country_codes),
         agreements::documents.eq(&documents),
+        agreements::translations.eq(&translations),
         agreements::updated_at.eq(now),
         agreements::version.eq(current.version + 1),
     ))

@@ -122,6 +122,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                     email: None,
                     description: Some(format!("Works on {}.", rng.pick(&TOPICS))),
                     identifiers: Vec::new(),
+                    translations: Default::default(),
                 };
                 let changes = checked(|v| input.check(v))?;
                 partner_ids.push(partners::queries::insert(conn, changes)?.id);
@@ -172,6 +173,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                         .map(|c| COUNTRIES[c].to_owned())
                         .collect(),
                     documents: Vec::new(),
+                    translations: Default::default(),
                 };
                 let draft = checked(|v| input.check(v, lifecycle))?;
                 agreement_ids.push(agreements::queries::insert(conn, draft)?.id);
@@ -208,6 +210,7 @@ pub fn generate(conn: &mut DbConnection, sizes: BenchSizes) -> Result<BenchSizes
                         })
                         .collect(),
                     documents: Vec::new(),
+                    translations: Default::default(),
                 };
                 let draft = checked(|v| input.check(v))?;
                 events::queries::insert(conn, draft)?;

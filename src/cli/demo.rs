@@ -6,7 +6,7 @@
 //! docs/demo-data.md says what is here, where the facts come from, and which dates are
 //! approximations (a date known only to the month or the year is stored as its first day).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::events::{self, EventInput, EventKind, Participant, ParticipantRole};
 use crate::partners::identifiers::Identifier;
 use crate::partners::{self, PartnerInput, PartnerKind};
+use crate::translations::Translations;
 use crate::validation::Validator;
 
 use AgreementKind as AK;
@@ -120,6 +121,71 @@ const fn org(
 }
 
 const UNDP_OFFICE: Option<&str> = Some("UNDP's country office.");
+
+/// Partners' official names in Russian, Kazakh and Korean: (partner key, language, name,
+/// acronym).
+const NAMES: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        "UNDP",
+        "ru",
+        "Программа развития Организации Объединённых Наций",
+        Some("ПРООН"),
+    ),
+    ("MOIS", "ko", "행정안전부", None),
+    ("NIA", "ko", "한국지능정보사회진흥원", None),
+    ("MPM", "ko", "인사혁신처", None),
+    ("NHI", "ko", "국가공무원인재개발원", None),
+    ("MOFA-KR", "ko", "외교부", None),
+    ("KOICA", "ko", "한국국제협력단", None),
+    (
+        "MIA",
+        "ru",
+        "Министерство внутренних дел Республики Казахстан",
+        Some("МВД"),
+    ),
+    (
+        "MIA",
+        "kk",
+        "Қазақстан Республикасы Ішкі істер министрлігі",
+        Some("ІІМ"),
+    ),
+    (
+        "ACSA-KZ",
+        "ru",
+        "Агентство Республики Казахстан по делам государственной службы",
+        None,
+    ),
+    (
+        "ACSA-KZ",
+        "kk",
+        "Қазақстан Республикасының Мемлекеттік қызмет істері агенттігі",
+        None,
+    ),
+    (
+        "APA-KZ",
+        "ru",
+        "Академия государственного управления при Президенте Республики Казахстан",
+        None,
+    ),
+    (
+        "APA-KZ",
+        "kk",
+        "Қазақстан Республикасы Президентінің жанындағы Мемлекеттік басқару академиясы",
+        None,
+    ),
+    (
+        "MFA-KZ",
+        "ru",
+        "Министерство иностранных дел Республики Казахстан",
+        Some("МИД"),
+    ),
+    (
+        "MFA-KZ",
+        "kk",
+        "Қазақстан Республикасы Сыртқы істер министрлігі",
+        None,
+    ),
+];
 
 /// The public identifiers of partners in other registries: (partner key, scheme, value).
 const IDENTIFIERS: &[(&str, &str, &str)] = &[
@@ -1118,6 +1184,7 @@ pub fn seed(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
                     .collect::<Result<_, ApiError>>()?,
                 country_codes: fact.countries.iter().map(|c| (*c).to_owned()).collect(),
                 documents: documents_of(fact.title),
+                translations: Translations::default(),
             };
             let id = ensure_agreement(conn, &mut report, input)?;
             agreement_ids.insert(fact.key, id);
@@ -1140,6 +1207,7 @@ pub fn seed(conn: &mut DbConnection) -> Result<SeedReport, ApiError> {
                 agreement_id,
                 description: fact.description.map(str::to_owned),
                 url: None,
+                translations: Translations::default(),
                 participants: fact
                     .participants
                     .iter()
@@ -1175,6 +1243,19 @@ fn partner_input(fact: &PartnerFact) -> PartnerInput {
                 value: (*value).to_owned(),
             })
             .collect(),
+        translations: Translations(
+            NAMES
+                .iter()
+                .filter(|(key, ..)| *key == fact.key)
+                .map(|(_, tag, name, acronym)| {
+                    let mut texts = BTreeMap::from([("name".to_owned(), (*name).to_owned())]);
+                    if let Some(acronym) = acronym {
+                        texts.insert("acronym".to_owned(), (*acronym).to_owned());
+                    }
+                    ((*tag).to_owned(), texts)
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -112,6 +112,7 @@ impl Resource for Countries {
 }
 
 impl Described for Countries {
+    const TRANSLATED: &'static [crate::translations::Text] = super::model::TRANSLATED;
     const PLURAL: &'static str = "countries";
     const ONE: &'static str = "a country";
     const KEY: (&'static str, &'static str) = ("code", "ISO 3166-1 alpha-2 code, any case");

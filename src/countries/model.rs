@@ -11,6 +11,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use crate::http::{merge_patch_schema, schema_requiring};
 use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::countries;
+use crate::translations::{self, Text, Translations};
 use crate::validation::{Validator, search_text};
 
 /// A country or territory, keyed by its ISO 3166-1 alpha-2 code.
@@ -20,6 +21,7 @@ use crate::validation::{Validator, search_text};
     "code": "KZ", "alpha3": "KAZ", "numeric": "398", "name": "Kazakhstan",
     "region": "Asia", "subregion": "Central Asia", "participant": true,
     "joined_on": "2013-03-13", "notes": "Founding member of the hub.",
+    "translations": {"kk": {"name": "Қазақстан"}, "ko": {"name": "카자흐스탄"}, "ru": {"name": "Казахстан"}},
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Country {
@@ -56,6 +58,8 @@ pub struct Country {
     #[schema(max_length = 5000)]
     #[schema(required = true)]
     pub notes: Option<String>,
+    #[schema(schema_with = translations_schema)]
+    pub translations: Translations,
     /// When the record was created (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2024-06-24T09:00:00.000000Z")]
@@ -128,6 +132,23 @@ pub struct CountryInput {
         pattern = r"^(?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x08\x0b-\x1f\x7f-\x9f]|\r\n)*$"
     )]
     pub notes: Option<String>,
+    /// The service fills in the names of the ISO data in the hub's languages where a country
+    /// has none in that language; a name given here wins, and is kept.
+    #[serde(default)]
+    #[schema(schema_with = translations_schema)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub translations: Translations,
+}
+
+/// The fields of a country that have texts in other languages.
+pub const TRANSLATED: &[Text] = &[Text::line("name", 200)];
+
+fn translations_schema() -> RefOr<Schema> {
+    translations::schema(
+        TRANSLATED,
+        json!({"ru": {"name": "Казахстан"}, "kk": {"name": "Қазақстан"}, "ko": {"name": "카자흐스탄"}}),
+    )
 }
 
 /// The body of POST, for the OpenAPI document: a [`CountryInput`] with its `code`, which
@@ -176,6 +197,8 @@ pub struct CountryChanges {
     #[diesel(embed)]
     pub fields: CountryInput,
     pub search_text: String,
+    /// `fields.translations`, as its column holds it.
+    pub translations: String,
 }
 
 impl CountryInput {
@@ -208,21 +231,31 @@ impl CountryInput {
             subregion: v.optional_single_line("subregion", self.subregion.as_deref(), 200),
             joined_on: v.date("joined_on", self.joined_on),
             notes: v.optional_multi_line("notes", self.notes.as_deref(), 5000),
+            translations: self.translations.check(v, TRANSLATED),
             ..self
         };
-        let search_text = search_text([
-            Some(code.as_str()),
-            Some(&fields.alpha3),
-            Some(&fields.name),
-            fields.region.as_deref(),
-            fields.subregion.as_deref(),
-            fields.notes.as_deref(),
-        ]);
+        let search_text = search_text(
+            [
+                Some(code.as_str()),
+                Some(&fields.alpha3),
+                Some(&fields.name),
+                fields.region.as_deref(),
+                fields.subregion.as_deref(),
+                fields.notes.as_deref(),
+            ]
+            .into_iter()
+            .chain(fields.translations.texts().map(Some)),
+        );
+        let translations = fields
+            .translations
+            .text()
+            .unwrap_or_else(|_| "{}".to_owned());
         (
             code,
             CountryChanges {
                 fields,
                 search_text,
+                translations,
             },
         )
     }
@@ -310,6 +343,7 @@ mod tests {
             participant: false,
             joined_on: None,
             notes: Some(" Declared independence in 2008.\n".into()),
+            translations: Default::default(),
         }
     }
 

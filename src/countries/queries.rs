@@ -3,11 +3,15 @@
 use diesel::dsl::Eq;
 use diesel::prelude::*;
 
+use std::collections::BTreeMap;
+
 use super::model::{Country, CountryChanges, CountryFilter, CountryInput};
+use crate::audit::{AuditAction, ResourceType};
 use crate::db::DbConnection;
 use crate::pagination::Rows;
 use crate::schema::countries;
 use crate::sql::DatabaseNow;
+use crate::translations::Translations;
 use crate::validation::{Validator, like_pattern};
 
 /// A new country row: the key, the checked fields and its version; the time stamps are the
@@ -162,6 +166,7 @@ pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
                 participant: false,
                 joined_on: None,
                 notes: None,
+                translations: iso_names(&country),
             };
             // The ISO data keeps every rule; checking it stores it as the API would.
             let (code, changes) = input.check(&mut Validator::new(), None);
@@ -176,6 +181,79 @@ pub fn load_iso_countries(conn: &mut DbConnection) -> QueryResult<usize> {
                 .execute(conn)?;
         }
         Ok(loaded)
+    })
+}
+
+/// The hub's languages: the ISO data's country names in them are loaded with it.
+pub const HUB_LANGUAGES: &[&str] = &["ru", "kk", "en", "ko", "ka", "hy", "az", "ky", "tg", "uz"];
+
+/// Who the audit log names for the names the service adds.
+const SERVICE_ACTOR: &str = "coop-registry";
+
+/// The ISO data's names of `country` in the hub's languages, by BCP 47 tag (the data writes
+/// `sr_Latn` for `sr-Latn`), in canonical case.
+fn iso_names(country: &keshvar::Country) -> Translations {
+    let mut names = BTreeMap::new();
+    for (key, name) in country.translations() {
+        let tag = key.replace('_', "-");
+        let primary = tag.split('-').next().unwrap_or_default();
+        let name = name.trim();
+        if !HUB_LANGUAGES.contains(&primary) || name.is_empty() {
+            continue;
+        }
+        let mut v = Validator::new();
+        let tag = v.language_tag("", &tag);
+        if v.is_empty() {
+            names.insert(tag, BTreeMap::from([("name".to_owned(), name.to_owned())]));
+        }
+    }
+    Translations(names)
+}
+
+/// Gives every country the ISO data's names in the hub's languages that it has none in (on an
+/// upgrade, or when the data gains one); a name the hub gave (an admin's) is kept. Each
+/// country changed gets a new version and an audit entry. Returns how many changed.
+pub fn add_iso_names(conn: &mut DbConnection) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let stored: Vec<Country> = countries::table.select(Country::as_select()).load(conn)?;
+        let mut changed = 0;
+        for current in stored {
+            let Ok(alpha2) = keshvar::Alpha2::try_from(current.code.as_str()) else {
+                continue;
+            };
+            let mut translations = current.translations.clone();
+            let mut added = false;
+            for (tag, texts) in iso_names(&alpha2.to_country()).0 {
+                let known = translations.0.keys().any(|t| t.eq_ignore_ascii_case(&tag));
+                if !known {
+                    translations.0.insert(tag, texts);
+                    added = true;
+                }
+            }
+            if !added {
+                continue;
+            }
+            let patch = serde_json::json!({ "translations": translations });
+            let input = crate::http::apply_patch::<_, CountryInput>(&current, &patch)
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?
+                .value;
+            let (code, changes) = input.check(&mut Validator::new(), Some(&current.code));
+            let Some(updated) = update(conn, &code, current.version, changes)? else {
+                continue;
+            };
+            crate::audit::record(
+                conn,
+                SERVICE_ACTOR,
+                AuditAction::Update,
+                ResourceType::Country,
+                &code,
+                Some(&current),
+                Some(&updated),
+            )
+            .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+            changed += 1;
+        }
+        Ok(changed)
     })
 }
 

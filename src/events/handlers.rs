@@ -160,6 +160,7 @@ fn check_references(
 }
 
 impl Described for Events {
+    const TRANSLATED: &'static [crate::translations::Text] = super::model::TRANSLATED;
     const PLURAL: &'static str = "events";
     const ONE: &'static str = "an event";
     const KEY: (&'static str, &'static str) = ("id", "The event's id");

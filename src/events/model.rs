@@ -15,6 +15,7 @@ use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::events;
 use crate::sql::JsonList;
 use crate::text_enum;
+use crate::translations::{self, Text, Translations};
 use crate::validation::{Validator, search_text};
 
 text_enum! {
@@ -116,6 +117,8 @@ pub struct Event {
     /// Links to documents about it, in the order given.
     #[diesel(deserialize_as = JsonList<Document>)]
     pub documents: Vec<Document>,
+    #[schema(schema_with = translations_schema)]
+    pub translations: Translations,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[diesel(deserialize_as = crate::time::StoredTimestamp)]
@@ -205,6 +208,22 @@ pub struct EventInput {
     #[diesel(skip_insertion)]
     #[diesel(skip_update)]
     pub documents: Vec<Document>,
+    #[serde(default)]
+    #[schema(schema_with = translations_schema)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub translations: Translations,
+}
+
+/// The fields of an event that have texts in other languages.
+pub const TRANSLATED: &[Text] = &[Text::line("title", 300), Text::lines("description", 10_000)];
+
+fn translations_schema() -> RefOr<Schema> {
+    translations::schema(
+        TRANSLATED,
+        json!({"ru": {"title": "Форум по государственной службе"},
+               "kk": {"title": "Мемлекеттік қызмет форумы"}}),
+    )
 }
 
 /// The body of PATCH: a JSON Merge Patch of the event's [`EventInput`], for the OpenAPI document
@@ -256,13 +275,18 @@ impl EventInput {
             self.participants.iter().map(|p| p.partner_id),
         );
         let documents = documents::check(v, "documents", self.documents);
+        let translations = self.translations.check(v, TRANSLATED);
         EventChanges {
-            search_text: search_text([
-                Some(title.as_str()),
-                city.as_deref(),
-                venue.as_deref(),
-                description.as_deref(),
-            ]),
+            search_text: search_text(
+                [
+                    Some(title.as_str()),
+                    city.as_deref(),
+                    venue.as_deref(),
+                    description.as_deref(),
+                ]
+                .into_iter()
+                .chain(translations.texts().map(Some)),
+            ),
             fields: EventInput {
                 title,
                 ends_on,
@@ -272,6 +296,7 @@ impl EventInput {
                 description,
                 url,
                 documents,
+                translations,
                 ..self
             },
         }
@@ -371,6 +396,7 @@ mod tests {
                 role: ParticipantRole::Host,
             }],
             documents: Vec::new(),
+            translations: Default::default(),
         }
     }
 

@@ -143,11 +143,13 @@ pub fn insert(conn: &mut DbConnection, mut draft: EventChanges) -> QueryResult<E
     let list = std::mem::take(&mut draft.fields.participants);
     let participants = JsonList::text(&list)?;
     let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
+    let translations = draft.fields.translations.text()?;
     let event: Event = crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values((
             draft,
             events::participants.eq(&participants),
             events::documents.eq(&documents),
+            events::translations.eq(&translations),
             events::created_at.eq(now),
             events::updated_at.eq(now),
             events::version.eq(1),
@@ -168,6 +170,7 @@ pub fn update(
     let list = std::mem::take(&mut draft.fields.participants);
     let participants = JsonList::text(&list)?;
     let documents = JsonList::text(&std::mem::take(&mut draft.fields.documents))?;
+    let translations = draft.fields.translations.text()?;
     let updated: Option<Event> = crate::on_backend!(conn, |c| diesel::update(
         events::table
             .find(id)
@@ -177,6 +180,7 @@ pub fn update(
         draft,
         events::participants.eq(&participants),
         events::documents.eq(&documents),
+        events::translations.eq(&translations),
         events::updated_at.eq(crate::sql::database_now()),
         events::version.eq(current.version + 1),
     ))

@@ -160,11 +160,12 @@ mod tests {
         let columns = Columns::of::<Event>();
         assert_eq!(columns.names.first().map(String::as_str), Some("id"));
         assert_eq!(columns.names.last().map(String::as_str), Some("version"));
-        assert_eq!(columns.names.len(), 16);
+        assert_eq!(columns.names.len(), 17);
         assert_eq!(columns.kind("id"), Some(Kind::Integer));
         assert_eq!(columns.kind("agreement_id"), Some(Kind::Integer));
         assert_eq!(columns.kind("participants"), Some(Kind::Json));
         assert_eq!(columns.kind("documents"), Some(Kind::Json));
+        assert_eq!(columns.kind("translations"), Some(Kind::Json));
         assert_eq!(columns.kind("kind"), Some(Kind::Text));
         assert_eq!(columns.kind("ends_on"), Some(Kind::Text));
         assert_eq!(columns.kind("created_at"), Some(Kind::Text));

@@ -329,6 +329,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 3,
+            translations: Default::default(),
         }
     }
 

@@ -661,6 +661,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 1,
+            translations: Default::default(),
         }
     }
 
@@ -688,6 +689,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 2,
+            translations: Default::default(),
         }
     }
 

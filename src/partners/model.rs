@@ -15,6 +15,7 @@ use crate::pagination::{Cursor, Page, PageItem, Sort, SortKey, SortKeys};
 use crate::schema::partners;
 use crate::sql::JsonList;
 use crate::text_enum;
+use crate::translations::{self, Text, Translations};
 use crate::validation::{Validator, search_text};
 
 text_enum! {
@@ -44,7 +45,7 @@ text_enum! {
     "id": 3, "name": "Ministry of the Interior and Safety", "acronym": "MOIS",
     "kind": "government", "country_code": "KR", "website": "https://www.mois.go.kr",
     "email": null, "description": "Korea's ministry for government innovation and digital government.",
-    "identifiers": [],
+    "identifiers": [], "translations": {"ko": {"name": "행정안전부", "acronym": "행안부"}},
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Partner {
@@ -75,6 +76,8 @@ pub struct Partner {
     /// Its codes in other registries, in the order given.
     #[diesel(deserialize_as = JsonList<Identifier>)]
     pub identifiers: Vec<Identifier>,
+    #[schema(schema_with = translations_schema)]
+    pub translations: Translations,
     #[serde(with = "crate::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     #[diesel(deserialize_as = crate::time::StoredTimestamp)]
@@ -145,6 +148,22 @@ pub struct PartnerInput {
     #[diesel(skip_insertion)]
     #[diesel(skip_update)]
     pub identifiers: Vec<Identifier>,
+    #[serde(default)]
+    #[schema(schema_with = translations_schema)]
+    #[diesel(skip_insertion)]
+    #[diesel(skip_update)]
+    pub translations: Translations,
+}
+
+/// The fields of a partner that have texts in other languages.
+pub const TRANSLATED: &[Text] = &[Text::line("name", 200), Text::line("acronym", 20)];
+
+fn translations_schema() -> utoipa::openapi::RefOr<Schema> {
+    translations::schema(
+        TRANSLATED,
+        json!({"ru": {"name": "Министерство внутренних дел Республики Казахстан", "acronym": "МВД"},
+               "kk": {"name": "Қазақстан Республикасы Ішкі істер министрлігі", "acronym": "ІІМ"}}),
+    )
 }
 
 /// The body of PATCH: a JSON Merge Patch of the partner's [`PartnerInput`], for the OpenAPI document
@@ -189,13 +208,18 @@ impl PartnerInput {
         let email = v.email("email", self.email.as_deref());
         let description = v.optional_multi_line("description", self.description.as_deref(), 5000);
         let identifiers = identifiers::check(v, self.identifiers);
+        let translations = self.translations.check(v, TRANSLATED);
         PartnerChanges {
             name_key: name.to_lowercase(),
-            search_text: search_text([
-                Some(name.as_str()),
-                acronym.as_deref(),
-                description.as_deref(),
-            ]),
+            search_text: search_text(
+                [
+                    Some(name.as_str()),
+                    acronym.as_deref(),
+                    description.as_deref(),
+                ]
+                .into_iter()
+                .chain(translations.texts().map(Some)),
+            ),
             fields: PartnerInput {
                 name,
                 acronym,
@@ -204,6 +228,7 @@ impl PartnerInput {
                 email,
                 description,
                 identifiers,
+                translations,
                 ..self
             },
         }
@@ -293,6 +318,7 @@ mod tests {
                 scheme: "wikidata".into(),
                 value: " Q123 ".into(),
             }],
+            translations: Translations::default(),
         }
     }
 

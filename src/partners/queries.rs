@@ -78,10 +78,12 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
 pub fn insert(conn: &mut DbConnection, mut changes: PartnerChanges) -> QueryResult<Partner> {
     let now = crate::sql::database_now();
     let list = std::mem::take(&mut changes.fields.identifiers);
+    let translations = changes.fields.translations.text()?;
     let id: i64 = diesel::insert_into(partners::table)
         .values((
             changes,
             partners::identifiers.eq(JsonList::text(&list)?),
+            partners::translations.eq(translations),
             partners::created_at.eq(now),
             partners::updated_at.eq(now),
             partners::version.eq(1),
@@ -103,6 +105,7 @@ pub fn update(
 ) -> QueryResult<Option<Partner>> {
     let (id, version) = (current.id, current.version);
     let list = std::mem::take(&mut changes.fields.identifiers);
+    let translations = changes.fields.translations.text()?;
     let updated = diesel::update(
         partners::table
             .find(id)
@@ -111,6 +114,7 @@ pub fn update(
     .set((
         changes,
         partners::identifiers.eq(JsonList::text(&list)?),
+        partners::translations.eq(translations),
         partners::updated_at.eq(crate::sql::database_now()),
         partners::version.eq(version + 1),
     ))

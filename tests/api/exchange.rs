@@ -355,7 +355,7 @@ async fn export_parameters_and_accept_are_checked(app: TestApp) {
     );
     assert_eq!(
         csv.text().await.expect("text"),
-        "id,name,acronym,kind,country_code,website,email,description,identifiers,created_at,updated_at,version\r\n"
+        "id,name,acronym,kind,country_code,website,email,description,identifiers,translations,created_at,updated_at,version\r\n"
     );
     let refused = problem(accept("application/json").await.expect("answered"), 406).await;
     assert_eq!(refused["code"], "not_acceptable");

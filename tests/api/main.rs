@@ -30,4 +30,5 @@ mod resilience;
 mod search;
 mod service;
 mod shaping;
+mod translations;
 mod webhooks;

@@ -56,6 +56,7 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
     // Back to before that migration: the ones after it go first.
     for version in [
+        "20261130000025",
         "20261130000024",
         "20261130000023",
         "20261130000022",
@@ -152,6 +153,9 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         .expect("partner 2");
     assert_eq!((partner.name.as_str(), partner.version), ("Two", 1));
     assert!(partner.identifiers.is_empty());
+    // Translations (migration 25): none yet, on every resource.
+    assert!(partner.translations.0.is_empty() && event.translations.0.is_empty());
+    assert!(agreement.translations.0.is_empty());
 
     // The search indexes hold the rows that were there before them, at every length of `q`.
     for (q, expected) in [
@@ -234,7 +238,12 @@ fn the_lifecycle_migration_reverts_with_dates_stored(backend: Backend) {
         Backend::Postgres => "migrations/postgres",
     };
     let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
-    for version in ["20261130000023", "20261130000022"] {
+    for version in [
+        "20261130000025",
+        "20261130000024",
+        "20261130000023",
+        "20261130000022",
+    ] {
         let reverted = conn
             .revert_last_migration(chain.clone())
             .expect("the last migration reverts");
