@@ -100,6 +100,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// A read of a record that was merged into another: a redirect to it (308, `Location`).
+    #[error("{message}")]
+    Moved { location: String, message: String },
+    /// A write to a record that was merged into another: 409 naming it, so that a client never
+    /// sends a change meant for one record to another without knowing.
+    #[error("{0}")]
+    MergedInto(String),
     #[error("{0}")]
     Conflict(String),
     /// A foreign key refused a write: something it names does not exist (409, as a conflict,
@@ -222,6 +229,8 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::Moved { .. } => "moved",
+            Self::MergedInto(_) => "merged_into",
             Self::Conflict(_) | Self::BrokenReference(_) => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -283,6 +292,8 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Moved { .. } => StatusCode::PERMANENT_REDIRECT,
+            Self::MergedInto(_) => StatusCode::CONFLICT,
             Self::Conflict(_) | Self::BrokenReference(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -309,6 +320,9 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"coop-registry\""));
+            }
+            Self::Moved { location, .. } => {
+                response.insert_header((header::LOCATION, location.as_str()));
             }
             // The rest of the body may still be on its way; the connection cannot be reused.
             Self::RequestTimeout => {

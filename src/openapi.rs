@@ -34,6 +34,7 @@ to update safely. The guide for API users is docs/guide.md in the repository.",
     paths(
         audit::handlers::list_audit,
         partners::identifiers::list_schemes,
+        partners::merge::merge,
         partners::identifiers::put_scheme,
         partners::identifiers::delete_scheme,
         crate::changes::handlers::list_changes,

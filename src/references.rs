@@ -211,6 +211,36 @@ pub fn check_partners(
     Ok(())
 }
 
+/// Records a rule for each of `ids` that names a partner merged into another: for a create that
+/// leaves its other references to the foreign keys, which such a partner still satisfies.
+/// (Only merged partners are in the index this reads, so it is a probe of a tiny one.)
+pub fn check_partners_not_merged(
+    conn: &mut DbConnection,
+    v: &mut Validator,
+    ids: impl IntoIterator<Item = (String, i64)>,
+) -> diesel::QueryResult<()> {
+    let ids: Vec<(String, i64)> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<i64> = ids.iter().map(|(_, id)| *id).collect();
+    let merged: Vec<(i64, Option<i64>)> = crate::on_backend!(conn, |c| partners::table
+        .filter(partners::merged_into.is_not_null())
+        .filter(partners::id.eq_any(&wanted))
+        .select((partners::id, partners::merged_into))
+        .load(c))?;
+    for (field, id) in ids {
+        if let Some((_, Some(target))) = merged.iter().find(|(merged, _)| *merged == id) {
+            v.check(
+                false,
+                field,
+                format!("partner {id} was merged into partner {target}"),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Records a rule when the agreement `id` in `field` does not exist.
 pub fn check_agreement(
     conn: &mut DbConnection,
@@ -241,6 +271,7 @@ fn missing_countries(conn: &mut DbConnection, codes: &[String]) -> QueryResult<B
 fn missing_partners(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSet<i64>> {
     let found: Vec<i64> = crate::on_backend!(conn, |c| partners::table
         .filter(partners::id.eq_any(ids))
+        .filter(partners::merged_into.is_null())
         .select(partners::id)
         .load(c))?;
     let found: BTreeSet<i64> = found.into_iter().collect();

@@ -127,6 +127,15 @@ pub trait Resource: Listed<Item: Clone> {
     fn key(item: &Self::Item) -> Self::Key;
     fn version(item: &Self::Item) -> i64;
     fn not_found(key: &Self::Key) -> ApiError;
+    /// The answer to a read (`reading`) or a write of `key` when it names no record: its
+    /// 404, unless the resource knows where the record went (a partner merged into another).
+    fn absent(
+        _conn: &mut DbConnection,
+        key: &Self::Key,
+        _reading: bool,
+    ) -> Result<ApiError, ApiError> {
+        Ok(Self::not_found(key))
+    }
     fn find(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<Option<Self::Item>>;
     /// The records with these keys, in one statement, in no order (those that exist).
     fn find_many(
@@ -267,13 +276,13 @@ pub async fn get<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     if shape.is_plain() {
         let item = db
-            .read_point(move |conn| R::find(conn, &key)?.ok_or_else(|| R::not_found(&key)))
+            .read_point(move |conn| found::<R>(conn, &key, true))
             .await?;
         return Ok(respond_with_etag(req, R::version(&item), &item));
     }
     let (json, tag, language) = db
         .read_point(move |conn| {
-            let item = R::find(conn, &key)?.ok_or_else(|| R::not_found(&key))?;
+            let item = found::<R>(conn, &key, true)?;
             let mut json = render_json(&item)?;
             let shaped = shape.apply(conn, vec![&mut json])?;
             let tag = shape.etag(&params, R::version(&item), &shaped.embedded);
@@ -408,7 +417,7 @@ pub async fn delete<R: Resource>(
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
     db.write(move |conn| {
-        let current = R::find(conn, &key)?.ok_or_else(|| R::not_found(&key))?;
+        let current = found::<R>(conn, &key, false)?;
         precondition.check(R::version(&current))?;
         if let Some(target) = R::target(&key) {
             references::ensure_unreferenced(conn, target)?;
@@ -427,6 +436,19 @@ pub async fn delete<R: Resource>(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The record `key` names, or the answer for a read (`reading`) or a write when there is none
+/// (`Resource::absent`).
+pub fn found<R: Resource>(
+    conn: &mut DbConnection,
+    key: &R::Key,
+    reading: bool,
+) -> Result<R::Item, ApiError> {
+    match R::find(conn, key)? {
+        Some(item) => Ok(item),
+        None => Err(R::absent(conn, key, reading)?),
+    }
 }
 
 /// How often a write without a version in `If-Match` is applied again to a resource that
@@ -448,7 +470,7 @@ fn store<R: Resource>(
     make_input: impl Fn(R::Item) -> Result<Checked<R::Input>, ApiError>,
 ) -> Result<R::Item, ApiError> {
     for _ in 0..ATTEMPTS {
-        let current = R::find(conn, key)?.ok_or_else(|| R::not_found(key))?;
+        let current = found::<R>(conn, key, false)?;
         precondition.check(R::version(&current))?;
         let draft =
             make_input(current.clone())?.then(|input| R::prepare(conn, input, Some(key)))?;

@@ -36,6 +36,7 @@ diesel::table! {
         version -> BigInt,
         identifiers -> Text,
         translations -> Text,
+        merged_into -> Nullable<BigInt>,
     }
 }
 

@@ -110,6 +110,13 @@ impl Resource for Events {
         let draft = input.check(&mut v);
         if !v.is_empty() {
             check_references(conn, &mut v, &draft)?;
+        } else {
+            let participants = draft.fields.participants.iter().enumerate();
+            references::check_partners_not_merged(
+                conn,
+                &mut v,
+                participants.map(|(i, p)| (format!("participants[{i}].partner_id"), p.partner_id)),
+            )?;
         }
         v.finish()?;
         Ok(draft)

@@ -66,6 +66,22 @@ impl Resource for Partners {
         queries::find(conn, *id)
     }
 
+    /// A partner merged into another: a read is sent to it, a write refused naming it.
+    fn absent(conn: &mut DbConnection, id: &i64, reading: bool) -> Result<ApiError, ApiError> {
+        Ok(match queries::merged_into(conn, *id)? {
+            Some(target) if reading => ApiError::Moved {
+                location: format!("{}/{target}", Self::COLLECTION),
+                message: format!("partner {id} was merged into partner {target}"),
+            },
+            Some(target) => ApiError::MergedInto(format!(
+                "partner {id} was merged into partner {target}: write to {}/{target} if the \
+                 change is meant for it",
+                Self::COLLECTION
+            )),
+            None => Self::not_found(id),
+        })
+    }
+
     fn find_many(conn: &mut DbConnection, keys: &[i64]) -> diesel::QueryResult<Vec<Partner>> {
         queries::find_many(conn, keys)
     }

@@ -2,9 +2,11 @@
 
 pub mod handlers;
 pub mod identifiers;
+pub mod merge;
 pub mod model;
 pub mod queries;
 
+use crate::auth::{Access, Role};
 use crate::crud;
 use crate::routing::Routes;
 
@@ -13,7 +15,7 @@ pub use model::{Partner, PartnerFilter, PartnerInput, PartnerKind, PartnerSort};
 
 /// The partner routes: the operations every resource has.
 pub fn routes() -> Routes {
-    crud::routes::<Partners>()
+    crud::routes::<Partners>().post("/{id}/merge", Access::Role(Role::Admin), merge::merge)
 }
 
 /// The routes of the schemes partners' identifiers come from.

@@ -10,9 +10,11 @@ use crate::relation::{self, Relation};
 use crate::schema::{partner_identifiers, partners};
 use crate::sql::JsonList;
 
+/// The partner `id`, unless it is gone (merged into another).
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
     crate::on_backend!(conn, |c| partners::table
         .find(id)
+        .filter(partners::merged_into.is_null())
         .select(Partner::as_select())
         .get_result(c)
         .optional())
@@ -22,6 +24,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
 pub fn find_many(conn: &mut DbConnection, keys: &[i64]) -> QueryResult<Vec<Partner>> {
     crate::on_backend!(conn, |c| partners::table
         .filter(partners::id.eq_any(keys))
+        .filter(partners::merged_into.is_null())
         .select(Partner::as_select())
         .load(c))
 }
@@ -42,7 +45,9 @@ pub fn name_owner(
 
 /// The partners `filter` selects.
 pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
-    let mut query = partners::table.into_boxed();
+    let mut query = partners::table
+        .into_boxed()
+        .filter(partners::merged_into.is_null());
     if let Some(kind) = &filter.kind {
         query = crate::filter::any_of(query, partners::kind, kind.to_vec());
     }
@@ -124,6 +129,16 @@ pub fn update(
     }
     relation::write::<PartnerIdentifiers>(conn, id, Some(&current.identifiers), &list)?;
     find(conn, id)
+}
+
+/// The partner that partner `id` was merged into, if it was.
+pub fn merged_into(conn: &mut DbConnection, id: i64) -> QueryResult<Option<i64>> {
+    let target: Option<Option<i64>> = partners::table
+        .find(id)
+        .select(partners::merged_into)
+        .first(conn)
+        .optional()?;
+    Ok(target.flatten())
 }
 
 /// Deletes the partner with its identifiers.

@@ -21,6 +21,7 @@ mod history;
 mod idempotency;
 mod identifiers;
 mod lifecycle;
+mod merge;
 mod migrations;
 mod openapi;
 mod params;
