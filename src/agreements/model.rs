@@ -139,6 +139,7 @@ impl Party {
     "country_codes": ["KZ", "KG", "TJ", "UZ", "AZ", "AM", "GE"],
     "documents": [{"title": "Final report of the project", "url": "https://example.org/documents/project-report.pdf",
                    "category": "report", "language": "en", "published_on": "2024-03-01"}],
+    "translations": {"ru": {"title": "Региональный проект по цифровому правительству для Центральной Азии и Южного Кавказа"}},
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Agreement {

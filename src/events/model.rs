@@ -72,6 +72,7 @@ pub struct EventStub {
     "participants": [{"partner_id": 3, "role": "host"}, {"partner_id": 1, "role": "participant"}],
     "documents": [{"title": "Programme of the forum", "url": "https://example.org/documents/unpsf-2024-programme.pdf",
                    "category": "agenda", "language": "en", "published_on": "2024-06-10"}],
+    "translations": {"ko": {"title": "2024 유엔 공공행정포럼"}},
     "created_at": "2024-06-24T09:00:00.000000Z", "updated_at": "2024-06-24T09:00:00.000000Z", "version": 1
 }))]
 pub struct Event {
