@@ -62,6 +62,9 @@ pub trait Described: Resource<Filter: IntoParams + DeserializeOwned> {
     type Page: ToSchema;
     /// The records it refers to that `include=` can embed in it.
     const INCLUDES: &'static [Include] = &[];
+    /// Whether a record of it can be merged into another, and so be answered 308 (see
+    /// `Resource::absent`).
+    const MERGES: bool = false;
     /// Its fields that have texts in other languages (`translations`, `display`).
     const TRANSLATED: &'static [Text];
 
@@ -347,16 +350,31 @@ fn get_operation<R: Described>() -> Operation {
             .chain(shape_parameters::<R>())
             .collect::<Vec<_>>(),
     ))
-    .responses(
-        ResponsesBuilder::new()
+    .responses({
+        let mut responses = ResponsesBuilder::new()
             .response("200", shaped_record_response::<R>())
             .response(
                 "304",
                 ResponseBuilder::new()
                     .description("Not modified: `If-None-Match` holds the current ETag"),
-            )
-            .responses_from_into_responses::<ReadErrors>(),
-    )
+            );
+        if R::MERGES {
+            let location = HeaderBuilder::new()
+                .schema(String::schema())
+                .description(Some("The path of the record it was merged into"))
+                .build();
+            responses = responses.response(
+                "308",
+                ResponseBuilder::new()
+                    .description(format!(
+                        "The {} was merged into another: `Location` names it",
+                        singular::<R>()
+                    ))
+                    .header("Location", location),
+            );
+        }
+        responses.responses_from_into_responses::<ReadErrors>()
+    })
     .build()
 }
 

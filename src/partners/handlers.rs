@@ -140,6 +140,7 @@ impl Resource for Partners {
 
 impl Described for Partners {
     const TRANSLATED: &'static [crate::translations::Text] = super::model::TRANSLATED;
+    const MERGES: bool = true;
     const PLURAL: &'static str = "partners";
     const ONE: &'static str = "a partner";
     const KEY: (&'static str, &'static str) = ("id", "The partner's id");
