@@ -41,6 +41,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    reference_data (name) {
+        name -> Text,
+        version -> Text,
+    }
+}
+
+diesel::table! {
     identifier_schemes (code) {
         code -> Text,
         name -> Text,

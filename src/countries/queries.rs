@@ -9,7 +9,7 @@ use super::model::{Country, CountryChanges, CountryFilter, CountryInput};
 use crate::audit::{AuditAction, ResourceType};
 use crate::db::DbConnection;
 use crate::pagination::Rows;
-use crate::schema::countries;
+use crate::schema::{countries, reference_data};
 use crate::sql::DatabaseNow;
 use crate::translations::Translations;
 use crate::validation::{Validator, like_pattern};
@@ -210,11 +210,32 @@ fn iso_names(country: &keshvar::Country) -> Translations {
     Translations(names)
 }
 
-/// Gives every country the ISO data's names in the hub's languages that it has none in (on an
-/// upgrade, or when the data gains one); a name the hub gave (an admin's) is kept. Each
-/// country changed gets a new version and an audit entry. Returns how many changed.
+/// What `reference_data` calls the names added, and the release that added them: once per
+/// release, since reading the ISO data's names touches megabytes of it.
+const ISO_NAMES: (&str, &str) = ("iso-country-names", env!("CARGO_PKG_VERSION"));
+
+/// Gives every country the ISO data's names in the hub's languages that it has none in, once
+/// per release of the service (on an upgrade, the data may have gained some); a name the hub
+/// gave (an admin's) is kept. Each country changed gets a new version and an audit entry.
+/// Returns how many changed.
 pub fn add_iso_names(conn: &mut DbConnection) -> QueryResult<usize> {
     conn.transaction(|conn| {
+        let (name, release) = ISO_NAMES;
+        let done: Option<String> = reference_data::table
+            .find(name)
+            .select(reference_data::version)
+            .first(conn)
+            .optional()?;
+        if done.as_deref() == Some(release) {
+            return Ok(0);
+        }
+        diesel::delete(reference_data::table.find(name)).execute(conn)?;
+        diesel::insert_into(reference_data::table)
+            .values((
+                reference_data::name.eq(name),
+                reference_data::version.eq(release),
+            ))
+            .execute(conn)?;
         let stored: Vec<Country> = countries::table.select(Country::as_select()).load(conn)?;
         let mut changed = 0;
         for current in stored {

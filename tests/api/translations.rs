@@ -335,8 +335,9 @@ async fn countries_come_with_names_in_the_hubs_languages_and_an_admins_name_wins
     let korea = json(app.get("/api/v1/countries/KR?lang=ko").await, 200).await;
     assert_eq!(korea["display"]["lang"], "ko");
 
-    // An admin's name wins over the data's and is kept when the service starts again (an
-    // upgrade); a language the country has no name in gets the data's then.
+    // An admin's name wins over the data's and is kept when a new release of the service
+    // starts (an upgrade); a language the country has no name in gets the data's then. A
+    // restart of the same release adds nothing.
     let own = json!({"translations": {"ru": {"name": "Республика Казахстан"}, "kk": null}});
     let patched = json(
         app.patch_json("/api/v1/countries/KZ", &own, None).await,
@@ -353,6 +354,16 @@ async fn countries_come_with_names_in_the_hubs_languages_and_an_admins_name_wins
     ))
     .expect("the database opens");
     coop_registry::app::prepare_database(&db).expect("starts again");
+    let restarted = json(app.get("/api/v1/countries/KZ").await, 200).await;
+    assert_eq!(restarted, patched);
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = db.writer().get().expect("a connection");
+        diesel::sql_query("UPDATE reference_data SET version = '0.0.0'")
+            .execute(&mut *conn)
+            .expect("as if the last start was an older release");
+    }
+    coop_registry::app::prepare_database(&db).expect("a new release starts");
     let after = json(app.get("/api/v1/countries/KZ").await, 200).await;
     assert_eq!(after["translations"]["ru"]["name"], "Республика Казахстан");
     assert_eq!(after["translations"]["kk"]["name"], "Қазақстан");
