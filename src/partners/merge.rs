@@ -228,7 +228,7 @@ fn move_participants(
 
 /// `list` with the source's entry moved to the target: renamed where the target is not in it,
 /// else merged into the target's entry (in the target's place) by `merge`.
-fn merged_list<T: Clone + serde::Serialize>(
+fn merged_list<T: Clone>(
     list: &[T],
     source: i64,
     target: i64,
@@ -252,9 +252,9 @@ fn merge_party(kept: &Party, moved: &Party, target: i64) -> Party {
         (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
         (a, b) => a.or(b),
     };
+    // Still a party unless both withdrew (a lone entry is merged with itself: its own date).
     let withdrew_on = match (kept.withdrew_on, moved.withdrew_on) {
         (Some(a), Some(b)) => Some(std::cmp::max(a, b)),
-        _ if std::ptr::eq(kept, moved) => kept.withdrew_on,
         _ => None,
     };
     Party {
@@ -317,4 +317,61 @@ fn rewrite<R: Resource>(
         Some(&updated),
     )?;
     Ok(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(d: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(2024, 1, d)
+    }
+
+    fn party(partner_id: i64, role: PartyRole, dates: [Option<NaiveDate>; 3]) -> Party {
+        Party {
+            partner_id,
+            role,
+            signed_on: dates[0],
+            entered_into_force_on: dates[1],
+            withdrew_on: dates[2],
+        }
+    }
+
+    #[test]
+    fn two_entries_keep_the_stronger_role_the_earlier_start_and_the_later_withdrawal() {
+        let kept = party(2, PartyRole::Implementing, [day(5), None, day(20)]);
+        let moved = party(1, PartyRole::Signatory, [day(3), day(4), day(25)]);
+        let merged = merge_party(&kept, &moved, 2);
+        assert_eq!(
+            merged,
+            party(2, PartyRole::Signatory, [day(3), day(4), day(25)])
+        );
+        // One never withdrew: the merged party has not.
+        let staying = party(1, PartyRole::Observer, [None, None, None]);
+        assert_eq!(merge_party(&kept, &staying, 2).withdrew_on, None);
+    }
+
+    #[test]
+    fn a_lone_entry_moves_as_it_is_and_the_target_keeps_its_place() {
+        let lone = party(1, PartyRole::Funding, [day(1), day(2), day(9)]);
+        assert_eq!(
+            merge_party(&lone, &lone, 7),
+            Party {
+                partner_id: 7,
+                ..lone.clone()
+            }
+        );
+        let list = [
+            party(1, PartyRole::Observer, [None; 3]),
+            party(3, PartyRole::Funding, [None; 3]),
+            party(2, PartyRole::Coordinating, [None; 3]),
+        ];
+        let moved = merged_list(&list, 1, 2, |p| p.partner_id, merge_party);
+        let ids: Vec<(i64, PartyRole)> = moved.iter().map(|p| (p.partner_id, p.role)).collect();
+        assert_eq!(ids, [(3, PartyRole::Funding), (2, PartyRole::Coordinating)]);
+        let renamed = merged_list(&list[..2], 1, 9, |p| p.partner_id, merge_party);
+        assert_eq!(renamed[0].partner_id, 9);
+        assert_eq!(renamed.len(), 2);
+    }
 }
