@@ -306,21 +306,7 @@ fn list_operation<R: Described>() -> Operation {
     let mut parameters = PageParams::into_params(|| Some(ParameterIn::Query));
     parameters.extend(R::Filter::into_params(|| Some(ParameterIn::Query)));
     parameters.extend(shape_parameters::<R>());
-    let page = ResponseBuilder::new()
-        .description(format!("A page of {}", R::PLURAL))
-        .header(
-            "Link",
-            HeaderBuilder::new()
-                .schema(String::schema())
-                .description(Some("`<…>; rel=\"next\"` when more pages follow"))
-                .build(),
-        )
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(R::Page::name())))
-                .build(),
-        );
+    let page = page_response(format!("A page of {}", R::PLURAL), &R::Page::name());
     read_operation(operation::<R>(
         &format!("list_{}", R::PLURAL),
         format!("List {}", R::PLURAL),
@@ -333,6 +319,25 @@ fn list_operation<R: Described>() -> Operation {
             .responses_from_into_responses::<ListErrors>(),
     )
     .build()
+}
+
+/// The answer of a list: a page of the schema `page`, with its `Link` to the next.
+pub(crate) fn page_response(description: String, page: &str) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .header(
+            "Link",
+            HeaderBuilder::new()
+                .schema(String::schema())
+                .description(Some("`<…>; rel=\"next\"` when more pages follow"))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(page)))
+                .build(),
+        )
 }
 
 fn get_operation<R: Described>() -> Operation {

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi, Ref, Required};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, Required};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::audit::{AuditAction, ResourceType};
@@ -351,21 +351,10 @@ const WHO_MAY_READ: &str = "Whoever may read the record may read its history; th
 fn list_operation<R: Described>() -> Operation {
     let mut parameters = vec![crate::crud::key_parameter::<R>("get")];
     parameters.extend(PageParams::into_params(|| Some(ParameterIn::Query)));
-    let page = ResponseBuilder::new()
-        .description("A page of versions, newest first")
-        .header(
-            "Link",
-            HeaderBuilder::new()
-                .schema(String::schema())
-                .description(Some("`<…>; rel=\"next\"` when more pages follow"))
-                .build(),
-        )
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(VersionPage::name())))
-                .build(),
-        );
+    let page = crate::crud::page_response(
+        "A page of versions, newest first".to_owned(),
+        &VersionPage::name(),
+    );
     operation::<R>(
         "list_{}_history".to_owned(),
         format!("List the versions of {}", R::ONE),

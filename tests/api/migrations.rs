@@ -1,6 +1,8 @@
 use coop_registry::config::Settings;
 use coop_registry::db::Db;
 
+use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+
 use crate::helpers::{Backend, TestDatabase};
 
 /// Both migration chains apply on an empty database, load the countries once, and a second
@@ -38,7 +40,6 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
     use coop_registry::events::queries as events;
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
-    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 
     let database = TestDatabase::create(backend);
     coop_registry::app::prepare_database(
@@ -49,35 +50,8 @@ fn existing_relations_are_copied_into_their_rows(backend: Backend) {
         .expect("a database URL")
         .connect()
         .expect("connects");
-    let directory = match backend {
-        Backend::Sqlite => "migrations/sqlite",
-        Backend::Postgres => "migrations/postgres",
-    };
-    let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
-    // Back to before that migration: the ones after it go first.
-    for version in [
-        "20261130000027",
-        "20261130000026",
-        "20261130000025",
-        "20261130000024",
-        "20261130000023",
-        "20261130000022",
-        "20261130000021",
-        "20261130000020",
-        "20261130000016",
-        "20261130000015",
-        "20261130000014",
-        "20261130000013",
-        "20261130000012",
-        "20261129000007",
-        "20261129000006",
-        "20261124000005",
-    ] {
-        let reverted = conn
-            .revert_last_migration(chain.clone())
-            .expect("the last migration reverts");
-        assert_eq!(reverted.to_string(), version);
-    }
+    // Back to before the migration that keeps relations beside their rows.
+    let chain = revert_through(&mut conn, backend, "20261124000005");
     // Data written before the migration: positions deliberately not in key order.
     conn.batch_execute(
         "INSERT INTO partners (id, name, name_key, kind, search_text, created_at, updated_at, version)
@@ -201,7 +175,6 @@ fn the_lifecycle_migration_reverts_with_dates_stored(backend: Backend) {
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use diesel::sql_types::Text;
-    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 
     #[derive(QueryableByName)]
     struct Parties {
@@ -235,24 +208,8 @@ fn the_lifecycle_migration_reverts_with_dates_stored(backend: Backend) {
                     (2, 1, 'observer', 0, NULL, NULL);"#,
     )
     .expect("rows with dates");
-    let directory = match backend {
-        Backend::Sqlite => "migrations/sqlite",
-        Backend::Postgres => "migrations/postgres",
-    };
-    let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
-    for version in [
-        "20261130000027",
-        "20261130000026",
-        "20261130000025",
-        "20261130000024",
-        "20261130000023",
-        "20261130000022",
-    ] {
-        let reverted = conn
-            .revert_last_migration(chain.clone())
-            .expect("the last migration reverts");
-        assert_eq!(reverted.to_string(), version);
-    }
+    // Back to before the documents migration, the lifecycle's with it.
+    let chain = revert_through(&mut conn, backend, "20261130000022");
     let lists: Vec<Parties> = diesel::sql_query("SELECT parties FROM agreements ORDER BY id")
         .load(&mut conn)
         .expect("reads");
@@ -280,4 +237,37 @@ fn sqlite_the_lifecycle_migration_reverts_with_dates_stored() {
 )]
 fn postgres_the_lifecycle_migration_reverts_with_dates_stored() {
     the_lifecycle_migration_reverts_with_dates_stored(Backend::Postgres);
+}
+
+/// Reverts the newest migrations of `conn`'s chain, newest first, down to and including
+/// `version`: the database as it was before `version`, whatever came after it. Each step must
+/// revert an older version than the one before, and none older than `version`. Answers the
+/// chain, to apply it again.
+fn revert_through<C>(conn: &mut C, backend: Backend, version: &str) -> FileBasedMigrations
+where
+    C: MigrationHarness<C::Backend> + diesel::Connection,
+{
+    let directory = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let chain = FileBasedMigrations::from_path(directory).expect("migrations directory");
+    let mut previous: Option<String> = None;
+    loop {
+        let reverted = conn
+            .revert_last_migration(chain.clone())
+            .expect("the last migration reverts")
+            .to_string();
+        assert!(
+            reverted.as_str() >= version,
+            "reverted {reverted}, past {version}"
+        );
+        if let Some(previous) = &previous {
+            assert!(reverted < *previous, "reverted {reverted} after {previous}");
+        }
+        if reverted == version {
+            return chain;
+        }
+        previous = Some(reverted);
+    }
 }
