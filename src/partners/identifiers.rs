@@ -197,7 +197,7 @@ impl PartialSchema for IdentifierFilter {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some("^[a-z][a-z0-9-]{1,31}:[^\\x00]*\\S[^\\x00]*$"))
+            .pattern(Some("^[a-z][a-z0-9-]{1,31}:[^\\x00]*[^\\s\\x00][^\\x00]*$"))
             .description(Some(
                 "An identifier as `<scheme>:<value>`: the partner that holds it (the value is \
                  compared exactly).",
