@@ -30,6 +30,7 @@ use crate::pagination::PageParams;
 use crate::resource::{self, Resource};
 use crate::routing::Routes;
 use crate::shape::{Embedding, Include, Shape, ShapeParams};
+use crate::tombstones::{self, PurgeParams, Visibility};
 use crate::translations::Text;
 
 /// What a resource says about itself, from which its routes and its operations in the OpenAPI
@@ -92,6 +93,15 @@ pub fn routes<R: Described>() -> Routes {
         .put(one, write, replace::<R>)
         .patch(one, write, update::<R>)
         .delete(one, write, delete::<R>)
+        .post(restore_path::<R>(), Access::Role(Role::Admin), restore::<R>)
+}
+
+/// `/{id}/restore`: where a tombstone is brought back.
+fn restore_path<R: Described>() -> &'static str {
+    match R::KEY.0 {
+        "code" => "/{code}/restore",
+        _ => "/{id}/restore",
+    }
 }
 
 /// `/{id}`, `/{code}`: the path of one record under the collection.
@@ -105,10 +115,14 @@ fn key_path<R: Described>() -> &'static str {
 async fn list<R: Described>(
     db: web::Data<Db>,
     req: HttpRequest,
+    actor: Option<Actor>,
     QueryParams(page): QueryParams<PageParams>,
     QueryParams(filter): QueryParams<R::Filter>,
     QueryParams(shaping): QueryParams<ShapeParams>,
+    QueryParams(visibility): QueryParams<Visibility>,
 ) -> Result<HttpResponse, ApiError> {
+    // The filter takes `include_deleted` (see `matching`); who may ask is decided here.
+    visibility.include_deleted(&actor)?;
     let shape = shape::<R>(&req, &shaping)?;
     let read_page = R::read_page(&req)?;
     let page = resource::list_read_by::<R>(&db, &req, page, filter, shape, read_page).await?;
@@ -118,12 +132,15 @@ async fn list<R: Described>(
 async fn get<R: Described>(
     db: web::Data<Db>,
     req: HttpRequest,
+    actor: Option<Actor>,
     path: web::Path<String>,
     QueryParams(shaping): QueryParams<ShapeParams>,
+    QueryParams(visibility): QueryParams<Visibility>,
 ) -> Result<HttpResponse, ApiError> {
     let key = R::key_from_path(&path)?;
+    let include_deleted = visibility.include_deleted(&actor)?;
     let shape = shape::<R>(&req, &shaping)?;
-    let record = resource::get::<R>(&db, &req, key, shaping, shape).await?;
+    let record = resource::get::<R>(&db, &req, key, include_deleted, (shaping, shape)).await?;
     Ok(varies_by_language(record))
 }
 
@@ -205,9 +222,23 @@ async fn delete<R: Described>(
     actor: Actor,
     path: web::Path<String>,
     precondition: Precondition,
+    QueryParams(purge): QueryParams<PurgeParams>,
 ) -> Result<HttpResponse, ApiError> {
     let key = R::key_from_path(&path)?;
-    resource::delete::<R>(&db, actor, key, precondition).await
+    match purge.asked(&actor)? {
+        true => tombstones::purge::<R>(&db, actor, key, precondition).await,
+        false => resource::delete::<R>(&db, actor, key, precondition).await,
+    }
+}
+
+async fn restore<R: Described>(
+    db: web::Data<Db>,
+    actor: Actor,
+    path: web::Path<String>,
+    precondition: Precondition,
+) -> Result<HttpResponse, ApiError> {
+    let key = R::key_from_path(&path)?;
+    tombstones::restore::<R>(&db, actor, key, precondition).await
 }
 
 /// An integer id from a path, or the 400 that names it.
@@ -234,6 +265,11 @@ pub fn document<R: Described>(document: &mut OpenApi) {
         (one.clone(), HttpMethod::Put, replace_operation::<R>()),
         (one.clone(), HttpMethod::Patch, update_operation::<R>()),
         (one, HttpMethod::Delete, delete_operation::<R>()),
+        (
+            format!("{}{}", R::COLLECTION, restore_path::<R>()),
+            HttpMethod::Post,
+            restore_operation::<R>(),
+        ),
     ];
     for (path, method, operation) in operations {
         let item = document.paths.paths.entry(path).or_default();
@@ -316,7 +352,8 @@ fn list_operation<R: Described>() -> Operation {
     .responses(
         ResponsesBuilder::new()
             .response("200", page)
-            .responses_from_into_responses::<ListErrors>(),
+            .responses_from_into_responses::<ListErrors>()
+            .response("403", Ref::from_response_name("Forbidden")),
     )
     .build()
 }
@@ -353,6 +390,14 @@ fn get_operation<R: Described>() -> Operation {
     .parameters(Some(
         std::iter::once(key_parameter::<R>("get"))
             .chain(shape_parameters::<R>())
+            .chain([flag_parameter(
+                "include_deleted",
+                format!(
+                    "Admins only (anyone else gets 403): a deleted {} (a tombstone, with its \
+                     `deleted_at`) is answered too.",
+                    singular::<R>()
+                ),
+            )])
             .collect::<Vec<_>>(),
     ))
     .responses({
@@ -378,7 +423,9 @@ fn get_operation<R: Described>() -> Operation {
                     .header("Location", location),
             );
         }
-        responses.responses_from_into_responses::<ReadErrors>()
+        responses
+            .responses_from_into_responses::<ReadErrors>()
+            .response("403", Ref::from_response_name("Forbidden"))
     })
     .build()
 }
@@ -463,14 +510,69 @@ fn delete_operation<R: Described>() -> Operation {
     if R::REFERENCED {
         responses = responses.response("409", Ref::from_response_name("Conflict"));
     }
+    let description = format!(
+        "{}The {} is kept as a tombstone: reads and lists no longer answer it, and an admin can \
+         restore it (`POST …/restore`) or purge it. With `purge=true` (admins) it is removed for \
+         good, a tombstone too; its id is never given again.",
+        note(R::DELETE_NOTE),
+        singular::<R>()
+    );
     operation::<R>(
         &format!("delete_{}", singular::<R>()),
         format!("Delete {}", R::ONE),
-        R::DELETE_NOTE,
+        &description,
     )
-    .parameters(Some(vec![key_parameter::<R>("delete"), if_match("delete")]))
+    .parameters(Some(vec![
+        key_parameter::<R>("delete"),
+        if_match("delete"),
+        flag_parameter(
+            "purge",
+            "Admins only (anyone else gets 403): remove it for good, live or deleted, with its \
+             own relation rows. Live records that refer to it still prevent that (409)."
+                .to_owned(),
+        ),
+    ]))
     .responses(responses)
     .build()
+}
+
+fn restore_operation<R: Described>() -> Operation {
+    let description = format!(
+        "Admins only. Brings a deleted {one} back, with its relations, at a version one higher. \
+         409 when it is not deleted, when a live record now has one of its unique values, or when \
+         a record it refers to is deleted, merged or purged: each is named.",
+        one = singular::<R>()
+    );
+    operation::<R>(
+        &format!("restore_{}", singular::<R>()),
+        format!("Restore a deleted {}", singular::<R>()),
+        &description,
+    )
+    .parameters(Some(vec![
+        key_parameter::<R>("restore"),
+        if_match("restore"),
+    ]))
+    .responses(
+        ResponsesBuilder::new()
+            .response(
+                "200",
+                record_response::<R>("Restored".to_owned(), "The new version, quoted"),
+            )
+            .responses_from_into_responses::<DeleteErrors>()
+            .response("409", Ref::from_response_name("Conflict")),
+    )
+    .build()
+}
+
+/// An optional `true`/`false` query parameter.
+fn flag_parameter(name: &str, description: String) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .description(Some(description))
+        .required(Required::False)
+        .schema(Some(bool::schema()))
+        .build()
 }
 
 /// `note` followed by a space, when there is one.

@@ -3,7 +3,8 @@
 //! it says about itself (`crud::Described`), as `exchange` is.
 //!
 //! Whoever may read a record may read its history; the history of a record that is gone
-//! (deleted) is for admins, and so is who made each write (`actor`). A version shows the record
+//! (deleted or merged) is for admins, and so is who made each write (`actor`); a purged
+//! record has none (404), though its audit entries stay. A version shows the record
 //! as the audit log stored it then, in the shape the service wrote at the time.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -207,7 +208,9 @@ async fn check_visible<R: Described>(db: &Db, key: R::Key, admin: bool) -> Resul
             if R::find(conn, &key)?.is_some() {
                 return Ok(true);
             }
-            Ok(admin && any_entry(conn, R::AUDIT, &id)?)
+            // A purged record's entries stay in the audit log, but it has no history to read.
+            let last = crate::audit::last_entry(conn, R::AUDIT, &id)?;
+            Ok(admin && last.is_some_and(|(action, _)| action != AuditAction::Purge))
         })
         .await?;
     if visible {
@@ -215,19 +218,6 @@ async fn check_visible<R: Described>(db: &Db, key: R::Key, admin: bool) -> Resul
     } else {
         Err(R::not_found(&missing))
     }
-}
-
-fn any_entry(conn: &mut DbConnection, kind: ResourceType, id: &str) -> QueryResult<bool> {
-    let filter = HistoryFilter {
-        resource_type: kind,
-        resource_id: id.to_owned(),
-    };
-    let first: Option<i64> = History::matching(&filter)
-        .select(audit_log::id)
-        .limit(1)
-        .get_result(conn)
-        .optional()?;
-    Ok(first.is_some())
 }
 
 /// Reads and renders a page of versions, with who made each write for admins only.

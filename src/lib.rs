@@ -35,6 +35,7 @@ pub mod shape;
 pub mod sql;
 pub mod telemetry;
 pub mod time;
+pub mod tombstones;
 pub mod translations;
 pub mod validation;
 pub mod webhooks;

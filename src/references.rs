@@ -10,6 +10,9 @@ use diesel::prelude::*;
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text};
 
+use serde_json::Value;
+
+use crate::audit::ResourceType;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::schema::{agreements, countries, partners};
@@ -77,6 +80,13 @@ impl Reference {
             id,
         }
     }
+
+    /// Whether the referring rows are records themselves (a column of `partners` or
+    /// `events`), which may be tombstones, rather than relation rows, which tombstones have
+    /// none of (`crate::tombstones`).
+    fn is_from_records(&self) -> bool {
+        self.id == "id"
+    }
 }
 
 /// (What is pointed at, what points, (its table, the column that points, the id it is named by)).
@@ -117,9 +127,14 @@ fn referring_ids(
     let Reference {
         table, column, id, ..
     } = reference;
+    // A tombstone refers to nothing.
+    let live = match reference.is_from_records() {
+        true => " AND deleted_at IS NULL",
+        false => "",
+    };
     let sql = |placeholder: &str| {
         format!(
-            "SELECT {id} AS id FROM {table} WHERE {column} = {placeholder} \
+            "SELECT {id} AS id FROM {table} WHERE {column} = {placeholder}{live} \
              ORDER BY {id} LIMIT {NAMED}"
         )
     };
@@ -211,32 +226,227 @@ pub fn check_partners(
     Ok(())
 }
 
-/// Records a rule for each of `ids` that names a partner merged into another: for a create that
-/// leaves its other references to the foreign keys, which such a partner still satisfies.
-/// (Only merged partners are in the index this reads, so it is a probe of a tiny one.)
-pub fn check_partners_not_merged(
+/// Records a rule for each of `targets` (with the field that holds it) that names a deleted
+/// record or a partner merged into another: for a create that leaves its other references to
+/// the foreign keys, which such a record still satisfies. One probe by key per kind.
+pub fn check_not_gone(
     conn: &mut DbConnection,
     v: &mut Validator,
-    ids: impl IntoIterator<Item = (String, i64)>,
-) -> diesel::QueryResult<()> {
-    let ids: Vec<(String, i64)> = ids.into_iter().collect();
-    if ids.is_empty() {
+    targets: &[(String, Target<'_>)],
+) -> Result<(), ApiError> {
+    let states = states(conn, targets)?;
+    for ((field, target), state) in targets.iter().zip(states) {
+        match state {
+            State::Live | State::Missing => {}
+            gone => v.check(false, field.clone(), gone.describe(*target)),
+        }
+    }
+    Ok(())
+}
+
+/// Where a record that something refers to is now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Live,
+    Deleted,
+    MergedInto(i64),
+    /// Never made, or purged.
+    Missing,
+}
+
+impl State {
+    fn describe(self, target: Target<'_>) -> String {
+        let what = target.describe();
+        match self {
+            State::Live => format!("{what} exists"),
+            State::Deleted => format!("{what} is deleted"),
+            State::MergedInto(into) => format!("{what} was merged into partner {into}"),
+            State::Missing => format!("{what} does not exist (it may have been purged)"),
+        }
+    }
+}
+
+/// The state of each of `targets`, in their order: one statement per kind present.
+fn states(conn: &mut DbConnection, targets: &[(String, Target<'_>)]) -> QueryResult<Vec<State>> {
+    let ids = |kind: Kind| -> Vec<i64> {
+        let keys = targets.iter().filter_map(|(_, target)| match *target {
+            Target::Partner(id) if kind == Kind::Partner => Some(id),
+            Target::Agreement(id) if kind == Kind::Agreement => Some(id),
+            _ => None,
+        });
+        keys.collect()
+    };
+    let (partner_ids, agreement_ids) = (ids(Kind::Partner), ids(Kind::Agreement));
+    let codes: Vec<&str> = targets
+        .iter()
+        .filter_map(|(_, target)| match *target {
+            Target::Country(code) => Some(code),
+            _ => None,
+        })
+        .collect();
+    let partners: Vec<(i64, bool, Option<i64>)> = match partner_ids.is_empty() {
+        true => Vec::new(),
+        false => crate::on_backend!(conn, |c| partners::table
+            .filter(partners::id.eq_any(&partner_ids))
+            .select((
+                partners::id,
+                partners::deleted_at.is_not_null(),
+                partners::merged_into,
+            ))
+            .load(c))?,
+    };
+    let agreements: Vec<(i64, bool)> = match agreement_ids.is_empty() {
+        true => Vec::new(),
+        false => crate::on_backend!(conn, |c| agreements::table
+            .filter(agreements::id.eq_any(&agreement_ids))
+            .select((agreements::id, agreements::deleted_at.is_not_null()))
+            .load(c))?,
+    };
+    let countries: Vec<(String, bool)> = match codes.is_empty() {
+        true => Vec::new(),
+        false => crate::on_backend!(conn, |c| countries::table
+            .filter(countries::code.eq_any(&codes))
+            .select((countries::code, countries::deleted_at.is_not_null()))
+            .load(c))?,
+    };
+    let state = |deleted: bool| match deleted {
+        true => State::Deleted,
+        false => State::Live,
+    };
+    Ok(targets
+        .iter()
+        .map(|(_, target)| match *target {
+            Target::Partner(id) => match partners.iter().find(|p| p.0 == id) {
+                Some((_, _, Some(into))) => State::MergedInto(*into),
+                Some((_, deleted, None)) => state(*deleted),
+                None => State::Missing,
+            },
+            Target::Agreement(id) => agreements
+                .iter()
+                .find(|a| a.0 == id)
+                .map_or(State::Missing, |(_, deleted)| state(*deleted)),
+            Target::Country(code) => countries
+                .iter()
+                .find(|c| c.0 == code)
+                .map_or(State::Missing, |(_, deleted)| state(*deleted)),
+        })
+        .collect())
+}
+
+/// A reference to a country held in `value`, if it holds one.
+fn country(field: String, value: &Value) -> Option<(String, Target<'_>)> {
+    Some((field, Target::Country(value.as_str()?)))
+}
+
+/// What a record of `kind`, as JSON, refers to, with the field that holds each reference.
+fn targets_of(kind: ResourceType, record: &Value) -> Vec<(String, Target<'_>)> {
+    let partner = |field: String, value: &Value| Some((field, Target::Partner(value.as_i64()?)));
+    let mut targets = Vec::new();
+    match kind {
+        ResourceType::Country => {}
+        ResourceType::Partner => {
+            targets.extend(country("country_code".into(), &record["country_code"]));
+        }
+        ResourceType::Agreement => {
+            let parties = record["parties"].as_array().into_iter().flatten();
+            for (i, party) in parties.enumerate() {
+                let field = format!("parties[{i}].partner_id");
+                targets.extend(partner(field, &party["partner_id"]));
+            }
+            let codes = record["country_codes"].as_array().into_iter().flatten();
+            for (i, code) in codes.enumerate() {
+                targets.extend(country(format!("country_codes[{i}]"), code));
+            }
+        }
+        ResourceType::Event => {
+            targets.extend(country("country_code".into(), &record["country_code"]));
+            if let Some(id) = record["agreement_id"].as_i64() {
+                targets.push(("agreement_id".into(), Target::Agreement(id)));
+            }
+            let participants = record["participants"].as_array().into_iter().flatten();
+            for (i, participant) in participants.enumerate() {
+                let field = format!("participants[{i}].partner_id");
+                targets.extend(partner(field, &participant["partner_id"]));
+            }
+        }
+    }
+    targets
+}
+
+/// Fails with 409 naming each record that `record` (of `kind`, as JSON) refers to and that is
+/// no longer live: a restore cannot bring back a reference to a deleted, merged or purged one.
+pub fn ensure_restorable(
+    conn: &mut DbConnection,
+    kind: ResourceType,
+    record: &Value,
+) -> Result<(), ApiError> {
+    let targets = targets_of(kind, record);
+    let states = states(conn, &targets)?;
+    let gone: Vec<String> = targets
+        .iter()
+        .zip(states)
+        .filter(|(_, state)| *state != State::Live)
+        .map(|((field, target), state)| format!("{field}: {}", state.describe(*target)))
+        .collect();
+    if gone.is_empty() {
         return Ok(());
     }
-    let wanted: Vec<i64> = ids.iter().map(|(_, id)| *id).collect();
-    let merged: Vec<(i64, Option<i64>)> = crate::on_backend!(conn, |c| partners::table
-        .filter(partners::merged_into.is_not_null())
-        .filter(partners::id.eq_any(&wanted))
-        .select((partners::id, partners::merged_into))
-        .load(c))?;
-    for (field, id) in ids {
-        if let Some((_, Some(target))) = merged.iter().find(|(merged, _)| *merged == id) {
-            v.check(
-                false,
-                field,
-                format!("partner {id} was merged into partner {target}"),
-            );
+    Err(ApiError::Conflict(format!(
+        "cannot restore {} {}: {}; restore or change those first",
+        kind.as_str(),
+        record["id"].as_i64().map_or_else(
+            || record["code"].as_str().unwrap_or_default().to_owned(),
+            |id| id.to_string()
+        ),
+        gone.join("; ")
+    )))
+}
+
+/// Before `target` is purged: tombstones that refer to it through a column of their own let
+/// go of it (a restore of one is then refused, from its delete's audit entry), and a partner
+/// that others were merged into, whose redirects would lead nowhere, is refused with 409.
+pub fn release(conn: &mut DbConnection, target: Target<'_>) -> Result<(), ApiError> {
+    if let Target::Partner(id) = target {
+        let merged: Vec<i64> = crate::on_backend!(conn, |c| partners::table
+            .filter(partners::merged_into.eq(id))
+            .select(partners::id)
+            .order_by(partners::id)
+            .limit(NAMED)
+            .load(c))?;
+        if !merged.is_empty() {
+            let merged: Vec<String> = merged.iter().map(|id| format!("partner {id}")).collect();
+            return Err(ApiError::Conflict(format!(
+                "{} cannot be purged: {} merged into it and redirect to it",
+                target.describe(),
+                merged.join(", ")
+            )));
         }
+    }
+    let columns = REFERENCES
+        .iter()
+        .filter(|r| r.target == target.kind() && r.is_from_records());
+    for reference in columns {
+        let Reference { table, column, .. } = reference;
+        let sql = |placeholder: &str| {
+            format!(
+                "UPDATE {table} SET {column} = NULL \
+                 WHERE {column} = {placeholder} AND deleted_at IS NOT NULL"
+            )
+        };
+        match (&mut *conn, target) {
+            (DbConnection::Postgres(c), Target::Country(code)) => {
+                sql_query(sql("$1")).bind::<Text, _>(code).execute(c)?
+            }
+            (DbConnection::Postgres(c), Target::Partner(key) | Target::Agreement(key)) => {
+                sql_query(sql("$1")).bind::<BigInt, _>(key).execute(c)?
+            }
+            (DbConnection::Sqlite(c), Target::Country(code)) => {
+                sql_query(sql("?")).bind::<Text, _>(code).execute(c)?
+            }
+            (DbConnection::Sqlite(c), Target::Partner(key) | Target::Agreement(key)) => {
+                sql_query(sql("?")).bind::<BigInt, _>(key).execute(c)?
+            }
+        };
     }
     Ok(())
 }
@@ -257,6 +467,7 @@ pub fn check_agreement(
 fn missing_countries(conn: &mut DbConnection, codes: &[String]) -> QueryResult<BTreeSet<String>> {
     let found: Vec<String> = crate::on_backend!(conn, |c| countries::table
         .filter(countries::code.eq_any(codes))
+        .filter(countries::deleted_at.is_null())
         .select(countries::code)
         .load(c))?;
     let found: BTreeSet<String> = found.into_iter().collect();
@@ -272,6 +483,7 @@ fn missing_partners(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSe
     let found: Vec<i64> = crate::on_backend!(conn, |c| partners::table
         .filter(partners::id.eq_any(ids))
         .filter(partners::merged_into.is_null())
+        .filter(partners::deleted_at.is_null())
         .select(partners::id)
         .load(c))?;
     let found: BTreeSet<i64> = found.into_iter().collect();
@@ -286,6 +498,7 @@ fn missing_partners(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<BTreeSe
 fn agreement_exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     crate::on_backend!(conn, |c| agreements::table
         .find(id)
+        .filter(agreements::deleted_at.is_null())
         .select(agreements::id)
         .first::<i64>(c)
         .optional())

@@ -164,7 +164,23 @@ pub trait Resource: Listed<Item: Clone> {
         current: &Self::Item,
         draft: Self::Draft,
     ) -> diesel::QueryResult<Option<Self::Item>>;
-    fn delete(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<usize>;
+    /// The tombstone `key` names: the record as it was deleted, unless it was purged.
+    fn find_deleted(
+        conn: &mut DbConnection,
+        key: &Self::Key,
+    ) -> diesel::QueryResult<Option<Self::Item>>;
+    /// What a delete (`deleted`) or a restore of `item` does besides marking it (see
+    /// `crate::tombstones`): a tombstone keeps none of its relation rows and no unique value,
+    /// so that it holds nothing; a restore writes them back once nothing live clashes (409).
+    fn keep_relations(
+        _conn: &mut DbConnection,
+        _item: &Self::Item,
+        _deleted: bool,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+    /// Removes the record, live or a tombstone, and its own relation rows, for good.
+    fn purge(conn: &mut DbConnection, key: &Self::Key) -> diesel::QueryResult<usize>;
     /// What other records may point at this one, if anything can.
     fn target(key: &Self::Key) -> Option<Target<'_>>;
 }
@@ -266,23 +282,25 @@ enum Listing {
 }
 
 /// `GET` on one resource: 200 with its ETag, or 304. A shaped representation (`fields=`,
-/// `include=`) has a weak ETag of its own (see `crate::shape`).
+/// `include=`) has a weak ETag of its own (see `crate::shape`). With `include_deleted` (an
+/// admin's), a tombstone is answered too.
 pub async fn get<R: Resource>(
     db: &Db,
     req: &HttpRequest,
     key: R::Key,
-    params: ShapeParams,
-    shape: Shape,
+    include_deleted: bool,
+    (params, shape): (ShapeParams, Shape),
 ) -> Result<HttpResponse, ApiError> {
+    let read = move |conn: &mut DbConnection, key: &R::Key| {
+        crate::tombstones::read_one::<R>(conn, key, include_deleted)
+    };
     if shape.is_plain() {
-        let item = db
-            .read_point(move |conn| found::<R>(conn, &key, true))
-            .await?;
+        let item = db.read_point(move |conn| read(conn, &key)).await?;
         return Ok(respond_with_etag(req, R::version(&item), &item));
     }
     let (json, tag, language) = db
         .read_point(move |conn| {
-            let item = found::<R>(conn, &key, true)?;
+            let item = read(conn, &key)?;
             let mut json = render_json(&item)?;
             let shaped = shape.apply(conn, vec![&mut json])?;
             let tag = shape.etag(&params, R::version(&item), &shaped.embedded);
@@ -409,7 +427,8 @@ async fn name_broken_references<T>(
     }
 }
 
-/// `DELETE`: 204, or 409 naming what still refers to the resource.
+/// `DELETE`: 204, or 409 naming the live records that still refer to the resource. The record
+/// is kept as a tombstone (`crate::tombstones`), which the audit entry has as `after`.
 pub async fn delete<R: Resource>(
     db: &Db,
     actor: Actor,
@@ -422,7 +441,7 @@ pub async fn delete<R: Resource>(
         if let Some(target) = R::target(&key) {
             references::ensure_unreferenced(conn, target)?;
         }
-        R::delete(conn, &key)?;
+        let tombstone = crate::tombstones::mark::<R>(conn, &current, true)?;
         let id = key.to_string();
         audit::record(
             conn,
@@ -431,7 +450,7 @@ pub async fn delete<R: Resource>(
             R::AUDIT,
             &id,
             Some(&current),
-            None,
+            Some(&tombstone),
         )
     })
     .await?;

@@ -16,6 +16,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         translations -> Text,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -37,6 +38,7 @@ diesel::table! {
         identifiers -> Text,
         translations -> Text,
         merged_into -> Nullable<BigInt>,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -86,6 +88,7 @@ diesel::table! {
         country_codes -> Text,
         documents -> Text,
         translations -> Text,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -129,6 +132,7 @@ diesel::table! {
         participants -> Text,
         documents -> Text,
         translations -> Text,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -118,8 +118,20 @@ impl Resource for Agreements {
         queries::update(conn, current, draft)
     }
 
-    fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
-        queries::delete(conn, *id)
+    fn find_deleted(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Agreement>> {
+        queries::find_deleted(conn, *id)
+    }
+
+    fn keep_relations(
+        conn: &mut DbConnection,
+        agreement: &Agreement,
+        deleted: bool,
+    ) -> Result<(), ApiError> {
+        Ok(queries::keep_relations(conn, agreement, deleted)?)
+    }
+
+    fn purge(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
+        queries::purge(conn, *id)
     }
 
     fn target(id: &i64) -> Option<Target<'_>> {

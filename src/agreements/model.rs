@@ -209,6 +209,15 @@ pub struct Agreement {
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1)]
     pub version: i64,
+    /// When it was deleted: present on a tombstone only, which admins see with
+    /// `include_deleted=true`.
+    #[serde(
+        with = "crate::time::optional_rfc3339",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredOptionalTimestamp)]
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 /// The writable fields of an agreement: the body of create and replace, and what a merge
@@ -632,6 +641,9 @@ pub struct AgreementFilter {
     pub updated_after: Option<crate::filter::UpdatedAfter>,
     #[param(inline)]
     pub updated_before: Option<crate::filter::UpdatedBefore>,
+    /// Admins only (anyone else gets 403): deleted records (tombstones, each with its
+    /// `deleted_at`) are listed too. Not taken by an export.
+    pub include_deleted: Option<bool>,
 }
 
 #[cfg(test)]

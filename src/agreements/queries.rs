@@ -32,12 +32,24 @@ struct NewAgreementCountry {
     position: i32,
 }
 
+/// The agreement `id`, unless it was deleted.
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> {
     crate::on_backend!(conn, |c| agreements::table
         .find(id)
+        .filter(agreements::deleted_at.is_null())
         .select(Agreement::as_select())
         .get_result(c)
         .optional())
+}
+
+/// The tombstone of the agreement `id`, if it was deleted (and not purged).
+pub fn find_deleted(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Agreement>> {
+    agreements::table
+        .find(id)
+        .filter(agreements::deleted_at.is_not_null())
+        .select(Agreement::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// The agreements with these keys, in one statement (for `include=`).
@@ -61,6 +73,9 @@ pub fn id_by_title(conn: &mut DbConnection, title: &str) -> QueryResult<Option<i
 /// The agreements `filter` selects.
 pub fn matching(filter: &AgreementFilter) -> Rows<agreements::table> {
     let mut query = agreements::table.into_boxed();
+    if filter.include_deleted != Some(true) {
+        query = query.filter(agreements::deleted_at.is_null());
+    }
     if let Some(status) = &filter.status {
         query = crate::filter::any_of(query, agreements::status, status.to_vec());
     }
@@ -219,8 +234,24 @@ pub fn update(
     Ok(updated)
 }
 
-/// Deletes the agreement with its own party and country links.
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+/// A tombstone keeps no party or country rows (`deleted`); a restore writes them back from its
+/// lists.
+pub fn keep_relations(
+    conn: &mut DbConnection,
+    agreement: &Agreement,
+    deleted: bool,
+) -> QueryResult<()> {
+    let id = agreement.id;
+    if deleted {
+        Parties::clear(conn, id)?;
+        return CoveredCountries::clear(conn, id);
+    }
+    relation::write::<Parties>(conn, id, None, &agreement.parties)?;
+    relation::write::<CoveredCountries>(conn, id, None, &agreement.country_codes)
+}
+
+/// Removes the agreement with its own party and country links, for good.
+pub fn purge(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     Parties::clear(conn, id)?;
     CoveredCountries::clear(conn, id)?;
     diesel::delete(agreements::table.find(id)).execute(conn)

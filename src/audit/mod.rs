@@ -9,7 +9,7 @@ use crate::auth::{Access, Role};
 use crate::routing::Routes;
 
 pub use model::{AuditAction, AuditEntry, AuditFilter, ResourceType};
-pub use queries::{Write, mark, record, record_write};
+pub use queries::{Write, last_entry, mark, record, record_write};
 
 /// The audit route: admins only.
 pub fn routes() -> Routes {

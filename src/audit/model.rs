@@ -17,6 +17,8 @@ text_enum! {
         Create => "create",
         Update => "update",
         Delete => "delete",
+        Restore => "restore",
+        Purge => "purge",
     }
 }
 
@@ -27,6 +29,19 @@ text_enum! {
         Partner => "partner",
         Agreement => "agreement",
         Event => "event",
+    }
+}
+
+impl ResourceType {
+    /// The table the resource is stored in and its key column, for the statements written once
+    /// for every resource (an import's id sequence, a tombstone's marking).
+    pub fn table(self) -> (&'static str, &'static str) {
+        match self {
+            ResourceType::Country => ("countries", "code"),
+            ResourceType::Partner => ("partners", "id"),
+            ResourceType::Agreement => ("agreements", "id"),
+            ResourceType::Event => ("events", "id"),
+        }
     }
 }
 

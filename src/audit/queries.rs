@@ -31,6 +31,27 @@ pub fn record<T: Serialize>(
     record_write(conn, &write, before, after)
 }
 
+/// The last entry of one record: what it was, and the record as that write left it.
+pub fn last_entry(
+    conn: &mut DbConnection,
+    resource_type: ResourceType,
+    resource_id: &str,
+) -> Result<Option<(AuditAction, Option<String>)>, ApiError> {
+    let last: Option<(String, Option<String>)> = audit_log::table
+        .filter(audit_log::resource_type.eq(resource_type.as_str()))
+        .filter(audit_log::resource_id.eq(resource_id))
+        .order_by(audit_log::id.desc())
+        .select((audit_log::action, audit_log::after_state))
+        .first(conn)
+        .optional()?;
+    last.map(|(action, after)| {
+        let action = AuditAction::parse(&action)
+            .ok_or_else(|| ApiError::bug(format!("an audit entry's action is {action}")))?;
+        Ok((action, after))
+    })
+    .transpose()
+}
+
 /// Who made a write, what it was, and the import it belongs to, if any.
 pub struct Write<'a> {
     pub actor: &'a str,

@@ -79,7 +79,7 @@ pub struct ChangesParams {
     pub limit: Option<u32>,
     /// Only changes of this kind of resource.
     pub resource_type: Option<ResourceType>,
-    /// Only creates, updates or deletes.
+    /// Only changes of this kind: creates, updates, deletes, restores or purges.
     pub action: Option<AuditAction>,
 }
 
@@ -142,7 +142,7 @@ pub struct Change {
     /// The resource's id, or its code for a country.
     pub resource_id: String,
     pub action: AuditAction,
-    /// The record's version after this change; for a delete, the last version + 1.
+    /// The record's version after this change; for a purge, the last version + 1.
     pub version: i64,
     /// When the change was made (RFC 3339, UTC).
     #[serde(with = "crate::time::rfc3339")]
@@ -151,8 +151,9 @@ pub struct Change {
     /// The name of the token that made the change: only in answers to admins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
-    /// The record as it was right after this change (what a GET answered then); null for a
-    /// delete (a tombstone).
+    /// The record as it was right after this change (what a GET answered then); for a delete,
+    /// its tombstone (with `deleted_at`); null for a purge, and for a delete made before
+    /// deletes kept tombstones.
     #[schema(value_type = Option<std::collections::BTreeMap<String, Value>>, additional_properties)]
     #[schema(required = true)]
     pub record: Option<Box<RawValue>>,
@@ -171,11 +172,10 @@ fn version_of(snapshot: Option<&str>) -> Option<i64> {
 impl Change {
     /// The entry as the feed shows it; `actor` only when `with_actor` (an admin asks).
     pub fn from_row(row: ChangeRow, with_actor: bool) -> Result<Self, ApiError> {
-        let version = match row.action {
-            AuditAction::Delete => version_of(row.before_state.as_deref()).map(|v| v + 1),
-            _ => version_of(row.after_state.as_deref()),
-        }
-        .unwrap_or(0);
+        // A purge (and a delete from before tombstones) leaves no record: one past the last.
+        let version = version_of(row.after_state.as_deref())
+            .or_else(|| version_of(row.before_state.as_deref()).map(|v| v + 1))
+            .unwrap_or(0);
         let record = row
             .after_state
             .map(RawValue::from_string)

@@ -77,6 +77,12 @@ impl Resource for Countries {
         if creating && queries::find(conn, &code)?.is_some() {
             return Err(ApiError::Conflict(format!("country {code} already exists")));
         }
+        if creating && queries::find_deleted(conn, &code)?.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "country {code} was deleted and is kept as a tombstone: an admin can restore it \
+                 (POST /api/v1/countries/{code}/restore) or purge it (DELETE …?purge=true)"
+            )));
+        }
         if let Some(owner) = queries::alpha3_owner(conn, &changes.fields.alpha3, &code)? {
             return Err(ApiError::Conflict(format!(
                 "alpha3 {} is already the code of country {owner}",
@@ -102,8 +108,15 @@ impl Resource for Countries {
         queries::update(conn, code, current.version, changes)
     }
 
-    fn delete(conn: &mut DbConnection, code: &String) -> diesel::QueryResult<usize> {
-        queries::delete(conn, code)
+    fn find_deleted(
+        conn: &mut DbConnection,
+        code: &String,
+    ) -> diesel::QueryResult<Option<Country>> {
+        queries::find_deleted(conn, code)
+    }
+
+    fn purge(conn: &mut DbConnection, code: &String) -> diesel::QueryResult<usize> {
+        queries::purge(conn, code)
     }
 
     fn target(code: &String) -> Option<Target<'_>> {

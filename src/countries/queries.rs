@@ -51,12 +51,24 @@ fn stamped(
     )
 }
 
+/// The country `code`, unless it was deleted.
 pub fn find(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>> {
     crate::on_backend!(conn, |c| countries::table
         .find(code)
+        .filter(countries::deleted_at.is_null())
         .select(Country::as_select())
         .get_result(c)
         .optional())
+}
+
+/// The tombstone of the country `code`, if it was deleted (and not purged).
+pub fn find_deleted(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Country>> {
+    countries::table
+        .find(code)
+        .filter(countries::deleted_at.is_not_null())
+        .select(Country::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// The countries with these keys, in one statement (for `include=`).
@@ -84,6 +96,9 @@ pub fn alpha3_owner(
 /// The countries `filter` selects.
 pub fn matching(filter: &CountryFilter) -> Rows<countries::table> {
     let mut query = countries::table.into_boxed();
+    if filter.include_deleted != Some(true) {
+        query = query.filter(countries::deleted_at.is_null());
+    }
     if let Some(region) = &filter.region {
         query = query.filter(countries::region.eq(region.clone()));
     }
@@ -142,7 +157,7 @@ pub fn update(
     find(conn, code)
 }
 
-pub fn delete(conn: &mut DbConnection, code: &str) -> QueryResult<usize> {
+pub fn purge(conn: &mut DbConnection, code: &str) -> QueryResult<usize> {
     diesel::delete(countries::table.find(code)).execute(conn)
 }
 

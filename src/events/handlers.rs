@@ -112,11 +112,19 @@ impl Resource for Events {
             check_references(conn, &mut v, &draft)?;
         } else {
             let participants = draft.fields.participants.iter().enumerate();
-            references::check_partners_not_merged(
-                conn,
-                &mut v,
-                participants.map(|(i, p)| (format!("participants[{i}].partner_id"), p.partner_id)),
-            )?;
+            let mut targets: Vec<(String, Target<'_>)> = participants
+                .map(|(i, p)| {
+                    let field = format!("participants[{i}].partner_id");
+                    (field, Target::Partner(p.partner_id))
+                })
+                .collect();
+            if let Some(code) = &draft.fields.country_code {
+                targets.push(("country_code".into(), Target::Country(code)));
+            }
+            if let Some(id) = draft.fields.agreement_id {
+                targets.push(("agreement_id".into(), Target::Agreement(id)));
+            }
+            references::check_not_gone(conn, &mut v, &targets)?;
         }
         v.finish()?;
         Ok(draft)
@@ -135,8 +143,20 @@ impl Resource for Events {
         queries::update(conn, current, draft)
     }
 
-    fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
-        queries::delete(conn, *id)
+    fn find_deleted(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Event>> {
+        queries::find_deleted(conn, *id)
+    }
+
+    fn keep_relations(
+        conn: &mut DbConnection,
+        event: &Event,
+        deleted: bool,
+    ) -> Result<(), ApiError> {
+        Ok(queries::keep_participants(conn, event, deleted)?)
+    }
+
+    fn purge(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
+        queries::purge(conn, *id)
     }
 
     /// Nothing refers to events.

@@ -22,12 +22,24 @@ struct NewParticipant {
     position: i32,
 }
 
+/// The event `id`, unless it was deleted.
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
     crate::on_backend!(conn, |c| events::table
         .find(id)
+        .filter(events::deleted_at.is_null())
         .select(Event::as_select())
         .get_result(c)
         .optional())
+}
+
+/// The tombstone of the event `id`, if it was deleted (and not purged).
+pub fn find_deleted(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Event>> {
+    events::table
+        .find(id)
+        .filter(events::deleted_at.is_not_null())
+        .select(Event::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// The id of the first event titled exactly `title`.
@@ -77,6 +89,9 @@ fn starts_early_enough(to: NaiveDate) -> Dialects<Bool, AsExprOf<NaiveDate, Date
 /// The events `filter` selects.
 pub fn matching(filter: &EventFilter) -> Rows<events::table> {
     let mut query = events::table.into_boxed();
+    if filter.include_deleted != Some(true) {
+        query = query.filter(events::deleted_at.is_null());
+    }
     if let Some(kind) = &filter.kind {
         query = crate::filter::any_of(query, events::kind, kind.to_vec());
     }
@@ -194,8 +209,16 @@ pub fn update(
     Ok(updated)
 }
 
-/// Deletes the event with its participant links.
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+/// A tombstone keeps no participant rows (`deleted`); a restore writes them back from its list.
+pub fn keep_participants(conn: &mut DbConnection, event: &Event, deleted: bool) -> QueryResult<()> {
+    match deleted {
+        true => Participants::clear(conn, event.id),
+        false => relation::write::<Participants>(conn, event.id, None, &event.participants),
+    }
+}
+
+/// Removes the event with its participant links, for good.
+pub fn purge(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     Participants::clear(conn, id)?;
     crate::on_backend!(conn, |c| diesel::delete(events::table.find(id)).execute(c))
 }

@@ -26,6 +26,7 @@ use crate::error::ApiError;
 use crate::http::QueryParams;
 use crate::pagination::{Cursor, Sort, SortKeys};
 use crate::resource::{self, Listed};
+use crate::tombstones::Visibility;
 
 /// Rows read by one statement of an export.
 pub const CHUNK: i64 = 1000;
@@ -64,8 +65,15 @@ pub async fn export<R: Described>(
     req: HttpRequest,
     QueryParams(params): QueryParams<ExportParams>,
     QueryParams(filter): QueryParams<R::Filter>,
+    QueryParams(visibility): QueryParams<Visibility>,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, params.format)?;
+    if visibility.include_deleted == Some(true) {
+        return Err(ApiError::bad_field(
+            "include_deleted",
+            "an export holds live records only; list deleted ones with include_deleted=true",
+        ));
+    }
     let sort = R::sort(&filter);
     let pool = db.readers().clone();
     // The first chunk is read before answering, so that a database that cannot answer is a

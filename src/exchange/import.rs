@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::{Columns, Kind, table_of};
+use super::{Columns, Kind};
 use crate::audit::{self, AuditAction};
 use crate::auth::Actor;
 use crate::crud::Described;
@@ -516,7 +516,7 @@ fn run<R: Described>(
         ..ImportReport::default()
     };
     let mut plans = plan::<R>(conn, rows, &mut report.errors)?;
-    let (table, key_column) = table_of(R::AUDIT);
+    let (table, key_column) = R::AUDIT.table();
     let numbered = key_column == "id";
     // Records made under their own id go first, by id, so that each id can be the next one
     // the table gives; the other rows follow in the order of the file.
@@ -699,6 +699,20 @@ fn plan<R: Described>(
             Some(key) => R::find(conn, key)?,
             None => None,
         };
+        if let (Some(key), None) = (&key, &current)
+            && R::find_deleted(conn, key)?.is_some()
+        {
+            errors.push(row_error(
+                line,
+                Some(key_name),
+                "conflict",
+                format!(
+                    "{} {key} was deleted and is kept as a tombstone: restore it or purge it first",
+                    R::AUDIT.as_str()
+                ),
+            ));
+            continue;
+        }
         plans.push(Plan {
             line,
             key,
@@ -836,7 +850,7 @@ fn keep_stamps<R: Resource>(
     key: &str,
     plan: &Plan<R>,
 ) -> Result<(), ApiError> {
-    let (table, key_column) = table_of(R::AUDIT);
+    let (table, key_column) = R::AUDIT.table();
     let set = "created_at = COALESCE({}, created_at), updated_at = COALESCE({}, updated_at), \
                version = COALESCE({}, version)";
     let (created, updated, version) = (plan.created_at, plan.updated_at, plan.version);

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::audit::ResourceType;
 use crate::auth::Access;
 use crate::crud::Described;
 use crate::routing::Routes;
@@ -26,18 +25,6 @@ pub fn routes<R: Described>(routes: Routes) -> Routes {
     routes
         .get("/export", Access::Read, export::export::<R>)
         .post("/import", Access::Role(R::WRITER), import::import::<R>)
-}
-
-/// The table a resource is stored in and its key column, for the few statements an import
-/// needs beyond the resource's own: moving the id sequence, and keeping a restored record's
-/// timestamps and version.
-fn table_of(kind: ResourceType) -> (&'static str, &'static str) {
-    match kind {
-        ResourceType::Country => ("countries", "code"),
-        ResourceType::Partner => ("partners", "id"),
-        ResourceType::Agreement => ("agreements", "id"),
-        ResourceType::Event => ("events", "id"),
-    }
 }
 
 /// How a CSV cell of a column is read into JSON: by the JSON type of the field.
@@ -81,7 +68,8 @@ impl Columns {
             .filter(|name| properties.contains_key(*name))
             .map(str::to_owned)
             .collect();
-        for name in properties.keys() {
+        // An export holds live records only: a tombstone's mark is no column.
+        for name in properties.keys().filter(|name| *name != "deleted_at") {
             if !names.contains(name) {
                 names.push(name.clone());
             }

@@ -95,6 +95,7 @@ impl CalendarFilter {
             sort: None,
             updated_after: None,
             updated_before: None,
+            include_deleted: None,
         }
     }
 }
@@ -329,6 +330,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 3,
+            deleted_at: None,
             translations: Default::default(),
         }
     }

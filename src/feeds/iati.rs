@@ -114,6 +114,7 @@ impl From<ActivityFilter> for AgreementFilter {
             sort: None,
             updated_after: None,
             updated_before: None,
+            include_deleted: None,
         }
     }
 }
@@ -661,6 +662,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 1,
+            deleted_at: None,
             translations: Default::default(),
         }
     }
@@ -689,6 +691,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 2,
+            deleted_at: None,
             translations: Default::default(),
         }
     }

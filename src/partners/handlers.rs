@@ -129,8 +129,46 @@ impl Resource for Partners {
         queries::update(conn, current, changes)
     }
 
-    fn delete(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
-        queries::delete(conn, *id)
+    fn find_deleted(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<Option<Partner>> {
+        queries::find_deleted(conn, *id)
+    }
+
+    /// A restore is refused (409) when a live partner now has its name or one of its
+    /// identifiers.
+    fn keep_relations(
+        conn: &mut DbConnection,
+        partner: &Partner,
+        deleted: bool,
+    ) -> Result<(), ApiError> {
+        if !deleted {
+            let id = partner.id;
+            let mut v = Validator::new();
+            identifiers::check_schemes(conn, &mut v, &partner.identifiers)?;
+            if v.finish().is_err() {
+                return Err(ApiError::Conflict(format!(
+                    "cannot restore partner {id}: the scheme of one of its identifiers was removed"
+                )));
+            }
+            if let Some(owner) = queries::name_owner(conn, &partner.name.to_lowercase(), Some(id))?
+            {
+                return Err(ApiError::Conflict(format!(
+                    "cannot restore partner {id}: partner {owner} now has the name {:?}",
+                    partner.name
+                )));
+            }
+            let held = identifiers::held_elsewhere(conn, &partner.identifiers, Some(id))?;
+            if let Some((identifier, holder)) = held {
+                return Err(ApiError::Conflict(format!(
+                    "cannot restore partner {id}: partner {holder} now holds the identifier {}:{}",
+                    identifier.scheme, identifier.value
+                )));
+            }
+        }
+        Ok(queries::keep_relations(conn, partner, deleted)?)
+    }
+
+    fn purge(conn: &mut DbConnection, id: &i64) -> diesel::QueryResult<usize> {
+        queries::purge(conn, *id)
     }
 
     fn target(id: &i64) -> Option<Target<'_>> {

@@ -89,6 +89,15 @@ pub struct Partner {
     /// Starts at 1 and grows by one on every change; the ETag is this number, quoted.
     #[schema(minimum = 1)]
     pub version: i64,
+    /// When it was deleted: present on a tombstone only, which admins see with
+    /// `include_deleted=true`.
+    #[serde(
+        with = "crate::time::optional_rfc3339",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = String, format = DateTime)]
+    #[diesel(deserialize_as = crate::time::StoredOptionalTimestamp)]
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 /// The writable fields of a partner: the body of create and replace, and what a merge patch
@@ -299,6 +308,9 @@ pub struct PartnerFilter {
     /// The partner holding this identifier, as `<scheme>:<value>`.
     #[param(inline)]
     pub identifier: Option<IdentifierFilter>,
+    /// Admins only (anyone else gets 403): deleted records (tombstones, each with its
+    /// `deleted_at`) are listed too. Not taken by an export.
+    pub include_deleted: Option<bool>,
 }
 
 #[cfg(test)]

@@ -10,14 +10,25 @@ use crate::relation::{self, Relation};
 use crate::schema::{partner_identifiers, partners};
 use crate::sql::JsonList;
 
-/// The partner `id`, unless it is gone (merged into another).
+/// The partner `id`, unless it is gone (merged into another, or deleted).
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
     crate::on_backend!(conn, |c| partners::table
         .find(id)
         .filter(partners::merged_into.is_null())
+        .filter(partners::deleted_at.is_null())
         .select(Partner::as_select())
         .get_result(c)
         .optional())
+}
+
+/// The tombstone of the partner `id`, if it was deleted (and not purged).
+pub fn find_deleted(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Partner>> {
+    partners::table
+        .find(id)
+        .filter(partners::deleted_at.is_not_null())
+        .select(Partner::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// The partners with these keys, in one statement (for `include=`).
@@ -48,6 +59,9 @@ pub fn matching(filter: &PartnerFilter) -> Rows<partners::table> {
     let mut query = partners::table
         .into_boxed()
         .filter(partners::merged_into.is_null());
+    if filter.include_deleted != Some(true) {
+        query = query.filter(partners::deleted_at.is_null());
+    }
     if let Some(kind) = &filter.kind {
         query = crate::filter::any_of(query, partners::kind, kind.to_vec());
     }
@@ -141,8 +155,29 @@ pub fn merged_into(conn: &mut DbConnection, id: i64) -> QueryResult<Option<i64>>
     Ok(target.flatten())
 }
 
-/// Deletes the partner with its identifiers.
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+/// A tombstone holds no identifier rows and no name (`deleted`), so that another partner may
+/// take them; a restore takes them back (the caller checks first that nobody holds them).
+pub fn keep_relations(
+    conn: &mut DbConnection,
+    partner: &Partner,
+    deleted: bool,
+) -> QueryResult<()> {
+    let id = partner.id;
+    let name_key = match deleted {
+        true => format!("\u{1}deleted {id}"),
+        false => partner.name.to_lowercase(),
+    };
+    diesel::update(partners::table.find(id))
+        .set(partners::name_key.eq(name_key))
+        .execute(conn)?;
+    match deleted {
+        true => PartnerIdentifiers::clear(conn, id),
+        false => relation::write::<PartnerIdentifiers>(conn, id, None, &partner.identifiers),
+    }
+}
+
+/// Removes the partner with its identifiers, for good.
+pub fn purge(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
     PartnerIdentifiers::clear(conn, id)?;
     diesel::delete(partners::table.find(id)).execute(conn)
 }

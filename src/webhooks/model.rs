@@ -20,20 +20,29 @@ use crate::pagination::checked_limit;
 use crate::schema::{webhook_deliveries, webhooks};
 use crate::text_enum;
 
-/// Every event type a webhook can ask for: `<resource>.<created|updated|deleted>`.
-pub const EVENT_TYPES: [&str; 12] = [
+/// Every event type a webhook can ask for:
+/// `<resource>.<created|updated|deleted|restored|purged>`.
+pub const EVENT_TYPES: [&str; 20] = [
     "country.created",
     "country.updated",
     "country.deleted",
+    "country.restored",
+    "country.purged",
     "partner.created",
     "partner.updated",
     "partner.deleted",
+    "partner.restored",
+    "partner.purged",
     "agreement.created",
     "agreement.updated",
     "agreement.deleted",
+    "agreement.restored",
+    "agreement.purged",
     "event.created",
     "event.updated",
     "event.deleted",
+    "event.restored",
+    "event.purged",
 ];
 
 /// What `event_types` holds to ask for every event, those added later included.
@@ -45,6 +54,8 @@ pub fn event_type(resource: ResourceType, action: AuditAction) -> String {
         AuditAction::Create => "created",
         AuditAction::Update => "updated",
         AuditAction::Delete => "deleted",
+        AuditAction::Restore => "restored",
+        AuditAction::Purge => "purged",
     };
     format!("{}.{past}", resource.as_str())
 }
@@ -81,7 +92,7 @@ fn event_types_schema() -> ArrayBuilder {
         .min_items(Some(1))
         .max_items(Some(EVENT_TYPES.len() + 1))
         .description(Some(
-            "The events sent: `<resource>.<created|updated|deleted>` for resource `country`, \
+            "The events sent: `<resource>.<created|updated|deleted|restored|purged>` for resource `country`, \
              `partner`, `agreement` or `event`; `*` for all of them (and any added later).",
         ))
         .examples([json!([

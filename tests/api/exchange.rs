@@ -134,11 +134,12 @@ async fn seed(app: &TestApp) {
     .await;
 }
 
-/// Deletes every country, so that a registry is empty of records (countries are loaded at start).
+/// Purges every country, so that a registry is empty of records (countries are loaded at start;
+/// a plain delete would keep their codes as tombstones).
 async fn without_countries(app: &TestApp) {
     for country in app.walk("/api/v1/countries?limit=500").await {
         let path = format!(
-            "/api/v1/countries/{}",
+            "/api/v1/countries/{}?purge=true",
             country["code"].as_str().expect("a code")
         );
         assert_eq!(app.delete(&path, None).await.status(), 204, "{path}");

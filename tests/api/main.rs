@@ -31,5 +31,6 @@ mod resilience;
 mod search;
 mod service;
 mod shaping;
+mod tombstones;
 mod translations;
 mod webhooks;
