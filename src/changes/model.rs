@@ -340,5 +340,29 @@ mod tests {
             serde_json::to_value(&delete).expect("JSON")["record"],
             serde_json::Value::Null
         );
+        // A delete that keeps a tombstone has it as its record, at its own version.
+        let tombstone = r#"{"id":7,"version":4,"deleted_at":"2024-06-24T09:00:00.000000Z"}"#;
+        let deleted = Change::from_row(
+            row(
+                AuditAction::Delete,
+                Some(r#"{"id":7,"version":3}"#),
+                Some(tombstone),
+            ),
+            false,
+        )
+        .expect("an entry");
+        assert_eq!(deleted.version, 4);
+        assert_eq!(
+            serde_json::to_value(&deleted).expect("JSON")["record"]["deleted_at"],
+            "2024-06-24T09:00:00.000000Z"
+        );
+        // A purge leaves no record, one version past the last.
+        let purge = Change::from_row(row(AuditAction::Purge, Some(tombstone), None), false)
+            .expect("an entry");
+        assert_eq!(purge.version, 5);
+        assert_eq!(
+            serde_json::to_value(&purge).expect("JSON")["record"],
+            serde_json::Value::Null
+        );
     }
 }
