@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use serde_json::Value;
 
@@ -266,71 +266,109 @@ impl State {
     }
 }
 
-/// The state of each of `targets`, in their order: one statement per kind present.
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Bool)]
+    deleted: bool,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    merged_into: Option<i64>,
+}
+
+/// The state of each of `targets`, in their order, read in one statement (a create's fast path
+/// pays it on every write): one `SELECT` per kind present, made from constant text only, each
+/// key bound.
 fn states(conn: &mut DbConnection, targets: &[(String, Target<'_>)]) -> QueryResult<Vec<State>> {
-    let ids = |kind: Kind| -> Vec<i64> {
-        let keys = targets.iter().filter_map(|(_, target)| match *target {
-            Target::Partner(id) if kind == Kind::Partner => Some(id),
-            Target::Agreement(id) if kind == Kind::Agreement => Some(id),
-            _ => None,
-        });
-        keys.collect()
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    let mut bound = 0;
+    let mut placeholders = |count: usize| {
+        let marks: Vec<String> = (0..count)
+            .map(|_| {
+                bound += 1;
+                if postgres {
+                    format!("${bound}")
+                } else {
+                    "?".to_owned()
+                }
+            })
+            .collect();
+        marks.join(", ")
     };
-    let (partner_ids, agreement_ids) = (ids(Kind::Partner), ids(Kind::Agreement));
-    let codes: Vec<&str> = targets
-        .iter()
-        .filter_map(|(_, target)| match *target {
-            Target::Country(code) => Some(code),
-            _ => None,
-        })
-        .collect();
-    let partners: Vec<(i64, bool, Option<i64>)> = match partner_ids.is_empty() {
-        true => Vec::new(),
-        false => crate::on_backend!(conn, |c| partners::table
-            .filter(partners::id.eq_any(&partner_ids))
-            .select((
-                partners::id,
-                partners::deleted_at.is_not_null(),
-                partners::merged_into,
-            ))
-            .load(c))?,
+    let of = |kind: Kind| targets.iter().filter(move |(_, t)| t.kind() == kind);
+    let mut selects = Vec::new();
+    let mut keys: Vec<Target<'_>> = Vec::new();
+    for (kind, select) in [
+        (
+            Kind::Partner,
+            "SELECT 'partner' AS kind, CAST(id AS TEXT) AS key, deleted_at IS NOT NULL AS deleted, \
+             merged_into FROM partners WHERE id IN",
+        ),
+        (
+            Kind::Agreement,
+            "SELECT 'agreement' AS kind, CAST(id AS TEXT) AS key, deleted_at IS NOT NULL AS deleted, \
+             CAST(NULL AS BIGINT) AS merged_into FROM agreements WHERE id IN",
+        ),
+        (
+            Kind::Country,
+            "SELECT 'country' AS kind, code AS key, deleted_at IS NOT NULL AS deleted, \
+             CAST(NULL AS BIGINT) AS merged_into FROM countries WHERE code IN",
+        ),
+    ] {
+        let wanted: Vec<Target<'_>> = of(kind).map(|(_, t)| *t).collect();
+        if !wanted.is_empty() {
+            selects.push(format!("{select} ({})", placeholders(wanted.len())));
+            keys.extend(wanted);
+        }
+    }
+    let sql = selects.join(" UNION ALL ");
+    let found: Vec<Found> = match conn {
+        DbConnection::Postgres(c) => bind_keys(sql_query(sql).into_boxed(), &keys).load(c)?,
+        DbConnection::Sqlite(c) => bind_keys(sql_query(sql).into_boxed(), &keys).load(c)?,
     };
-    let agreements: Vec<(i64, bool)> = match agreement_ids.is_empty() {
-        true => Vec::new(),
-        false => crate::on_backend!(conn, |c| agreements::table
-            .filter(agreements::id.eq_any(&agreement_ids))
-            .select((agreements::id, agreements::deleted_at.is_not_null()))
-            .load(c))?,
+    let state_of = |target: &Target<'_>| {
+        let (kind, key) = match target {
+            Target::Partner(id) => ("partner", id.to_string()),
+            Target::Agreement(id) => ("agreement", id.to_string()),
+            Target::Country(code) => ("country", (*code).to_owned()),
+        };
+        match found.iter().find(|f| f.kind == kind && f.key == key) {
+            None => State::Missing,
+            Some(Found {
+                merged_into: Some(into),
+                ..
+            }) => State::MergedInto(*into),
+            Some(Found { deleted: true, .. }) => State::Deleted,
+            Some(_) => State::Live,
+        }
     };
-    let countries: Vec<(String, bool)> = match codes.is_empty() {
-        true => Vec::new(),
-        false => crate::on_backend!(conn, |c| countries::table
-            .filter(countries::code.eq_any(&codes))
-            .select((countries::code, countries::deleted_at.is_not_null()))
-            .load(c))?,
-    };
-    let state = |deleted: bool| match deleted {
-        true => State::Deleted,
-        false => State::Live,
-    };
-    Ok(targets
-        .iter()
-        .map(|(_, target)| match *target {
-            Target::Partner(id) => match partners.iter().find(|p| p.0 == id) {
-                Some((_, _, Some(into))) => State::MergedInto(*into),
-                Some((_, deleted, None)) => state(*deleted),
-                None => State::Missing,
-            },
-            Target::Agreement(id) => agreements
-                .iter()
-                .find(|a| a.0 == id)
-                .map_or(State::Missing, |(_, deleted)| state(*deleted)),
-            Target::Country(code) => countries
-                .iter()
-                .find(|c| c.0 == code)
-                .map_or(State::Missing, |(_, deleted)| state(*deleted)),
-        })
-        .collect())
+    Ok(targets.iter().map(|(_, target)| state_of(target)).collect())
+}
+
+/// `query` with each key bound in order: ids as integers, codes as text.
+fn bind_keys<'q, DB>(
+    mut query: diesel::query_builder::BoxedSqlQuery<'q, DB, diesel::query_builder::SqlQuery>,
+    keys: &[Target<'q>],
+) -> diesel::query_builder::BoxedSqlQuery<'q, DB, diesel::query_builder::SqlQuery>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<BigInt>
+        + diesel::sql_types::HasSqlType<Text>,
+    i64: diesel::serialize::ToSql<BigInt, DB>,
+    str: diesel::serialize::ToSql<Text, DB>,
+{
+    for key in keys {
+        query = match *key {
+            Target::Partner(id) | Target::Agreement(id) => query.bind::<BigInt, _>(id),
+            Target::Country(code) => query.bind::<Text, _>(code),
+        };
+    }
+    query
 }
 
 /// A reference to a country held in `value`, if it holds one.
