@@ -27,6 +27,7 @@ use crate::pagination::{
 };
 use crate::references::{self, Target};
 use crate::shape::{Shape, ShapeParams};
+use crate::tombstones;
 
 /// A collection that can be listed with filters, a sort and keyset cursors.
 pub trait Listed: 'static {
@@ -292,7 +293,7 @@ pub async fn get<R: Resource>(
     (params, shape): (ShapeParams, Shape),
 ) -> Result<HttpResponse, ApiError> {
     let read = move |conn: &mut DbConnection, key: &R::Key| {
-        crate::tombstones::read_one::<R>(conn, key, include_deleted)
+        tombstones::read_one::<R>(conn, key, include_deleted)
     };
     if shape.is_plain() {
         let item = db.read_point(move |conn| read(conn, &key)).await?;
@@ -436,22 +437,27 @@ pub async fn delete<R: Resource>(
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
     db.write(move |conn| {
-        let current = found::<R>(conn, &key, false)?;
-        precondition.check(R::version(&current))?;
-        if let Some(target) = R::target(&key) {
-            references::ensure_unreferenced(conn, target)?;
+        for _ in 0..tombstones::ATTEMPTS {
+            let current = found::<R>(conn, &key, false)?;
+            precondition.check(R::version(&current))?;
+            if let Some(target) = R::target(&key) {
+                references::ensure_unreferenced(conn, target)?;
+            }
+            let Some(tombstone) = tombstones::mark::<R>(conn, &current, true)? else {
+                continue;
+            };
+            let id = key.to_string();
+            return audit::record(
+                conn,
+                &actor.name,
+                AuditAction::Delete,
+                R::AUDIT,
+                &id,
+                Some(&current),
+                Some(&tombstone),
+            );
         }
-        let tombstone = crate::tombstones::mark::<R>(conn, &current, true)?;
-        let id = key.to_string();
-        audit::record(
-            conn,
-            &actor.name,
-            AuditAction::Delete,
-            R::AUDIT,
-            &id,
-            Some(&current),
-            Some(&tombstone),
-        )
+        Err(tombstones::kept_changing())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

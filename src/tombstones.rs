@@ -66,11 +66,13 @@ impl PurgeParams {
 
 /// Marks `item` deleted (a tombstone) or live again, raising its version and stamping
 /// `updated_at`, with what `Resource::keep_relations` does besides; returns it as it now is.
+/// `None` when it is no longer at `item`'s version: another writer got in first (PostgreSQL
+/// lets writers overlap; the caller reads it again).
 pub fn mark<R: Resource>(
     conn: &mut DbConnection,
     item: &R::Item,
     deleted: bool,
-) -> Result<R::Item, ApiError> {
+) -> Result<Option<R::Item>, ApiError> {
     let (table, key_column) = R::AUDIT.table();
     let key = R::key(item).to_string();
     // The key is bound as text; an id column compares with it as a number.
@@ -107,11 +109,8 @@ pub fn mark<R: Resource>(
                 .execute(c)?
         }
     };
-    if changed != 1 {
-        // The write runs on the version just read, in the same transaction.
-        return Err(ApiError::bug(format!(
-            "{table} {key} changed under its own write"
-        )));
+    if changed == 0 {
+        return Ok(None);
     }
     R::keep_relations(conn, item, deleted)?;
     let key = R::key(item);
@@ -119,7 +118,17 @@ pub fn mark<R: Resource>(
         true => R::find_deleted(conn, &key)?,
         false => R::find(conn, &key)?,
     };
-    now.ok_or_else(|| ApiError::bug(format!("{table} {key} went under its own write")))
+    now.map(Some)
+        .ok_or_else(|| ApiError::bug(format!("{table} {key} went under its own write")))
+}
+
+/// How often a delete or a restore is tried again when another writer changed the record
+/// between its read and its write (as `resource::store` does for updates).
+pub const ATTEMPTS: usize = 32;
+
+/// The answer when the record kept changing under a delete or a restore.
+pub fn kept_changing() -> ApiError {
+    ApiError::retry_later("the record kept changing while this write was applied; try again")
 }
 
 /// `POST …/{key}/restore`: the tombstone comes back with its relations, at a version one
@@ -132,39 +141,44 @@ pub async fn restore<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let item = db
         .write(move |conn| {
-            let Some(tombstone) = R::find_deleted(conn, &key)? else {
-                return Err(match R::find(conn, &key)? {
-                    Some(_) => ApiError::Conflict(format!(
-                        "{} {key} is not deleted; there is nothing to restore",
-                        R::AUDIT.as_str()
-                    )),
-                    None => R::absent(conn, &key, false)?,
-                });
-            };
-            precondition.check(R::version(&tombstone))?;
-            let id = key.to_string();
-            // The references it had when deleted: a purge since may have cleared a column.
-            let as_deleted = match audit::last_entry(conn, R::AUDIT, &id)? {
-                Some((AuditAction::Delete, Some(after))) => serde_json::from_str(&after).ok(),
-                _ => None,
-            };
-            let record = match as_deleted {
-                Some(record) => record,
-                None => serde_json::to_value(&tombstone)
-                    .map_err(|e| ApiError::internal("a record is not JSON", e))?,
-            };
-            references::ensure_restorable(conn, R::AUDIT, &record)?;
-            let restored = mark::<R>(conn, &tombstone, false)?;
-            audit::record(
-                conn,
-                &actor.name,
-                AuditAction::Restore,
-                R::AUDIT,
-                &id,
-                Some(&tombstone),
-                Some(&restored),
-            )?;
-            Ok(restored)
+            for _ in 0..ATTEMPTS {
+                let Some(tombstone) = R::find_deleted(conn, &key)? else {
+                    return Err(match R::find(conn, &key)? {
+                        Some(_) => ApiError::Conflict(format!(
+                            "{} {key} is not deleted; there is nothing to restore",
+                            R::AUDIT.as_str()
+                        )),
+                        None => R::absent(conn, &key, false)?,
+                    });
+                };
+                precondition.check(R::version(&tombstone))?;
+                let id = key.to_string();
+                // The references it had when deleted: a purge since may have cleared a column.
+                let as_deleted = match audit::last_entry(conn, R::AUDIT, &id)? {
+                    Some((AuditAction::Delete, Some(after))) => serde_json::from_str(&after).ok(),
+                    _ => None,
+                };
+                let record = match as_deleted {
+                    Some(record) => record,
+                    None => serde_json::to_value(&tombstone)
+                        .map_err(|e| ApiError::internal("a record is not JSON", e))?,
+                };
+                references::ensure_restorable(conn, R::AUDIT, &record)?;
+                let Some(restored) = mark::<R>(conn, &tombstone, false)? else {
+                    continue;
+                };
+                audit::record(
+                    conn,
+                    &actor.name,
+                    AuditAction::Restore,
+                    R::AUDIT,
+                    &id,
+                    Some(&tombstone),
+                    Some(&restored),
+                )?;
+                return Ok(restored);
+            }
+            Err(kept_changing())
         })
         .await?;
     Ok(respond_written(

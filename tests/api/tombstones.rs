@@ -1,6 +1,7 @@
 //! Undo: a delete keeps a tombstone that admins can see, restore or purge; tombstones hold no
 //! unique value and nothing they refer to; a restore names what clashes.
 
+use futures_util::future::join_all;
 use reqwest::{Method, Response, header};
 use serde_json::{Value, json};
 
@@ -17,6 +18,7 @@ backend_tests!(
     a_purge_removes_for_good_and_a_restore_of_a_referrer_is_refused,
     a_deleted_country_keeps_its_code,
     writes_cannot_name_a_tombstone,
+    deletes_and_restores_at_once_each_land_once,
 );
 
 async fn admin(app: &TestApp, method: Method, path: &str) -> Response {
@@ -642,5 +644,37 @@ async fn writes_cannot_name_a_tombstone(app: TestApp) {
             .unwrap_or_default()
             .contains("restore it or purge it"),
         "{error}"
+    );
+}
+
+async fn deletes_and_restores_at_once_each_land_once(app: TestApp) {
+    let partner = create_partner(&app, "Raced partner", "national_ngo", None).await;
+    let path = format!("/api/v1/partners/{partner}");
+    let statuses = |responses: Vec<Response>| {
+        let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+        statuses.sort_unstable();
+        statuses
+    };
+    // Eight deletes at once: one keeps the tombstone, the others find nothing left to delete.
+    let deletes = (0..8).map(|_| app.delete(&path, None));
+    assert_eq!(
+        statuses(join_all(deletes).await),
+        [vec![204], vec![404; 7]].concat()
+    );
+    // Eight restores at once: one brings it back, the others find it is not deleted.
+    let restore = format!("{path}/restore");
+    let restores = (0..8).map(|_| admin(&app, Method::POST, &restore));
+    assert_eq!(
+        statuses(join_all(restores).await),
+        [vec![200], vec![409; 7]].concat()
+    );
+    let partner = json(app.get(&path).await, 200).await;
+    assert_eq!(
+        partner["version"], 3,
+        "one delete and one restore: {partner}"
+    );
+    assert_eq!(
+        actions(&app, &path).await,
+        vec!["restore", "delete", "create"]
     );
 }
