@@ -30,8 +30,6 @@ use crate::sql::{Dialects, dialects_with};
 /// the needle once (`{}`); the SQL makes of it what its index is asked: an FTS5 phrase (`"`
 /// doubled), the hex of a gram, a `LIKE` pattern with `%`, `_` and `\` escaped.
 pub struct SearchIndex {
-    /// A walked row's own test on SQLite: the needle is a substring of its search text.
-    sqlite_walk: &'static str,
     sqlite_long: &'static str,
     sqlite_short: &'static str,
     postgres_long: &'static str,
@@ -59,8 +57,8 @@ pub fn is_common(matches: i64, rows: i64) -> bool {
 macro_rules! index_of {
     ($table:literal) => {
         SearchIndex {
-            sqlite_walk: concat!("instr(", $table, ".search_text, {}) > 0"),
             sqlite_long: concat!(
+                "+",
                 $table,
                 ".id IN (SELECT rowid FROM ",
                 $table,
@@ -69,6 +67,7 @@ macro_rules! index_of {
                 "_trigrams MATCH '\"' || replace({}, '\"', '\"\"') || '\"')"
             ),
             sqlite_short: concat!(
+                "+",
                 $table,
                 ".id IN (SELECT rowid FROM ",
                 $table,
@@ -112,8 +111,8 @@ pub const EVENTS: SearchIndex = index_of!("events");
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Search {
     pub q: String,
-    /// Walk the list's order and test each row's text (a common term on SQLite), rather than
-    /// read the matches from the index and sort them.
+    /// Walk the list's order and test each row (a common term on SQLite), rather than read
+    /// the matches from the index and sort them.
     pub walk: bool,
 }
 
@@ -140,10 +139,10 @@ pub fn filter(
         1 | 2 => (index.sqlite_short, index.postgres_short),
         _ => (index.sqlite_long, index.postgres_long),
     };
-    // A walked row is tested on its own text: asking the index would read every match first.
+    // The leading `+` keeps SQLite from reading the rows by the id list: it walks the order.
     let sqlite = match search.walk {
-        true => index.sqlite_walk,
-        false => sqlite,
+        true => sqlite,
+        false => &sqlite[1..],
     };
     Some(dialects_with(sqlite, postgres, needle.into_sql::<Text>()))
 }
@@ -287,11 +286,9 @@ mod tests {
             for count in [index.sqlite_long_count, index.sqlite_short_count] {
                 assert!(count.ends_with(&format!("LIMIT {MOST})")), "{count}");
             }
-            assert!(
-                index.sqlite_walk.starts_with("instr("),
-                "{}",
-                index.sqlite_walk
-            );
+            for filter in [index.sqlite_long, index.sqlite_short] {
+                assert!(filter.starts_with('+'), "{filter}");
+            }
         }
     }
 
