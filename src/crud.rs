@@ -1,5 +1,5 @@
-//! The six operations every resource has — list, get, create, replace, update (merge patch),
-//! delete — registered and documented once, from what a resource says about itself
+//! The operations every resource has — list, get, create, replace, update (merge patch),
+//! delete, restore — registered and documented once, from what a resource says about itself
 //! ([`Described`]). A resource module describes itself and gets its routes and its part of
 //! the OpenAPI document from here; the behaviour of each operation is in `crate::resource`.
 

@@ -149,8 +149,8 @@ impl Described for Agreements {
         "Parties and countries are stored with it in one transaction; each must exist.";
     const REPLACE_NOTE: &'static str =
         "Sends every writable field; fields left out become null, lists left out become empty.";
-    const DELETE_NOTE: &'static str = "Refused with 409, naming them, while events belong to it. \
-Its own party and country links are deleted with it.";
+    const DELETE_NOTE: &'static str = "Refused with 409, naming them, while live events belong to it. \
+Its party and country links leave their lists (`partner=`, `country=` no longer find it); it keeps them.";
     type Create = AgreementInput;
     type Patch = AgreementPatch;
     type Page = AgreementPage;

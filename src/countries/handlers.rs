@@ -135,8 +135,8 @@ impl Described for Countries {
 3166-1 country is already present.";
     const REPLACE_NOTE: &'static str =
         "Sends every writable field; fields left out become null (or false).";
-    const DELETE_NOTE: &'static str =
-        "Refused with 409, naming them, while partners, agreements or events refer to it.";
+    const DELETE_NOTE: &'static str = "Refused with 409, naming them, while live partners, agreements or events refer to it. \
+A deleted country keeps its code: creating it again is a 409.";
     type Create = CountryCreate;
     type Patch = CountryPatch;
     type Page = CountryPage;

@@ -196,7 +196,8 @@ impl Described for Events {
 partners, the country and the agreement it names must exist.";
     const REPLACE_NOTE: &'static str = "Sends every writable field; fields left out become null, \
 `participants` left out becomes empty.";
-    const DELETE_NOTE: &'static str = "Its participant links are deleted with it.";
+    const DELETE_NOTE: &'static str =
+        "Its participant links leave their list (`partner=` no longer finds it); it keeps them.";
     const REFERENCED: bool = false;
     type Create = EventInput;
     type Patch = EventPatch;

@@ -185,8 +185,8 @@ impl Described for Partners {
     const WRITER: Role = Role::Editor;
     const CREATE_NOTE: &'static str =
         "The name must be unique ignoring case; the headquarters country must exist.";
-    const DELETE_NOTE: &'static str =
-        "Refused with 409, naming them, while agreements or events refer to the partner.";
+    const DELETE_NOTE: &'static str = "Refused with 409, naming them, while live agreements or events refer to the partner. Its \
+name and identifiers are free for another partner while it is deleted.";
     type Create = PartnerInput;
     type Patch = PartnerPatch;
     type Page = PartnerPage;
