@@ -540,6 +540,29 @@ pub fn render_json<T: Serialize>(item: &T) -> Result<Bytes, ApiError> {
 /// A thread's scratch buffer is given back when a record needed more than this.
 const SCRATCH_LIMIT: usize = 64 * 1024;
 
+/// A body sent in 16 KiB slices: a connection's write buffer keeps the size of any body put in whole.
+pub struct Sliced(pub Bytes);
+
+impl actix_web::body::MessageBody for Sliced {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.0.len() as u64)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Self::Error>>> {
+        let rest = &mut self.get_mut().0;
+        if rest.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        let slice = rest.split_to(rest.len().min(16 * 1024));
+        std::task::Poll::Ready(Some(Ok(slice)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -804,7 +804,9 @@ pub fn respond(
     if let Some(cursor) = next_cursor {
         response.insert_header((header::LINK, next_link(req, cursor)));
     }
-    response.content_type(mime::APPLICATION_JSON).body(body)
+    response
+        .content_type(mime::APPLICATION_JSON)
+        .body(crate::http::Sliced(body.into()))
 }
 
 /// The weak ETag of every list page while the audit log is at `mark` (`audit::mark`): any
