@@ -569,6 +569,30 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_sliced_body_is_the_same_bytes_in_slices_of_16_kib() {
+        use actix_web::body::{BodySize, MessageBody};
+        let bytes: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        let mut body = Sliced(Bytes::from(bytes.clone()));
+        assert_eq!(body.size(), BodySize::Sized(40_000));
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let mut slices = Vec::new();
+        while let std::task::Poll::Ready(Some(slice)) =
+            std::pin::Pin::new(&mut body).poll_next(&mut context)
+        {
+            slices.push(slice.expect("infallible"));
+        }
+        let sizes: Vec<usize> = slices.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [16_384, 16_384, 7_232]);
+        assert_eq!(slices.concat(), bytes);
+        let mut empty = Sliced(Bytes::new());
+        assert!(matches!(
+            std::pin::Pin::new(&mut empty).poll_next(&mut context),
+            std::task::Poll::Ready(None)
+        ));
+    }
+
+    #[test]
     fn merge_patch_sets_removes_and_replaces_arrays() {
         let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "list": [1, 2]});
         merge_patch(&mut doc, &json!({"a": null, "b": {"c": 5}, "list": [9]}))
