@@ -64,6 +64,19 @@ struct Reference {
     table: &'static str,
     column: &'static str,
     id: &'static str,
+    /// Where the referring record's JSON holds it.
+    field: Field,
+}
+
+/// Where a reference is in a record's JSON.
+#[derive(Clone, Copy, Debug)]
+enum Field {
+    /// A member: `country_code`.
+    Member(&'static str),
+    /// Each item of a list: `country_codes[0]`.
+    Each(&'static str),
+    /// A member of each item of a list: `parties[0].partner_id`.
+    EachMember(&'static str, &'static str),
 }
 
 impl Reference {
@@ -71,6 +84,7 @@ impl Reference {
         target: Kind,
         name: &'static str,
         (table, column, id): (&'static str, &'static str, &'static str),
+        field: Field,
     ) -> Self {
         Self {
             target,
@@ -78,6 +92,32 @@ impl Reference {
             table,
             column,
             id,
+            field,
+        }
+    }
+
+    /// The references of this kind in `record` (a referring record as JSON), each with the
+    /// field that holds it.
+    fn in_record<'r>(&self, record: &'r Value) -> Vec<(String, Target<'r>)> {
+        let target = |value: &'r Value| match self.target {
+            Kind::Country => value.as_str().map(Target::Country),
+            Kind::Partner => value.as_i64().map(Target::Partner),
+            Kind::Agreement => value.as_i64().map(Target::Agreement),
+        };
+        let items = |list: &str| record[list].as_array().into_iter().flatten().enumerate();
+        match self.field {
+            Field::Member(name) => target(&record[name])
+                .map(|t| (name.to_owned(), t))
+                .into_iter()
+                .collect(),
+            Field::Each(list) => items(list)
+                .filter_map(|(i, item)| Some((format!("{list}[{i}]"), target(item)?)))
+                .collect(),
+            Field::EachMember(list, member) => items(list)
+                .filter_map(|(i, item)| {
+                    Some((format!("{list}[{i}].{member}"), target(&item[member])?))
+                })
+                .collect(),
         }
     }
 
@@ -89,26 +129,45 @@ impl Reference {
     }
 }
 
-/// (What is pointed at, what points, (its table, the column that points, the id it is named by)).
+/// (What is pointed at, what points, (its table, the column that points, the id it is named
+/// by), where the referring record's JSON has it).
 const REFERENCES: [Reference; 6] = [
-    Reference::new(Kind::Country, "partner", ("partners", "country_code", "id")),
+    Reference::new(
+        Kind::Country,
+        "partner",
+        ("partners", "country_code", "id"),
+        Field::Member("country_code"),
+    ),
     Reference::new(
         Kind::Country,
         "agreement",
         ("agreement_countries", "country_code", "agreement_id"),
+        Field::Each("country_codes"),
     ),
-    Reference::new(Kind::Country, "event", ("events", "country_code", "id")),
+    Reference::new(
+        Kind::Country,
+        "event",
+        ("events", "country_code", "id"),
+        Field::Member("country_code"),
+    ),
     Reference::new(
         Kind::Partner,
         "agreement",
         ("agreement_parties", "partner_id", "agreement_id"),
+        Field::EachMember("parties", "partner_id"),
     ),
     Reference::new(
         Kind::Partner,
         "event",
         ("event_participants", "partner_id", "event_id"),
+        Field::EachMember("participants", "partner_id"),
     ),
-    Reference::new(Kind::Agreement, "event", ("events", "agreement_id", "id")),
+    Reference::new(
+        Kind::Agreement,
+        "event",
+        ("events", "agreement_id", "id"),
+        Field::Member("agreement_id"),
+    ),
 ];
 
 #[derive(QueryableByName)]
@@ -371,44 +430,13 @@ where
     query
 }
 
-/// A reference to a country held in `value`, if it holds one.
-fn country(field: String, value: &Value) -> Option<(String, Target<'_>)> {
-    Some((field, Target::Country(value.as_str()?)))
-}
-
 /// What a record of `kind`, as JSON, refers to, with the field that holds each reference.
 fn targets_of(kind: ResourceType, record: &Value) -> Vec<(String, Target<'_>)> {
-    let partner = |field: String, value: &Value| Some((field, Target::Partner(value.as_i64()?)));
-    let mut targets = Vec::new();
-    match kind {
-        ResourceType::Country => {}
-        ResourceType::Partner => {
-            targets.extend(country("country_code".into(), &record["country_code"]));
-        }
-        ResourceType::Agreement => {
-            let parties = record["parties"].as_array().into_iter().flatten();
-            for (i, party) in parties.enumerate() {
-                let field = format!("parties[{i}].partner_id");
-                targets.extend(partner(field, &party["partner_id"]));
-            }
-            let codes = record["country_codes"].as_array().into_iter().flatten();
-            for (i, code) in codes.enumerate() {
-                targets.extend(country(format!("country_codes[{i}]"), code));
-            }
-        }
-        ResourceType::Event => {
-            targets.extend(country("country_code".into(), &record["country_code"]));
-            if let Some(id) = record["agreement_id"].as_i64() {
-                targets.push(("agreement_id".into(), Target::Agreement(id)));
-            }
-            let participants = record["participants"].as_array().into_iter().flatten();
-            for (i, participant) in participants.enumerate() {
-                let field = format!("participants[{i}].partner_id");
-                targets.extend(partner(field, &participant["partner_id"]));
-            }
-        }
-    }
-    targets
+    REFERENCES
+        .iter()
+        .filter(|reference| reference.name == kind.as_str())
+        .flat_map(|reference| reference.in_record(record))
+        .collect()
 }
 
 /// Fails with 409 naming each record that `record` (of `kind`, as JSON) refers to and that is
@@ -541,4 +569,50 @@ fn agreement_exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
         .first::<i64>(c)
         .optional())
     .map(|found| found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(targets: Vec<(String, Target<'_>)>) -> Vec<String> {
+        targets
+            .into_iter()
+            .map(|(field, target)| format!("{field}: {}", target.describe()))
+            .collect()
+    }
+
+    #[test]
+    fn a_record_refers_to_what_its_fields_name() {
+        let event = serde_json::json!({
+            "id": 3, "country_code": "KZ", "agreement_id": 7,
+            "participants": [{"partner_id": 1, "role": "host"}, {"partner_id": 2, "role": "speaker"}]
+        });
+        assert_eq!(
+            described(targets_of(ResourceType::Event, &event)),
+            [
+                "country_code: country KZ",
+                "participants[0].partner_id: partner 1",
+                "participants[1].partner_id: partner 2",
+                "agreement_id: agreement 7",
+            ]
+        );
+        let agreement = serde_json::json!({
+            "id": 7, "country_codes": ["KZ", "KG"], "parties": [{"partner_id": 5}]
+        });
+        assert_eq!(
+            described(targets_of(ResourceType::Agreement, &agreement)),
+            [
+                "country_codes[0]: country KZ",
+                "country_codes[1]: country KG",
+                "parties[0].partner_id: partner 5",
+            ]
+        );
+        // Nulls and absent lists refer to nothing; a country refers to nothing at all.
+        let partner = serde_json::json!({"id": 5, "country_code": null});
+        assert!(targets_of(ResourceType::Partner, &partner).is_empty());
+        let bare = serde_json::json!({"id": 4, "country_code": null, "agreement_id": null});
+        assert!(targets_of(ResourceType::Event, &bare).is_empty());
+        assert!(targets_of(ResourceType::Country, &serde_json::json!({"code": "KZ"})).is_empty());
+    }
 }
