@@ -293,7 +293,7 @@ pub async fn get<R: Resource>(
     (params, shape): (ShapeParams, Shape),
 ) -> Result<HttpResponse, ApiError> {
     let read = move |conn: &mut DbConnection, key: &R::Key| {
-        tombstones::read_one::<R>(conn, key, include_deleted)
+        tombstones::read_one::<R>(conn, key, include_deleted, true)
     };
     if shape.is_plain() {
         let item = db.read_point(move |conn| read(conn, &key)).await?;

@@ -200,13 +200,7 @@ pub async fn purge<R: Resource>(
     precondition: Precondition,
 ) -> Result<HttpResponse, ApiError> {
     db.write(move |conn| {
-        let current = match R::find(conn, &key)? {
-            Some(item) => item,
-            None => match R::find_deleted(conn, &key)? {
-                Some(tombstone) => tombstone,
-                None => return Err(R::absent(conn, &key, false)?),
-            },
-        };
+        let current = read_one::<R>(conn, &key, true, false)?;
         precondition.check(R::version(&current))?;
         if let Some(target) = R::target(&key) {
             references::ensure_unreferenced(conn, target)?;
@@ -227,12 +221,13 @@ pub async fn purge<R: Resource>(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The record `key` names for a read: a live one, or with `include_deleted` a tombstone too;
-/// else the answer `Resource::absent` gives.
+/// The record `key` names: a live one, or with `include_deleted` a tombstone too; else the
+/// answer `Resource::absent` gives a read (`reading`) or a write.
 pub fn read_one<R: Resource>(
     conn: &mut DbConnection,
     key: &R::Key,
     include_deleted: bool,
+    reading: bool,
 ) -> Result<R::Item, ApiError> {
     if let Some(item) = R::find(conn, key)? {
         return Ok(item);
@@ -240,7 +235,7 @@ pub fn read_one<R: Resource>(
     if include_deleted && let Some(tombstone) = R::find_deleted(conn, key)? {
         return Ok(tombstone);
     }
-    Err(R::absent(conn, key, true)?)
+    Err(R::absent(conn, key, reading)?)
 }
 
 #[cfg(test)]
