@@ -59,7 +59,7 @@ pub struct Settings {
 
     /// MiB of memory for records already rendered as JSON, reused by list pages while the
     /// records are unchanged (see `rendered.rs`); 0 turns this off.
-    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 2)]
+    #[arg(long, env = "RENDERED_CACHE_MIB", default_value_t = 1)]
     pub rendered_cache_mib: u64,
 
     /// The events calendar and the IATI files. (Boxed: the command line's enum holds the
@@ -114,7 +114,7 @@ impl Settings {
             read_requires_token: false,
             cors_allowed_origins: Vec::new(),
             body_timeout_secs: 10,
-            rendered_cache_mib: 2,
+            rendered_cache_mib: 1,
             feeds: Box::default(),
             import_max_bytes: 10 << 20,
             import_max_rows: 10_000,

@@ -215,15 +215,15 @@ impl ConnectionFactory {
                 let mut conn =
                     SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first: switching to WAL needs the lock another process may hold.
-                // cache_size: 1 MiB of pages per connection (SQLite's default is 2 MiB); the OS
-                // caches the file as well, and with a pool of connections the default made up
-                // most of the service's memory under load.
+                // cache_size: 512 KiB of pages per connection (SQLite's default is 2 MiB); the
+                // OS caches the file as well, and with a pool of connections the cache made up
+                // most of the service's memory under load (bench/RESULTS.md, peak RSS).
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000;
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA cache_size = -1024;",
+                     PRAGMA cache_size = -512;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 crate::search::register(&mut conn).map_err(r2d2::Error::QueryError)?;
