@@ -212,12 +212,18 @@ pub fn plan(
         .bind::<diesel::sql_types::BigInt, _>(common_from)
         .get_result::<Number>(lite)?
         .n;
-    search.plan = match (is_common(matches, size), size <= SCAN_ROWS) {
+    search.plan = choose(matches, size);
+    Ok(())
+}
+
+/// The plan for a term with `matches` matches (counted up to [`common_from`]) in a table of
+/// about `rows` rows.
+fn choose(matches: i64, rows: i64) -> Plan {
+    match (is_common(matches, rows), rows <= SCAN_ROWS) {
         (false, _) => Plan::Index,
         (true, false) => Plan::Walk,
         (true, true) => Plan::Scan,
-    };
-    Ok(())
+    }
 }
 
 /// The distinct 1- and 2-character grams of `text`, each as the upper-case hex of its UTF-8
@@ -345,6 +351,16 @@ mod tests {
         assert!(!is_common(0, 0));
         assert_eq!(common_from(1_000_000), MOST);
         assert_eq!(common_from(2000), 44);
+    }
+
+    #[test]
+    fn a_common_term_is_scanned_in_a_small_table_and_walked_in_a_large_one() {
+        assert_eq!(choose(44, 2000), Plan::Scan);
+        assert_eq!(choose(43, 2000), Plan::Index);
+        assert_eq!(choose(100, SCAN_ROWS), Plan::Scan);
+        assert_eq!(choose(101, SCAN_ROWS + 1), Plan::Walk);
+        assert_eq!(choose(1000, 1_000_000), Plan::Walk);
+        assert_eq!(choose(2, 1_000_000), Plan::Index);
     }
 
     #[test]
