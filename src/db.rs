@@ -534,6 +534,22 @@ tokio::task_local! {
     pub static REQUEST_STATEMENTS: std::cell::Cell<u64>;
 }
 
+/// Runs `f` in one read transaction that sees one snapshot throughout, so that its statements
+/// agree with each other: SQLite's read transactions always do, PostgreSQL's from REPEATABLE
+/// READ (each statement of a READ COMMITTED transaction sees the commits made before it).
+pub fn read_snapshot<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(pg) = conn {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(pg)?;
+        }
+        f(conn)
+    })
+}
+
 /// The instrumentation of every connection: counts the statements it starts on this thread.
 fn count_statement(event: diesel::connection::InstrumentationEvent<'_>) {
     if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {

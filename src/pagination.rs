@@ -144,24 +144,48 @@ pub struct SortKey<S: SortKeys> {
     name: &'static str,
     order: fn(Rows<S::Table>, Direction) -> Rows<S::Table>,
     seek: SeekAfter<S::Table>,
+    skip: SkipRows<S>,
 }
+
+/// Reads where a list stands a number of rows after a cursor (see [`cursor_after_rows`]).
+type SkipRows<S> = fn(
+    &mut DbConnection,
+    &dyn Fn() -> Rows<<S as SortKeys>::Table>,
+    Sort<S>,
+    Option<&Cursor>,
+    i64,
+) -> Result<Option<Cursor>, ApiError>;
 
 impl<S: SortKeys> SortKey<S> {
     /// Sorting by the column `C` under the name `name`, then by the tie-breaker.
-    pub const fn by<C: SortColumn<S::Table>>(name: &'static str) -> Self {
+    pub const fn by<C: SortColumn<S::Table>>(name: &'static str) -> Self
+    where
+        Rows<S::Table>: SelectDsl<(C, S::Tie)>,
+        dsl::Select<Rows<S::Table>, (C, S::Tie)>: LimitDsl,
+        sql::Once<dsl::Limit<dsl::Select<Rows<S::Table>, (C, S::Tie)>>>:
+            LoadQuery<'static, DbConnection, (C::Key, TieKey<S>)>,
+    {
         SortKey {
             name,
             order: order_by::<S, C>,
             seek: seek_after::<S, C>,
+            skip: skip_rows::<S, C>,
         }
     }
 
     /// Sorting by the tie-breaker itself, under the name `name`.
-    pub const fn tie(name: &'static str) -> Self {
+    pub const fn tie(name: &'static str) -> Self
+    where
+        Rows<S::Table>: SelectDsl<S::Tie>,
+        dsl::Select<Rows<S::Table>, S::Tie>: LimitDsl,
+        sql::Once<dsl::Limit<dsl::Select<Rows<S::Table>, S::Tie>>>:
+            LoadQuery<'static, DbConnection, TieKey<S>>,
+    {
         SortKey {
             name,
             order: order_by_tie::<S>,
             seek: seek_after_tie::<S>,
+            skip: skip_rows_tie::<S>,
         }
     }
 }
@@ -179,7 +203,7 @@ pub trait SortColumn<Tab: ListTable>:
     + 'static
 {
     /// The Rust value of a key of this column.
-    type Key: CursorKey + Clone + Send + 'static;
+    type Key: CursorKey + Serialize + Clone + Send + 'static;
     /// A key bound as a parameter of the column's SQL type.
     type Bound: QueryFragment<MultiBackend> + AppearsOnTable<Tab> + Send + 'static;
     fn bind(key: Self::Key) -> Self::Bound;
@@ -193,7 +217,7 @@ pub trait SortColumn<Tab: ListTable>:
 
 /// The Rust value a cursor holds for a column of SQL type `Self`.
 pub trait SqlKey {
-    type Value: CursorKey + Clone + Send + 'static;
+    type Value: CursorKey + Serialize + Clone + Send + 'static;
 }
 
 impl SqlKey for diesel::sql_types::BigInt {
@@ -359,6 +383,61 @@ where
             found.extend(statement(Some(seek), left).load(conn)?);
         }
         Ok(found)
+    })
+}
+
+/// Where the list of `rows` in `sort` stands `count` rows after `cursor`: the cursor after the
+/// last of them, or `None` when fewer are left. Only the sort key and tie-breaker are read, so
+/// an index that holds them and the filter's columns answers it alone; lets a reader start on
+/// the rows that follow before those rows are read.
+pub fn cursor_after_rows<S: SortKeys>(
+    conn: &mut DbConnection,
+    rows: &dyn Fn() -> Rows<S::Table>,
+    sort: Sort<S>,
+    cursor: Option<&Cursor>,
+    count: i64,
+) -> Result<Option<Cursor>, ApiError> {
+    (sort.key().skip)(conn, rows, sort, cursor, count)
+}
+
+fn skip_rows<S: SortKeys, C: SortColumn<S::Table>>(
+    conn: &mut DbConnection,
+    rows: &dyn Fn() -> Rows<S::Table>,
+    sort: Sort<S>,
+    cursor: Option<&Cursor>,
+    count: i64,
+) -> Result<Option<Cursor>, ApiError>
+where
+    Rows<S::Table>: SelectDsl<(C, S::Tie)>,
+    dsl::Select<Rows<S::Table>, (C, S::Tie)>: LimitDsl,
+    sql::Once<dsl::Limit<dsl::Select<Rows<S::Table>, (C, S::Tie)>>>:
+        LoadQuery<'static, DbConnection, (C::Key, TieKey<S>)>,
+{
+    let select = || (C::default(), S::Tie::default());
+    let keys: Vec<(C::Key, TieKey<S>)> = read_page(conn, rows, sort, cursor, select, count)?;
+    Ok(match keys.last() {
+        Some((key, tie)) if keys.len() as i64 == count => Some(Cursor::after(&sort, key, tie)),
+        _ => None,
+    })
+}
+
+fn skip_rows_tie<S: SortKeys>(
+    conn: &mut DbConnection,
+    rows: &dyn Fn() -> Rows<S::Table>,
+    sort: Sort<S>,
+    cursor: Option<&Cursor>,
+    count: i64,
+) -> Result<Option<Cursor>, ApiError>
+where
+    Rows<S::Table>: SelectDsl<S::Tie>,
+    dsl::Select<Rows<S::Table>, S::Tie>: LimitDsl,
+    sql::Once<dsl::Limit<dsl::Select<Rows<S::Table>, S::Tie>>>:
+        LoadQuery<'static, DbConnection, TieKey<S>>,
+{
+    let ties: Vec<TieKey<S>> = read_page(conn, rows, sort, cursor, S::Tie::default, count)?;
+    Ok(match ties.last() {
+        Some(tie) if ties.len() as i64 == count => Some(Cursor::after(&sort, tie, tie)),
+        _ => None,
     })
 }
 

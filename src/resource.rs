@@ -34,7 +34,7 @@ pub trait Listed: 'static {
     /// What a list holds, as its rows are read.
     type Item: Serialize + ToSchema + Send + 'static;
     /// The list's filters, with its `sort`.
-    type Filter: Send + 'static;
+    type Filter: Send + Sync + 'static;
     /// The list's sort table, whose rows read as items.
     type Sort: Pages<Self::Item> + Send;
 
@@ -66,6 +66,18 @@ pub fn list_items<L: Listed>(
     fetch: i64,
 ) -> Result<Vec<L::Item>, ApiError> {
     L::Sort::read(conn, &|| L::matching(filter), sort, cursor, fetch)
+}
+
+/// Where the list of `L` stands `count` items after `cursor`, read from the sort key's columns
+/// alone ([`pagination::cursor_after_rows`]); `None` when fewer are left.
+pub fn cursor_after_items<L: Listed>(
+    conn: &mut DbConnection,
+    filter: &L::Filter,
+    sort: Sort<L::Sort>,
+    cursor: Option<&Cursor>,
+    count: i64,
+) -> Result<Option<Cursor>, ApiError> {
+    pagination::cursor_after_rows(conn, &|| L::matching(filter), sort, cursor, count)
 }
 
 /// How many items of `L` match `filter`.

@@ -206,7 +206,8 @@ mod tests {
                             .expect("a query plan");
                     let plan: Vec<String> = plan.into_iter().map(|step| step.detail).collect();
                     assert!(
-                        plan.iter().any(|step| step.contains("USING COVERING INDEX events_")),
+                        plan.iter()
+                            .any(|step| step.contains("USING COVERING INDEX events_")),
                         "{filter:?} after {after:?}: {sql}\n{plan:?}"
                     );
                     assert!(

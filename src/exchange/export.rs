@@ -4,27 +4,30 @@
 //! The records are read in keyset chunks with the list's own page reading (`resource::list_items`), each
 //! chunk one short read on a pooled connection given back at once: no read transaction spans
 //! the export (so it is not a snapshot: a record written meanwhile may or may not be in it), and
-//! SQLite's WAL is never pinned. The next chunk is read on a blocking thread while the worker
-//! writes out the one before; at most two chunks are held, so memory stays flat whatever the
-//! size. When the client goes away, actix drops the body and with it the reading.
+//! SQLite's WAL is never pinned. Two chunks are read side by side on blocking threads while the
+//! worker writes out the one before them; at most three chunks are held, so memory stays flat
+//! whatever the size. When the client goes away, actix drops the body and with it the reading.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use serde::ser::{self, Impossible};
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Columns;
 use crate::crud::Described;
-use crate::db::{Db, Pool};
+use crate::db::{self, Db, Pool};
 use crate::error::ApiError;
 use crate::http::QueryParams;
-use crate::pagination::{Cursor, Sort, SortKeys};
+use crate::pagination::{Cursor, Sort};
 use crate::resource::{self, Listed};
 use crate::tombstones::Visibility;
 
@@ -75,10 +78,6 @@ pub async fn export<R: Described>(
         ));
     }
     let sort = R::sort(&filter);
-    let pool = db.readers().clone();
-    // The first chunk is read before answering, so that a database that cannot answer is a
-    // 503 with its problem body rather than a broken stream.
-    let first = read_chunk::<R>(pool.clone(), filter, sort, None).await?;
     let encoder = match format {
         ExportFormat::Csv => Encoder::csv(Columns::of::<R::Item>().names),
         ExportFormat::Ndjson => Encoder::Ndjson,
@@ -90,15 +89,11 @@ pub async fn export<R: Described>(
         }
         encoder.header(&mut head)?;
     }
-    let state = Export::<R> {
-        pool,
-        sort,
-        encoder,
-        head: Some(head),
-        ready: Some(first),
-        pending: None,
-        sent: 0,
-    };
+    let mut state = Export::<R>::new(db.readers().clone(), filter, sort, encoder);
+    // The first chunk is read before answering, so that a database that cannot answer is a
+    // 503 with its problem body rather than a broken stream.
+    state.ready = state.next_rows().await?;
+    state.head = Some(head);
     let body = futures_util::stream::unfold(state, |mut state| async move {
         let chunk = state.next().await.transpose()?;
         Some((chunk, state))
@@ -162,21 +157,43 @@ fn negotiate(req: &HttpRequest, format: Option<ExportFormat>) -> Result<ExportFo
     })
 }
 
-/// A chunk being read: the filter comes back with the rows, for the next chunk.
-type Reading<F, T> = Pin<Box<dyn Future<Output = Result<(F, Vec<T>), ApiError>>>>;
+/// Chunks read side by side. Reading, not writing out, bounds an export's rate (82% of its CPU
+/// time, bench/RESULTS.md), so a second thread reads the chunk after the one being read.
+const READERS: usize = 2;
+
+/// A chunk being read, on a blocking thread of its own.
+type Reading<T> = Pin<Box<dyn Future<Output = Result<Vec<T>, ApiError>>>>;
+
+/// Where the next chunk to read starts.
+enum Start {
+    /// After this cursor (the list's beginning when `None`).
+    At(Option<Cursor>),
+    /// Where the chunk last started ends: its reader says as soon as it knows.
+    Told(oneshot::Receiver<Option<Cursor>>),
+    /// Nothing is left to read.
+    End,
+}
 
 /// Starts reading the chunk after `cursor` on a blocking thread at once (not when first
-/// polled), so that it is read while the chunk before is written out.
+/// polled). Before its rows, the reader reads where the chunk ends from the sort key's columns
+/// alone (an index) and sends it on `end`, so the next chunk's reading can start beside it.
+/// Both reads see one snapshot, so the next chunk starts right after this chunk's last row.
 fn read_chunk<R: Listed>(
     pool: Pool,
-    filter: R::Filter,
+    filter: Arc<R::Filter>,
     sort: Sort<R::Sort>,
     cursor: Option<Cursor>,
-) -> Reading<R::Filter, R::Item> {
+    end: oneshot::Sender<Option<Cursor>>,
+) -> Reading<R::Item> {
     let reading = web::block(move || -> Result<_, ApiError> {
         let mut conn = pool.get()?;
-        let rows = resource::list_items::<R>(&mut conn, &filter, sort, cursor.as_ref(), CHUNK)?;
-        Ok((filter, rows))
+        db::read_snapshot(&mut conn, |conn| {
+            let next =
+                resource::cursor_after_items::<R>(conn, &filter, sort, cursor.as_ref(), CHUNK)?;
+            // The export may have ended meanwhile (the client went away): nobody listens.
+            let _ = end.send(next);
+            resource::list_items::<R>(conn, &filter, sort, cursor.as_ref(), CHUNK)
+        })
     });
     Box::pin(async move { reading.await? })
 }
@@ -184,14 +201,17 @@ fn read_chunk<R: Listed>(
 /// An export under way.
 struct Export<R: Listed> {
     pool: Pool,
+    filter: Arc<R::Filter>,
     sort: Sort<R::Sort>,
     encoder: Encoder,
     /// The BOM and header, sent with the first chunk.
     head: Option<Vec<u8>>,
     /// A chunk read and not yet written out.
-    ready: Option<(R::Filter, Vec<R::Item>)>,
-    /// The chunk being read.
-    pending: Option<Reading<R::Filter, R::Item>>,
+    ready: Option<Vec<R::Item>>,
+    /// The chunks being read, in list order.
+    reading: VecDeque<Reading<R::Item>>,
+    /// Where the next chunk starts.
+    next: Start,
     /// Records written out so far.
     sent: usize,
 }
@@ -200,7 +220,7 @@ struct Export<R: Listed> {
 /// send), and the reading stops with it.
 impl<R: Listed> Drop for Export<R> {
     fn drop(&mut self) {
-        if self.sent > 0 && (self.pending.is_some() || self.ready.is_some()) {
+        if self.sent > 0 && (self.ready.is_some() || !self.reading.is_empty()) {
             log::info!(
                 "an export of {} records stopped after {}: the client went away",
                 <R::Item as utoipa::ToSchema>::name(),
@@ -211,62 +231,77 @@ impl<R: Listed> Drop for Export<R> {
 }
 
 impl<R: Listed> Export<R> {
+    fn new(pool: Pool, filter: R::Filter, sort: Sort<R::Sort>, encoder: Encoder) -> Self {
+        Export {
+            pool,
+            filter: Arc::new(filter),
+            sort,
+            encoder,
+            head: None,
+            ready: None,
+            reading: VecDeque::new(),
+            next: Start::At(None),
+            sent: 0,
+        }
+    }
+
+    /// Starts reading chunks until [`READERS`] are being read or none is left.
+    async fn read_ahead(&mut self) {
+        while self.reading.len() < READERS {
+            let cursor = match std::mem::replace(&mut self.next, Start::End) {
+                Start::At(cursor) => cursor,
+                // A reader that failed before it knew sends nothing: its error comes with
+                // its rows, and nothing more is read.
+                Start::Told(end) => match end.await {
+                    Ok(Some(cursor)) => Some(cursor),
+                    Ok(None) | Err(_) => return,
+                },
+                Start::End => return,
+            };
+            let (end, told) = oneshot::channel();
+            let filter = self.filter.clone();
+            let pool = self.pool.clone();
+            self.reading
+                .push_back(read_chunk::<R>(pool, filter, self.sort, cursor, end));
+            self.next = Start::Told(told);
+        }
+    }
+
+    /// The rows of the next chunk, or `None` at the end.
+    async fn next_rows(&mut self) -> Result<Option<Vec<R::Item>>, ApiError> {
+        self.read_ahead().await;
+        // Awaited in place: dropped during the read (the client went away), the export
+        // still holds it, and says so.
+        let Some(reading) = self.reading.front_mut() else {
+            return Ok(None);
+        };
+        let read = reading.await;
+        self.reading.pop_front();
+        let rows = read.inspect_err(|e| {
+            log::warn!("an export stopped: {}", crate::error::cause_chain(e));
+        })?;
+        // The next chunk's reading starts before this one is written out.
+        self.read_ahead().await;
+        Ok(Some(rows))
+    }
+
     /// The next bytes to send, or `None` at the end.
     async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
-        let (filter, rows) = match self.ready.take() {
-            Some(ready) => ready,
-            // Awaited in place: dropped during the read (the client went away), the export
-            // still holds it, and says so.
-            None => match self.pending.as_mut() {
-                Some(reading) => {
-                    let read = reading.await;
-                    self.pending = None;
-                    read.inspect_err(|e| {
-                        log::warn!("an export stopped: {}", crate::error::cause_chain(e));
-                    })?
-                }
-                None => return Ok(None),
-            },
+        let rows = match self.ready.take() {
+            Some(rows) => Some(rows),
+            None => self.next_rows().await?,
         };
-        // A full chunk may have more after it: its read starts before this one is written.
-        if rows.len() as i64 == CHUNK
-            && let Some(last) = rows.last()
-        {
-            let cursor = cursor_after::<R>(&self.sort, last)?;
-            self.pending = Some(read_chunk::<R>(
-                self.pool.clone(),
-                filter,
-                self.sort,
-                Some(cursor),
-            ));
-        }
         let mut out = self.head.take().unwrap_or_default();
-        self.sent += rows.len();
-        self.encoder.rows(&mut out, &rows)?;
-        if out.is_empty() {
-            return Ok(if self.pending.is_some() {
-                Some(Bytes::new())
-            } else {
-                None
-            });
+        if let Some(rows) = &rows {
+            self.sent += rows.len();
+            self.encoder.rows(&mut out, rows)?;
         }
-        Ok(Some(Bytes::from(out)))
-    }
-}
-
-/// Where a list continues after `item`: its sort key and tie-breaker, read from its JSON as
-/// the list's own cursors are.
-fn cursor_after<R: Listed>(sort: &Sort<R::Sort>, item: &R::Item) -> Result<Cursor, ApiError> {
-    let value = serde_json::to_value(item)
-        .map_err(|e| ApiError::internal("an exported record as JSON", e))?;
-    let key = value.get(sort.name());
-    let tie = value.get(<R::Sort as SortKeys>::TIE);
-    match (key, tie) {
-        (Some(key), Some(tie)) => Ok(Cursor::after(sort, key, tie)),
-        _ => Err(ApiError::bug(format!(
-            "an exported record has no `{}` to continue after",
-            sort.name()
-        ))),
+        Ok(match (out.is_empty(), rows.is_some()) {
+            (false, _) => Some(Bytes::from(out)),
+            // An empty chunk after a full one: the end is seen with the next.
+            (true, true) => Some(Bytes::new()),
+            (true, false) => None,
+        })
     }
 }
 

@@ -293,10 +293,15 @@ async fn an_export_imported_into_an_empty_registry_exports_the_same_bytes(app: T
 }
 
 async fn an_export_is_the_list_in_its_order_across_chunks(app: TestApp) {
-    // 2 345 events with many equal titles, so that chunks end inside runs of one sort key.
+    // 2 345 events with many equal titles, so that chunks end inside runs of one sort key;
+    // 2 000 forums and seminars, two chunks exactly.
     let mut file = String::from("title,kind,starts_on\r\n");
     for i in 0..2345 {
-        let kind = if i % 3 == 0 { "forum" } else { "seminar" };
+        let kind = match i {
+            2000.. => "workshop",
+            _ if i % 3 == 0 => "forum",
+            _ => "seminar",
+        };
         file.push_str(&format!(
             "Event {},{kind},2024-{:02}-{:02}\r\n",
             i % 7,
@@ -313,6 +318,10 @@ async fn an_export_is_the_list_in_its_order_across_chunks(app: TestApp) {
         // More than a chunk within `from` and `to`, each bound giving way to the cursor's.
         "from=2024-03-01&to=2024-10-31",
         "sort=-starts_on&to=2024-10-31",
+        // Timestamps written in one import, so mostly equal: the tie-breaker orders them.
+        "sort=created_at",
+        "sort=-updated_at&kind=forum,seminar,workshop",
+        "kind=forum,seminar&sort=title",
     ] {
         let listed = app.walk(&format!("/api/v1/events?limit=500&{query}")).await;
         let ndjson = app
