@@ -911,6 +911,72 @@ fn next_link(req: &HttpRequest, cursor: &str) -> String {
 mod tests {
     use super::*;
 
+    /// For every sort, both directions: the cursor after the next `count` rows, read from the
+    /// sort's columns alone, continues the list where a page of those rows ends, and is `None`
+    /// when fewer rows are left.
+    #[test]
+    fn the_cursor_after_some_rows_continues_where_a_page_of_them_ends() {
+        use crate::events::{EventFilter, EventSort, Events};
+        use crate::resource::{cursor_after_items, list_items};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("skip.db");
+        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
+            .expect("an SQLite path");
+        let mut conn = factory.connect().expect("opens the SQLite file");
+        crate::db::migrate(&mut conn, crate::app::load_reference_data).expect("migrates");
+        let sizes = crate::cli::bench_data::BenchSizes {
+            partners: 5,
+            agreements: 5,
+            events: 120,
+        };
+        crate::cli::bench_data::generate(&mut conn, sizes).expect("generates");
+        let filter = EventFilter::default();
+        for key in EventSort::KEYS {
+            for sort in [key.name.to_owned(), format!("-{}", key.name)] {
+                let sort = Sort::<EventSort>::parse(&sort).expect("a sort");
+                let all: Vec<i64> = list_items::<Events>(&mut conn, &filter, sort, None, 200)
+                    .expect("every event")
+                    .iter()
+                    .map(|event| event.id)
+                    .collect();
+                assert_eq!(all.len(), 120);
+                let tenth = list_items::<Events>(&mut conn, &filter, sort, None, 10)
+                    .expect("a page")
+                    .pop()
+                    .expect("a tenth event");
+                let tenth = serde_json::to_value(&tenth).expect("JSON");
+                let start = Cursor::after(&sort, &tenth[sort.name()], &tenth["id"]);
+                // (after, rows) -> the position of the row that follows them in `all`.
+                for (from, count, next) in [
+                    (None, 10, Some(10)),
+                    (Some(&start), 50, Some(60)),
+                    (Some(&start), 110, Some(120)),
+                    (Some(&start), 111, None),
+                ] {
+                    let cursor =
+                        cursor_after_items::<Events>(&mut conn, &filter, sort, from, count)
+                            .expect("read");
+                    let Some(next) = next else {
+                        assert!(cursor.is_none(), "{sort:?} {count}: fewer rows are left");
+                        continue;
+                    };
+                    let cursor = cursor.expect("a cursor");
+                    let following: Vec<i64> =
+                        list_items::<Events>(&mut conn, &filter, sort, Some(&cursor), 1)
+                            .expect("the row after it")
+                            .iter()
+                            .map(|event| event.id)
+                            .collect();
+                    assert_eq!(
+                        following,
+                        all.get(next).into_iter().copied().collect::<Vec<_>>(),
+                        "{sort:?} {count}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_page_is_cut_to_its_limit_and_continues_after_its_last_row_only_when_more_follow() {
         let mut rows = vec![1, 2, 3, 4];
