@@ -918,18 +918,12 @@ mod tests {
     fn the_cursor_after_some_rows_continues_where_a_page_of_them_ends() {
         use crate::events::{EventFilter, EventSort, Events};
         use crate::resource::{cursor_after_items, list_items};
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("skip.db");
-        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
-            .expect("an SQLite path");
-        let mut conn = factory.connect().expect("opens the SQLite file");
-        crate::db::migrate(&mut conn, crate::app::load_reference_data).expect("migrates");
-        let sizes = crate::cli::bench_data::BenchSizes {
-            partners: 5,
-            agreements: 5,
-            events: 120,
-        };
-        crate::cli::bench_data::generate(&mut conn, sizes).expect("generates");
+        let (_dir, mut conn) =
+            crate::cli::bench_data::seeded_sqlite(crate::cli::bench_data::BenchSizes {
+                partners: 5,
+                agreements: 5,
+                events: 120,
+            });
         let filter = EventFilter::default();
         for key in EventSort::KEYS {
             for sort in [key.name.to_owned(), format!("-{}", key.name)] {

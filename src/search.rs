@@ -273,18 +273,12 @@ mod tests {
     fn every_plan_lists_what_the_index_lists() {
         use crate::events::{EventFilter, EventSort, Events};
         use crate::pagination::{Cursor, Sort};
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("search.db");
-        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
-            .expect("an SQLite path");
-        let mut conn = factory.connect().expect("opens the SQLite file");
-        crate::db::migrate(&mut conn, crate::app::load_reference_data).expect("migrates");
-        let sizes = crate::cli::bench_data::BenchSizes {
-            partners: 20,
-            agreements: 20,
-            events: 2500,
-        };
-        crate::cli::bench_data::generate(&mut conn, sizes).expect("generates");
+        let (_dir, mut conn) =
+            crate::cli::bench_data::seeded_sqlite(crate::cli::bench_data::BenchSizes {
+                partners: 20,
+                agreements: 20,
+                events: 2500,
+            });
         let sorts: [Sort<EventSort>; 2] =
             [Default::default(), Sort::parse("-title").expect("a sort")];
         let mut chosen = Vec::new();

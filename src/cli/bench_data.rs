@@ -262,6 +262,22 @@ fn checked<T>(check: impl FnOnce(&mut Validator) -> T) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A migrated SQLite file in a temporary directory holding `sizes` of the data set, for the unit
+/// tests that need real statements; the file goes with the directory guard.
+#[cfg(test)]
+pub(crate) fn seeded_sqlite(sizes: BenchSizes) -> (tempfile::TempDir, DbConnection) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("seeded.db");
+    let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
+        .expect("an SQLite path");
+    let mut conn = factory.connect().expect("opens the SQLite file");
+    crate::db::migrate(&mut conn, crate::app::load_reference_data).expect("migrates");
+    if sizes.partners + sizes.agreements + sizes.events > 0 {
+        generate(&mut conn, sizes).expect("generates");
+    }
+    (dir, conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,12 +162,12 @@ mod tests {
             detail: String,
         }
 
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("stubs.db");
-        let factory = crate::db::ConnectionFactory::new(path.to_str().expect("a UTF-8 path"))
-            .expect("an SQLite path");
-        let mut conn = factory.connect().expect("opens the SQLite file");
-        crate::db::migrate(&mut conn, crate::app::load_reference_data).expect("migrates");
+        let (_dir, mut conn) =
+            crate::cli::bench_data::seeded_sqlite(crate::cli::bench_data::BenchSizes {
+                partners: 0,
+                agreements: 0,
+                events: 0,
+            });
         let started = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = started.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
